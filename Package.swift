@@ -1,0 +1,42 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Architecture: a pure algorithm core (OmniZipCore), a wire layer for safetensors/JSON
+// (OmniZipWire), the libuv/http_parser server (OmniZipServer) and a thin CLI (omnizip).
+// C libraries enter through system-library targets with shim headers (C*).
+let package = Package(
+    name: "omnizip",
+    products: [
+        .executable(name: "omnizip", targets: ["omnizip"]),
+        .library(name: "OmniZipCore", targets: ["OmniZipCore"]),
+        .library(name: "OmniZipWire", targets: ["OmniZipWire"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CUV", path: "Sources/CUV", providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+
+        // Our own C: the one kernel whose floating-point order must be pinned (see its header).
+        .target(name: "COmniZipKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "OmniZipCore", dependencies: ["CBLAS", "COmniZipKernels"]),
+        .target(name: "OmniZipWire", dependencies: ["OmniZipCore"]),
+        .executableTarget(
+            name: "omnizip",
+            dependencies: [
+                "OmniZipCore", "OmniZipWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "OmniZipCoreTests", dependencies: ["OmniZipCore", "OmniZipWire"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "OmniZipWireTests", dependencies: ["OmniZipWire"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,63 @@
+/// The audio side of stage 1 that needs embeddings: unit rows of the pooled tokens and the
+/// anchors, and each pooled token's anchor (`argmax_c a_i . a_anchor_c`, lower index on ties).
+struct AudioFeatures: ~Copyable {
+    let dimension: Int
+    /// Pool rows normalised as `A / (||A|| + 1e-6)`, `pool.count × D`.
+    let poolUnit: UnsafeMutableBufferPointer<Float>
+    /// For each pooled token: the index (into anchors) it is assigned to.
+    let assignment: [Int]
+    /// For each pooled token: its similarity to the assigned anchor (the maximum over anchors).
+    let bestAnchorSimilarity: [Float]
+
+    init(_ rows: TokenRows, plan: AudioSelection, pool: WorkerPool) throws(OmniZipError) {
+        let d = rows.dimension
+        dimension = d
+        let pooled = plan.pool, anchors = plan.anchors
+        poolUnit = .allocate(capacity: max(1, pooled.count * d))
+        let anchorUnit = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, anchors.count * d))
+        defer { anchorUnit.deallocate() }
+
+        // Every audio row is widened once: the pool and anchors are normalised, the rest only
+        // checked for NaN/Inf so that bad input is rejected whatever the mask.
+        var destination = [Int](repeating: -1, count: rows.count)  // -1 check only; else slot
+        for (i, a) in pooled.enumerated() { destination[a] = i }
+        for (c, a) in anchors.enumerated() { destination[a] = pooled.count + c }
+        let blocks = (rows.count + 63) / 64
+        var finite = [Bool](repeating: true, count: blocks)
+        let poolBase = poolUnit.baseAddress!, anchorBase = anchorUnit.baseAddress!
+        let poolCount = pooled.count
+        finite.withUnsafeMutableBufferPointer { finite in
+            pool.run(units: blocks, prepare: { _ in Scratch(d) }) { row, block in
+                for r in (block * 64)..<min(rows.count, block * 64 + 64) {
+                    if !rows.widen(r, into: row.base) { finite[block] = false }
+                    let slot = destination[r]
+                    guard slot >= 0 else { continue }
+                    let target = slot < poolCount ? poolBase + slot * d : anchorBase + (slot - poolCount) * d
+                    Kernels.divide(row.base, by: Kernels.norm(row.base, d) + 1e-6, into: target, d)
+                }
+            }
+        }
+        if let bad = finite.firstIndex(of: false) {
+            poolUnit.deallocate()  // deinit does not run for a partly initialised value
+            throw .invalidInput("audio embeddings contain NaN or infinite values (in audio tokens \(bad * 64)..<\(min(rows.count, bad * 64 + 64)))")
+        }
+
+        var assignment = [Int](repeating: 0, count: pooled.count)
+        var best = [Float](repeating: 0, count: pooled.count)
+        if !pooled.isEmpty, !anchors.isEmpty {
+            let sims = UnsafeMutableBufferPointer<Float>.allocate(capacity: pooled.count * anchors.count)
+            defer { sims.deallocate() }
+            Kernels.gemmABt(poolBase, anchorBase, sims.baseAddress!, m: pooled.count, n: anchors.count, k: d)
+            for i in 0..<pooled.count {
+                let row = UnsafeBufferPointer(rebasing: sims[(i * anchors.count)..<((i + 1) * anchors.count)])
+                let c = Selection.argmax(row)
+                assignment[i] = c
+                best[i] = row[c]
+            }
+        }
+        self.assignment = assignment
+        bestAnchorSimilarity = best
+    }
+
+    deinit { poolUnit.deallocate() }
+}

@@ -1,0 +1,46 @@
+/// Everything about a request's outcome that needs no embeddings: the audio keep mask, each
+/// chunk's retention and ratio, and how many tokens each video run keeps. A serving engine
+/// sizes its placeholders from this before the encoders run.
+public struct BudgetPlan: Sendable, Equatable {
+    public var audio: AudioSelection
+    public var audioChunkRetention: [Double]
+    /// The ratio applied to each video run; 0 for a run shorter than one frame (kept whole).
+    public var videoChunkRatio: [Double]
+    /// Tokens each video run keeps.
+    public var videoChunkKept: [Int]
+    /// Per video run: tokens kept per frame (`int(P * (1 - ratio))`, capped at P), or nil for a run kept whole.
+    public var videoFrameBudget: [Int?]
+
+    public var keptAudio: Int { audio.keep.reduce(0) { $0 + ($1 ? 1 : 0) } }
+    public var keptVideo: Int { videoChunkKept.reduce(0, +) }
+
+    public init(scores: [Float], layout: ChunkLayout, parameters: Parameters) throws(OmniZipError) {
+        try layout.validate()
+        guard scores.count == layout.audioTokenCount else {
+            throw .invalidInput("audio_scores has \(scores.count) values but there are \(layout.audioTokenCount) audio tokens")
+        }
+        if let bad = scores.firstIndex(where: { !$0.isFinite }) {
+            throw .invalidInput("audio_scores[\(bad)] is \(scores[bad]); scores must be finite")
+        }
+        let parameters = try parameters.validated()
+        audio = AudioSelection(scores: scores, parameters: parameters)
+        let budget = VideoBudget(audioKeep: audio.keep, layout: layout, rhoVideo: parameters.rhoVideo)
+        audioChunkRetention = budget.audioChunkRetention
+
+        let p = layout.tokensPerFrame
+        var ratios: [Double] = [], kept: [Int] = [], frameBudget: [Int?] = []
+        for (run, length) in layout.videoRunLengths.enumerated() {
+            let frames = p > 0 ? length / p : 0
+            if frames == 0 {
+                ratios.append(0); kept.append(length); frameBudget.append(nil)
+                continue
+            }
+            let ratio = budget.videoChunkRatio[run]
+            let perFrame = min(p, max(0, PythonArithmetic.truncate(Double(p) * (1.0 - ratio))))
+            ratios.append(ratio); kept.append(frames * perFrame); frameBudget.append(perFrame)
+        }
+        videoChunkRatio = ratios
+        videoChunkKept = kept
+        videoFrameBudget = frameBudget
+    }
+}

@@ -1,0 +1,69 @@
+/// One compression job: the embeddings (borrowed), the audio scores, the layout and parameters.
+public struct CompressionInput: Sendable {
+    public var audio: TokenRows
+    public var video: TokenRows
+    public var audioScores: [Float]
+    public var layout: ChunkLayout
+    public var parameters: Parameters
+
+    public init(audio: TokenRows, video: TokenRows, audioScores: [Float], layout: ChunkLayout, parameters: Parameters) {
+        self.audio = audio
+        self.video = video
+        self.audioScores = audioScores
+        self.layout = layout
+        self.parameters = parameters
+    }
+}
+
+/// The outcome, indexed within each modality (the wire layer maps back to prompt positions).
+public struct CompressionResult: Sendable {
+    public var plan: BudgetPlan
+    public var videoKeep: [Bool]
+    /// Anchors whose embedding a merge changed, ascending audio indices.
+    public var mergedAnchors: [Int]
+    /// Their new values, `mergedAnchors.count × dimension`, float32.
+    public var mergedEmbeddings: [Float]
+    public var dimension: Int
+
+    public var audioKeep: [Bool] { plan.audio.keep }
+}
+
+/// The OmniZip pipeline. Stateless apart from the pool width; safe to share across threads.
+public struct Compressor: Sendable {
+    public let pool: WorkerPool
+
+    /// Largest frame the DPC-kNN stage accepts (its P×P matrix must fit in memory).
+    public static let maxTokensPerFrame = 16_384
+
+    public init(workers: Int) {
+        pool = WorkerPool(width: workers)
+    }
+
+    /// The budget plan alone; needs no embeddings.
+    public func plan(scores: [Float], layout: ChunkLayout, parameters: Parameters) throws(OmniZipError) -> BudgetPlan {
+        try BudgetPlan(scores: scores, layout: layout, parameters: parameters)
+    }
+
+    public func compress(_ input: CompressionInput) throws(OmniZipError) -> CompressionResult {
+        let layout = input.layout
+        guard input.audio.count == layout.audioTokenCount else {
+            throw .invalidInput("there are \(input.audio.count) audio embeddings but the layout has \(layout.audioTokenCount) audio tokens")
+        }
+        guard input.video.count == layout.videoTokenCount else {
+            throw .invalidInput("there are \(input.video.count) video embeddings but the layout has \(layout.videoTokenCount) video tokens")
+        }
+        if input.audio.count > 0, input.video.count > 0, input.audio.dimension != input.video.dimension {
+            throw .invalidInput("audio embeddings have dimension \(input.audio.dimension) but video embeddings have \(input.video.dimension)")
+        }
+        if layout.videoTokenCount > 0, layout.tokensPerFrame > Compressor.maxTokensPerFrame {
+            throw .invalidInput("video_grid_thw gives \(layout.tokensPerFrame) tokens per frame; at most \(Compressor.maxTokensPerFrame) are supported")
+        }
+        let plan = try BudgetPlan(scores: input.audioScores, layout: layout, parameters: input.parameters)
+        let audio = try AudioFeatures(input.audio, plan: plan.audio, pool: pool)
+        let video = try VideoPass(input.video, layout: layout, plan: plan, audio: audio, pool: pool)
+        let merge = AudioMerge(audio: audio, plan: plan.audio, crossModal: video.crossModal,
+                               g: input.parameters.g, rows: input.audio)
+        return CompressionResult(plan: plan, videoKeep: video.keep, mergedAnchors: merge.anchors,
+                                 mergedEmbeddings: merge.embeddings, dimension: input.audio.dimension)
+    }
+}

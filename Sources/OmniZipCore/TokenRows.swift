@@ -1,0 +1,52 @@
+/// Element types a request's embeddings may arrive in (little-endian).
+public enum ElementType: String, Sendable, CaseIterable {
+    case float32, float16, bfloat16
+
+    public var byteWidth: Int { self == .float32 ? 4 : 2 }
+}
+
+/// Borrowed, row-major token embeddings in caller memory, seen through a list of row indices
+/// (an interleaved prompt's audio rows are scattered). Nothing is copied until a worker widens
+/// the rows it needs; loads are unaligned-safe.
+public struct TokenRows: @unchecked Sendable {
+    public let base: UnsafeRawPointer
+    public let elementType: ElementType
+    public let dimension: Int
+    /// Physical row of each logical token.
+    public let rowIndices: [Int]
+
+    /// `base` must stay valid and unchanged while the rows are in use.
+    public init(base: UnsafeRawPointer, elementType: ElementType, dimension: Int, rowIndices: [Int]) {
+        self.base = base
+        self.elementType = elementType
+        self.dimension = dimension
+        self.rowIndices = rowIndices
+    }
+
+    public var count: Int { rowIndices.count }
+    var rowBytes: Int { dimension * elementType.byteWidth }
+
+    /// Widens logical row `row` exactly to Float32 and returns whether every value is finite.
+    @inline(__always)
+    func widen(_ row: Int, into destination: UnsafeMutablePointer<Float>) -> Bool {
+        let source = base + rowIndices[row] * rowBytes
+        let d = dimension
+        switch elementType {
+        case .float32:
+            UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: d * 4)
+        case .bfloat16:
+            for j in 0..<d {
+                let bits = UInt32(source.loadUnaligned(fromByteOffset: 2 * j, as: UInt16.self))
+                destination[j] = Float(bitPattern: bits << 16)
+            }
+        case .float16:
+            for j in 0..<d {
+                destination[j] = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 2 * j, as: UInt16.self)))
+            }
+        }
+        // x * 0 is NaN exactly when x is NaN or infinite.
+        var poison: Float = 0
+        for j in 0..<d { poison += destination[j] * 0 }
+        return poison == 0
+    }
+}

@@ -1,0 +1,46 @@
+import Dispatch
+import Synchronization
+
+/// Runs independent work units on up to `width` threads of the Dispatch pool. Units are claimed
+/// dynamically, and every unit writes only its own result slot, so the output never depends on
+/// how many workers ran or which one took which unit.
+public struct WorkerPool: Sendable {
+    public let width: Int
+
+    public init(width: Int) {
+        self.width = max(1, width)
+        _ = Kernels.singleThreadedBLAS
+    }
+
+    /// Calls `body(worker, unit)` for each unit in `0..<units`. `prepare(worker)` makes the
+    /// worker's scratch state once, so no unit allocates.
+    public func run<Scratch>(units: Int, prepare: (Int) -> Scratch, _ body: (inout Scratch, Int) -> Void) {
+        guard units > 0 else { return }
+        let workers = min(width, units)
+        if workers == 1 {
+            var scratch = prepare(0)
+            for unit in 0..<units { body(&scratch, unit) }
+            return
+        }
+        let next = Atomic<Int>(0)
+        withoutActuallyEscaping(prepare) { prepare in
+            withoutActuallyEscaping(body) { body in
+                let call = UncheckedSendable((prepare, body))
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    var scratch = call.value.0(worker)
+                    while true {
+                        let unit = next.add(1, ordering: .relaxed).oldValue
+                        if unit >= units { break }
+                        call.value.1(&scratch, unit)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Closures handed to the pool only touch disjoint slots; Swift cannot see that.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

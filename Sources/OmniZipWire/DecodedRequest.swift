@@ -1,0 +1,37 @@
+import OmniZipCore
+
+/// The two request layouts: the model's own interleaved prompt, or modalities sent apart.
+public enum RequestLayout: String, Sendable {
+    case interleaved, split
+}
+
+/// A request decoded in place: tensors stay in the body buffer, which must outlive this value.
+public struct DecodedRequest: Sendable {
+    public var layout: RequestLayout
+    public var options: RequestOptions
+    public var chunks: ChunkLayout
+    public var scores: [Float]
+    /// Embeddings, when the request carries them (a score request need not).
+    public var audio: TokenRows?
+    public var video: TokenRows?
+    public var dimension: Int
+    /// Interleaved only: the prompt length, where each modality sits, and the whole
+    /// `inputs_embeds` (for `compressed_embeds`).
+    public var promptLength: Int
+    public var audioPositions: [Int]
+    public var videoPositions: [Int]
+    public var promptEmbeddings: TokenRows?
+
+    public var hasEmbeddings: Bool { audio != nil && video != nil }
+
+    /// The embeddings' element type; merged anchors are returned in it.
+    public var embeddingType: ElementType { audio?.elementType ?? video?.elementType ?? .float32 }
+
+    public func compressionInput() throws(WireError) -> CompressionInput {
+        guard let audio, let video else {
+            let names = layout == .interleaved ? "'inputs_embeds'" : "'audio_embeds' and 'video_embeds'"
+            throw WireError("missing_tensor", "compression needs the embeddings: tensor \(names) missing")
+        }
+        return CompressionInput(audio: audio, video: video, audioScores: scores, layout: chunks, parameters: options.parameters)
+    }
+}

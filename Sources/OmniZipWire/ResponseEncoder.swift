@@ -1,0 +1,106 @@
+import OmniZipCore
+
+/// Builds response tensors. Names follow the golden vectors: `keep_mask`, `merged_index`,
+/// `merged_embeds`, `video_chunk_ratio`, `audio_chunk_retention`, plus `kept_index`.
+public enum ResponseEncoder {
+    /// Counts a response reports in its `__metadata__` (and the server in its metrics).
+    public struct Counts: Sendable, Equatable {
+        public var totalAudio = 0, keptAudio = 0, totalVideo = 0, keptVideo = 0, merged = 0
+        public var total = 0, kept = 0
+    }
+
+    public static func counts(_ request: DecodedRequest, _ plan: BudgetPlan, merged: Int = 0) -> Counts {
+        var c = Counts()
+        c.totalAudio = request.chunks.audioTokenCount
+        c.totalVideo = request.chunks.videoTokenCount
+        c.keptAudio = plan.keptAudio
+        c.keptVideo = plan.keptVideo
+        c.merged = merged
+        let other = request.layout == .interleaved ? request.promptLength - c.totalAudio - c.totalVideo : 0
+        c.total = c.totalAudio + c.totalVideo + other
+        c.kept = c.keptAudio + c.keptVideo + other
+        return c
+    }
+
+    /// The `/v1/compress` response. `includeEmbeddings` adds the compressed sequence itself.
+    public static func compress(_ request: DecodedRequest, _ result: CompressionResult, includeEmbeddings: Bool,
+                                metadata extra: [String: String] = [:]) -> SafetensorsWriter {
+        let counts = counts(request, result.plan, merged: result.mergedAnchors.count)
+        var writer = SafetensorsWriter(metadata: metadata(request, counts).merging(extra) { _, new in new })
+        let type = request.embeddingType
+        let d = request.dimension
+        let audioKeep = result.audioKeep
+
+        switch request.layout {
+        case .interleaved:
+            var keep = [Bool](repeating: true, count: request.promptLength)
+            for (i, p) in request.audioPositions.enumerated() { keep[p] = audioKeep[i] }
+            for (i, p) in request.videoPositions.enumerated() { keep[p] = result.videoKeep[i] }
+            let kept = keep.indices.filter { keep[$0] }
+            writer.add("keep_mask", dtype: .bool, shape: [keep.count], elements: keep.map { UInt8($0 ? 1 : 0) })
+            writer.add("kept_index", dtype: .i64, shape: [kept.count], elements: kept.map { Int64($0) })
+            writer.add("merged_index", dtype: .i64, shape: [result.mergedAnchors.count],
+                       elements: result.mergedAnchors.map { Int64(request.audioPositions[$0]) })
+            if includeEmbeddings, let prompt = request.promptEmbeddings {
+                var replacement: [Int: Int] = [:]
+                for (m, a) in result.mergedAnchors.enumerated() { replacement[request.audioPositions[a]] = m }
+                addRows("compressed_embeds", rows: kept, from: prompt, replacing: replacement, merged: result.mergedEmbeddings, into: &writer)
+            }
+        case .split:
+            let audioKept = audioKeep.indices.filter { audioKeep[$0] }
+            let videoKept = result.videoKeep.indices.filter { result.videoKeep[$0] }
+            writer.add("audio_keep", dtype: .bool, shape: [audioKeep.count], elements: audioKeep.map { UInt8($0 ? 1 : 0) })
+            writer.add("video_keep", dtype: .bool, shape: [result.videoKeep.count], elements: result.videoKeep.map { UInt8($0 ? 1 : 0) })
+            writer.add("audio_kept_index", dtype: .i64, shape: [audioKept.count], elements: audioKept.map { Int64($0) })
+            writer.add("video_kept_index", dtype: .i64, shape: [videoKept.count], elements: videoKept.map { Int64($0) })
+            writer.add("merged_index", dtype: .i64, shape: [result.mergedAnchors.count], elements: result.mergedAnchors.map { Int64($0) })
+            if includeEmbeddings, let audio = request.audio, let video = request.video {
+                var replacement: [Int: Int] = [:]
+                for (m, a) in result.mergedAnchors.enumerated() { replacement[a] = m }
+                addRows("compressed_audio_embeds", rows: audioKept, from: audio, replacing: replacement, merged: result.mergedEmbeddings, into: &writer)
+                addRows("compressed_video_embeds", rows: videoKept, from: video, replacing: [:], merged: [], into: &writer)
+            }
+        }
+        let m = result.mergedAnchors.count
+        writer.add("merged_embeds", dtype: ElementConversion.dtype(type), shape: [m, d], count: m * d * type.byteWidth) { out in
+            guard let base = out.baseAddress else { return }
+            result.mergedEmbeddings.withUnsafeBufferPointer { ElementConversion.store($0, as: type, into: base) }
+        }
+        writer.add("video_chunk_ratio", dtype: .f64, shape: [result.plan.videoChunkRatio.count], elements: result.plan.videoChunkRatio)
+        writer.add("audio_chunk_retention", dtype: .f64, shape: [result.plan.audioChunkRetention.count],
+                   elements: result.plan.audioChunkRetention)
+        return writer
+    }
+
+    /// Copies `rows` of `source` verbatim (their original bytes), substituting merged rows.
+    private static func addRows(_ name: String, rows: [Int], from source: TokenRows, replacing: [Int: Int], merged: [Float],
+                                into writer: inout SafetensorsWriter) {
+        let d = source.dimension, width = source.elementType.byteWidth
+        let rowBytes = d * width
+        writer.add(name, dtype: ElementConversion.dtype(source.elementType), shape: [rows.count, d], count: rows.count * rowBytes) { out in
+            guard let dst = out.baseAddress else { return }
+            for (k, r) in rows.enumerated() {
+                if let m = replacing[r] {
+                    merged.withUnsafeBufferPointer { values in
+                        ElementConversion.store(UnsafeBufferPointer(rebasing: values[(m * d)..<((m + 1) * d)]), as: source.elementType,
+                                                into: dst + k * rowBytes)
+                    }
+                } else {
+                    (dst + k * rowBytes).copyMemory(from: source.base + source.rowIndices[r] * rowBytes, byteCount: rowBytes)
+                }
+            }
+        }
+    }
+
+    static func metadata(_ request: DecodedRequest, _ c: Counts) -> [String: String] {
+        [
+            "layout": request.layout.rawValue,
+            "total": String(c.total), "kept": String(c.kept),
+            "total_audio": String(c.totalAudio), "kept_audio": String(c.keptAudio),
+            "total_video": String(c.totalVideo), "kept_video": String(c.keptVideo),
+            "merged": String(c.merged),
+            "rho_audio": String(request.options.parameters.rhoAudio), "rho_video": String(request.options.parameters.rhoVideo),
+            "contextual_ratio": String(request.options.parameters.contextualRatio), "g": String(request.options.parameters.g),
+        ]
+    }
+}

@@ -24,6 +24,8 @@ public struct CompressionResult: Sendable {
     /// Their new values, `mergedAnchors.count × dimension`, float32.
     public var mergedEmbeddings: [Float]
     public var dimension: Int
+    /// Seconds spent in each phase: plan, audio, video, merge.
+    public var timings: PhaseTimings
 
     public var audioKeep: [Bool] { plan.audio.keep }
 }
@@ -58,12 +60,38 @@ public struct Compressor: Sendable {
         if layout.videoTokenCount > 0, layout.tokensPerFrame > Compressor.maxTokensPerFrame {
             throw .invalidInput("video_grid_thw gives \(layout.tokensPerFrame) tokens per frame; at most \(Compressor.maxTokensPerFrame) are supported")
         }
+        let clock = ContinuousClock()
+        var timings = PhaseTimings()
+        var mark = clock.now
+        func lap() -> Double {
+            let now = clock.now
+            defer { mark = now }
+            return (now - mark).seconds
+        }
         let plan = try BudgetPlan(scores: input.audioScores, layout: layout, parameters: input.parameters)
+        timings.plan = lap()
         let audio = try AudioFeatures(input.audio, plan: plan.audio, pool: pool)
+        timings.audio = lap()
         let video = try VideoPass(input.video, layout: layout, plan: plan, audio: audio, pool: pool)
+        timings.video = lap()
         let merge = AudioMerge(audio: audio, plan: plan.audio, crossModal: video.crossModal,
                                g: input.parameters.g, rows: input.audio)
+        timings.merge = lap()
         return CompressionResult(plan: plan, videoKeep: video.keep, mergedAnchors: merge.anchors,
-                                 mergedEmbeddings: merge.embeddings, dimension: input.audio.dimension)
+                                 mergedEmbeddings: merge.embeddings, dimension: input.audio.dimension, timings: timings)
+    }
+}
+
+/// Where a compression spent its time, in seconds (reported in responses and benchmarks).
+public struct PhaseTimings: Sendable, Equatable {
+    public var plan = 0.0, audio = 0.0, video = 0.0, merge = 0.0
+    public var total: Double { plan + audio + video + merge }
+    public init() {}
+}
+
+extension Duration {
+    var seconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) * 1e-18
     }
 }

@@ -57,13 +57,14 @@ struct BenchCommand: ParsableCommand {
             let body = clip.requestBody(elementType: dtype.elementType)
             var times: [Double] = []
             var kept = 0
+            var phases: [PhaseTimings] = []
             try body.withUnsafeBytes { bytes in
                 for i in 0...iterations {
                     let start = monotonicSeconds()
                     let decoded = try RequestDecoder.decode(bytes, requireEmbeddings: true)
                     let result = try compressor.compress(try decoded.compressionInput())
                     let elapsed = monotonicSeconds() - start
-                    if i > 0 { times.append(elapsed) }
+                    if i > 0 { times.append(elapsed); phases.append(result.timings) }
                     kept = result.plan.keptAudio + result.plan.keptVideo
                 }
             }
@@ -73,6 +74,10 @@ struct BenchCommand: ParsableCommand {
             let tokens = clip.audioTokens + clip.videoTokens
             print(name.padding(14), dtype.rawValue.padding(6), String(tokens).padding(7), String(workers).padding(8),
                   format(median).padding(10), format(p90).padding(7), String(Int(Double(tokens) / (median / 1000))).padding(13), kept)
+            func phaseMedian(_ key: KeyPath<PhaseTimings, Double>) -> String {
+                format(phases.map { $0[keyPath: key] * 1000 }.sorted()[phases.count / 2])
+            }
+            print("  phases (median ms): plan \(phaseMedian(\.plan))  audio \(phaseMedian(\.audio))  video+cross-modal \(phaseMedian(\.video))  merge \(phaseMedian(\.merge))")
         }
     }
 

@@ -8,8 +8,12 @@ struct AudioFeatures: ~Copyable {
     let assignment: [Int]
     /// For each pooled token: its similarity to the assigned anchor (the maximum over anchors).
     let bestAnchorSimilarity: [Float]
+    /// For each pooled token: `||A|| + 1e-6`, the divisor of its unit row.
+    let poolDivisors: [Float]
+    /// The pooled rows for the BF16 cross-modal kernel, when that path is taken.
+    let packedPool: PackedBF16Rows?
 
-    init(_ rows: TokenRows, plan: AudioSelection, pool: WorkerPool) throws(OmniZipError) {
+    init(_ rows: TokenRows, plan: AudioSelection, pool: WorkerPool, path: CrossModalPath) throws(OmniZipError) {
         let d = rows.dimension
         dimension = d
         let pooled = plan.pool, anchors = plan.anchors
@@ -24,8 +28,10 @@ struct AudioFeatures: ~Copyable {
         for (c, a) in anchors.enumerated() { destination[a] = pooled.count + c }
         let blocks = (rows.count + 63) / 64
         var finite = [Bool](repeating: true, count: blocks)
+        var divisors = [Float](repeating: 1, count: pooled.count)
         let poolBase = poolUnit.baseAddress!, anchorBase = anchorUnit.baseAddress!
         let poolCount = pooled.count
+        divisors.withUnsafeMutableBufferPointer { divisors in
         finite.withUnsafeMutableBufferPointer { finite in
             pool.run(units: blocks, prepare: { _ in Scratch(d) }) { row, block in
                 for r in (block * 64)..<min(rows.count, block * 64 + 64) {
@@ -33,9 +39,12 @@ struct AudioFeatures: ~Copyable {
                     let slot = destination[r]
                     guard slot >= 0 else { continue }
                     let target = slot < poolCount ? poolBase + slot * d : anchorBase + (slot - poolCount) * d
-                    Kernels.divide(row.base, by: Kernels.norm(row.base, d) + 1e-6, into: target, d)
+                    let divisor = Kernels.norm(row.base, d) + 1e-6
+                    if slot < poolCount { divisors[slot] = divisor }
+                    Kernels.divide(row.base, by: divisor, into: target, d)
                 }
             }
+        }
         }
         if let bad = finite.firstIndex(of: false) {
             poolUnit.deallocate()  // deinit does not run for a partly initialised value
@@ -57,6 +66,8 @@ struct AudioFeatures: ~Copyable {
         }
         self.assignment = assignment
         bestAnchorSimilarity = best
+        poolDivisors = divisors
+        packedPool = path == .bfloat16 && !pooled.isEmpty ? PackedBF16Rows(rows, indices: pooled) : nil
     }
 
     deinit { poolUnit.deallocate() }

@@ -37,8 +37,12 @@ public struct Compressor: Sendable {
     /// Largest frame the DPC-kNN stage accepts (its P×P matrix must fit in memory).
     public static let maxTokensPerFrame = 16_384
 
-    public init(workers: Int) {
+    /// Whether BF16 requests may use the BF16 dot-product kernel (when the CPU has it).
+    public let allowsBF16DotProducts: Bool
+
+    public init(workers: Int, allowBF16DotProducts: Bool = true) {
         pool = WorkerPool(width: workers)
+        allowsBF16DotProducts = allowBF16DotProducts
     }
 
     /// The budget plan alone; needs no embeddings.
@@ -70,7 +74,8 @@ public struct Compressor: Sendable {
         }
         let plan = try BudgetPlan(scores: input.audioScores, layout: layout, parameters: input.parameters)
         timings.plan = lap()
-        let audio = try AudioFeatures(input.audio, plan: plan.audio, pool: pool)
+        let path = CrossModalPath.choose(audio: input.audio, video: input.video, allowBF16: allowsBF16DotProducts)
+        let audio = try AudioFeatures(input.audio, plan: plan.audio, pool: pool, path: path)
         timings.audio = lap()
         let video = try VideoPass(input.video, layout: layout, plan: plan, audio: audio, pool: pool)
         timings.video = lap()

@@ -1,3 +1,5 @@
+import COmniZipKernels
+
 /// Element types a request's embeddings may arrive in (little-endian).
 public enum ElementType: String, Sendable, CaseIterable {
     case float32, float16, bfloat16
@@ -24,6 +26,10 @@ public struct TokenRows: @unchecked Sendable {
     }
 
     public var count: Int { rowIndices.count }
+
+    /// Address of logical row `row`'s first element.
+    @inline(__always)
+    func address(_ row: Int) -> UnsafeRawPointer { base + rowIndices[row] * rowBytes }
     var rowBytes: Int { dimension * elementType.byteWidth }
 
     /// Widens logical row `row` exactly to Float32 and returns whether every value is finite.
@@ -35,10 +41,7 @@ public struct TokenRows: @unchecked Sendable {
         case .float32:
             UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: d * 4)
         case .bfloat16:
-            for j in 0..<d {
-                let bits = UInt32(source.loadUnaligned(fromByteOffset: 2 * j, as: UInt16.self))
-                destination[j] = Float(bitPattern: bits << 16)
-            }
+            return omnizip_widen_bf16(source, d, destination) != 0
         case .float16:
             for j in 0..<d {
                 destination[j] = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 2 * j, as: UInt16.self)))

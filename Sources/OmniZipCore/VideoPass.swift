@@ -1,3 +1,5 @@
+import COmniZipKernels
+
 /// One parallel pass over the video: every row is widened exactly once, and while it is hot
 /// it feeds (a) the cross-modal maximum `x_i = max_j a_i . v_j` of each pooled audio token and
 /// (b) stage 3's spatio-temporal pruning of the frame it belongs to.
@@ -48,24 +50,42 @@ struct VideoPass {
         final class Workspace {
             let raw: Scratch, unit: Scratch, norms: Scratch, cross: Scratch
             let similarity: Scratch, transposed: Scratch, density: Scratch, score: Scratch
-            init(rows: Int, d: Int, p: Int, pooled: Int) {
+            let packed: UnsafeMutablePointer<UInt32>, rowAddresses: UnsafeMutablePointer<UnsafeRawPointer?>
+            init(rows: Int, d: Int, p: Int, pooled: Int, bf16: Bool) {
                 raw = Scratch(rows * d); unit = Scratch(rows * d); norms = Scratch(rows)
-                cross = Scratch(pooled * rows); similarity = Scratch(p * p)
-                transposed = Scratch(d * ((p + 31) / 32 * 32)); density = Scratch(p); score = Scratch(p)
+                cross = Scratch(bf16 ? 0 : pooled * rows); similarity = Scratch(p * p)
+                transposed = Scratch(omnizip_gram_scratch(p, d)); density = Scratch(p); score = Scratch(p)
+                packed = .allocate(capacity: bf16 ? max(1, omnizip_bf16_packed_size(rows, d)) : 1)
+                rowAddresses = .allocate(capacity: max(1, rows))
+            }
+            deinit {
+                packed.deallocate()
+                rowAddresses.deallocate()
             }
         }
+        let packedPool = audio.packedPool.map { UncheckedSendable(($0.rows, $0.count, $0.evenDimension)) }
 
         keep.withUnsafeMutableBufferPointer { keep in
             unitMaxima.withUnsafeMutableBufferPointer { unitMaxima in
                 finite.withUnsafeMutableBufferPointer { finite in
-                    pool.run(units: units.count, prepare: { _ in Workspace(rows: maxRows, d: d, p: p, pooled: pooled) }) { ws, u in
+                    pool.run(units: units.count, prepare: { _ in Workspace(rows: maxRows, d: d, p: p, pooled: pooled, bf16: packedPool != nil) }) { ws, u in
                         let unit = units[u]
                         let raw = ws.raw.base, norms = ws.norms.base
                         for r in 0..<unit.count {
                             if !rows.widen(unit.start + r, into: raw + r * d) { finite[u] = false }
                             norms[r] = Kernels.norm(raw + r * d, d)
                         }
-                        if pooled > 0 {
+                        if pooled > 0, let packedPool {
+                            // BF16 path: raw products, each column divided by its ||v|| + 1e-6.
+                            let (poolRows, poolCount, evenD) = packedPool.value
+                            for r in 0..<unit.count {
+                                ws.rowAddresses[r] = rows.address(unit.start + r)
+                                ws.unit.base[r] = norms[r] + 1e-6
+                            }
+                            omnizip_bf16_pack_columns(ws.rowAddresses, unit.count, d, ws.packed)
+                            let maxima = unitMaxima.baseAddress! + u * pooled
+                            omnizip_bf16_max_similarity(poolRows, poolCount, evenD, ws.packed, unit.count, ws.unit.base, maxima)
+                        } else if pooled > 0 {
                             for r in 0..<unit.count {
                                 Kernels.divide(raw + r * d, by: norms[r] + 1e-6, into: ws.unit.base + r * d, d)
                             }
@@ -77,7 +97,12 @@ struct VideoPass {
                                 unitMaxima[u * pooled + i] = best
                             }
                         }
-                        guard unit.firstFrame >= 0, let budget = frameBudget[unit.run] else { return }
+                        guard let budget = frameBudget[unit.run] else {
+                            // A run shorter than one frame is kept whole.
+                            for r in 0..<unit.count { keep[unit.start + r] = true }
+                            return
+                        }
+                        guard unit.firstFrame >= 0 else { return }  // rows past the last whole frame
                         for f in 0..<(unit.count / p) {
                             let frame = unit.firstFrame + f
                             let offset = f * p
@@ -124,10 +149,11 @@ struct VideoPass {
 
         var cross = audio.bestAnchorSimilarity
         if rows.count > 0 {
+            let scaledByAudioNorm = audio.packedPool != nil
             for i in 0..<pooled {
                 var best = -Float.infinity
                 for u in 0..<units.count { best = max(best, unitMaxima[u * pooled + i]) }
-                cross[i] = best
+                cross[i] = scaledByAudioNorm ? best / audio.poolDivisors[i] : best
             }
         }
         self.keep = keep

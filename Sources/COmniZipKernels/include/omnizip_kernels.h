@@ -1,21 +1,51 @@
 #ifndef OMNIZIP_KERNELS_H
 #define OMNIZIP_KERNELS_H
 
+// The hot loops of the OmniZip core, in C so they can use AVX2/AVX-512 chosen at run time
+// (the Swift code is compiled for baseline x86-64). Every kernel computes the same bits on every
+// CPU: the vector paths only run independent chains side by side, never reassociate one.
+
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /// out[i*p + j] = sum_k rows[i*d + k] * rows[j*d + k] for a P x D row-major matrix, each entry
-/// one fused multiply-add chain in ascending k. This is the order a GEMM micro-kernel uses, and
-/// it gives the same bits on every CPU (the vector paths only run many chains side by side),
-/// which matters where near-ties are settled by the last bit.
-/// `scratch` must hold at least d * round_up(p, 32) floats.
+/// one fused multiply-add chain in ascending k (the order a GEMM micro-kernel uses; the
+/// reference's duplicate-token ties hinge on it). `scratch` holds omnizip_gram_scratch(p, d) floats.
 void omnizip_gram_fma(const float *rows, size_t p, size_t d, float *out, float *scratch);
+size_t omnizip_gram_scratch(size_t p, size_t d);
 
-/// Which implementation omnizip_gram_fma dispatches to on this CPU: "avx512", "avx2" or "scalar".
-const char *omnizip_gram_fma_isa(void);
+/// sum_j x[j] * y[j] with each product rounded, summed pairwise exactly as numpy's add.reduce
+/// (blocks of <= 128 in 8 lanes, combined ((0+1)+(2+3))+((4+5)+(6+7)), longer spans halved).
+float omnizip_dot_pairwise(const float *x, const float *y, size_t n);
+
+/// dst[j] = src[j] / divisor (true division, as the reference's x / norm).
+void omnizip_divide(const float *src, float divisor, float *dst, size_t n);
+
+/// Widens n BF16 values (little-endian, any alignment) exactly to float.
+/// Returns 1 when all are finite, 0 when any is NaN or infinite.
+int omnizip_widen_bf16(const void *src, size_t n, float *dst);
+
+/// Whether this CPU runs the BF16 dot-product path (AVX-512 BF16).
+int omnizip_has_bf16_dot(void);
+
+/// Packs n rows of d BF16 values into column panels for omnizip_bf16_max_similarity: panels of
+/// 32 columns, each holding for every pair of k the 32 columns' (x[2k], x[2k+1]) pairs.
+/// `rows[c]` points at row c (any alignment). `packed` holds omnizip_bf16_packed_size(n, d) words.
+void omnizip_bf16_pack_columns(const void *const *rows, size_t n, size_t d, uint32_t *packed);
+size_t omnizip_bf16_packed_size(size_t n, size_t d);
+
+/// For each of m rows a (BF16, row-major, d values padded with a zero to an even count
+/// `d_even`): row_max[i] = max(row_max[i], max_j dot(a_i, b_j) / col_divisor[j]), with the dot
+/// products in float32 from exact BF16 products. Needs omnizip_has_bf16_dot().
+void omnizip_bf16_max_similarity(const uint16_t *a, size_t m, size_t d_even, const uint32_t *packed, size_t n,
+                                 const float *col_divisor, float *row_max);
+
+/// Which implementation the float kernels dispatch to on this CPU: "avx512", "avx2" or "scalar".
+const char *omnizip_kernels_isa(void);
 
 #ifdef __cplusplus
 }

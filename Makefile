@@ -1,0 +1,42 @@
+# omnizip: one command to serve, one to test (see README.md).
+SHELL := /bin/bash
+SWIFT ?= swift
+APT_PACKAGES := libopenblas-dev libuv1-dev libhttp-parser-dev libcurl4-openssl-dev
+# The release build CI, the container smoke test and the Dockerfile all run.
+RELEASE_FLAGS := -c release --static-swift-stdlib
+BIN := .build/release/omnizip
+HOST ?= 0.0.0.0
+PORT ?= 8080
+
+.PHONY: all deps build release test serve bench clean
+
+all: release
+
+## Install the Debian packages the build links against (only those missing; needs root).
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		if [ "$$(id -u)" -ne 0 ]; then echo "run 'make deps' as root (apt-get install $$missing)" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build $(RELEASE_FLAGS)
+
+## The whole test suite: Swift tests (core, wire, server).
+test: deps
+	$(SWIFT) test
+
+## Build and start the service on $(HOST):$(PORT).
+serve: release
+	$(BIN) serve --host $(HOST) --port $(PORT)
+
+bench: release
+	$(BIN) bench
+
+clean:
+	rm -rf .build

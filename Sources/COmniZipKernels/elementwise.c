@@ -1,0 +1,147 @@
+// Row-wise kernels whose rounding must not depend on the CPU: pairwise sums in numpy's order,
+// true division, exact BF16 widening.
+#include "omnizip_kernels.h"
+#include "dispatch.h"
+
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+static float combine8(const float r[8]) {
+    return ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+}
+
+static float block_scalar(const float *x, const float *y, size_t n) {
+    float r[8];
+    for (int l = 0; l < 8; l++) r[l] = x[l] * y[l];
+    size_t i = 8;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) {
+            float product = x[i + l] * y[i + l];
+            r[l] = r[l] + product;
+        }
+    float s = combine8(r);
+    for (; i < n; i++) {
+        float product = x[i] * y[i];
+        s = s + product;
+    }
+    return s;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2")))
+static float block_avx2(const float *x, const float *y, size_t n) {
+    __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(y));
+    size_t i = 8;
+    for (; i + 8 <= n; i += 8) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    float r[8];
+    _mm256_storeu_ps(r, acc);
+    float s = combine8(r);
+    for (; i < n; i++) {
+        float product = x[i] * y[i];
+        s = s + product;
+    }
+    return s;
+}
+#endif
+
+static float pairwise(const float *x, const float *y, size_t n, int avx2) {
+    if (n < 8) {
+        float s = 0;
+        for (size_t i = 0; i < n; i++) {
+            float product = x[i] * y[i];
+            s = s + product;
+        }
+        return s;
+    }
+    if (n <= 128) {
+#if defined(__x86_64__)
+        if (avx2) return block_avx2(x, y, n);
+#endif
+        return block_scalar(x, y, n);
+    }
+    size_t half = n / 2;
+    half -= half % 8;
+    return pairwise(x, y, half, avx2) + pairwise(x + half, y + half, n - half, avx2);
+}
+
+float omnizip_dot_pairwise(const float *x, const float *y, size_t n) {
+    return pairwise(x, y, n, omnizip_isa_now() >= OMNIZIP_AVX2);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f")))
+static void divide_avx512(const float *src, float divisor, float *dst, size_t n) {
+    __m512 v = _mm512_set1_ps(divisor);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_div_ps(_mm512_loadu_ps(src + i), v));
+    for (; i < n; i++) dst[i] = src[i] / divisor;
+}
+
+__attribute__((target("avx2")))
+static void divide_avx2(const float *src, float divisor, float *dst, size_t n) {
+    __m256 v = _mm256_set1_ps(divisor);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_div_ps(_mm256_loadu_ps(src + i), v));
+    for (; i < n; i++) dst[i] = src[i] / divisor;
+}
+#endif
+
+void omnizip_divide(const float *src, float divisor, float *dst, size_t n) {
+#if defined(__x86_64__)
+    enum omnizip_isa isa = omnizip_isa_now();
+    if (isa == OMNIZIP_AVX512) { divide_avx512(src, divisor, dst, n); return; }
+    if (isa == OMNIZIP_AVX2) { divide_avx2(src, divisor, dst, n); return; }
+#endif
+    for (size_t i = 0; i < n; i++) dst[i] = src[i] / divisor;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f")))
+static int widen_avx512(const uint8_t *src, size_t n, float *dst) {
+    __m512i exponent = _mm512_set1_epi32(0x7F800000);
+    __mmask16 bad = 0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i h = _mm256_loadu_si256((const __m256i *)(src + 2 * i));
+        __m512i w = _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16);
+        bad |= _mm512_cmpeq_epi32_mask(_mm512_and_si512(w, exponent), exponent);
+        _mm512_storeu_si512(dst + i, w);
+    }
+    int finite = bad == 0;
+    for (; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, src + 2 * i, 2);
+        uint32_t w = (uint32_t)h << 16;
+        if ((w & 0x7F800000u) == 0x7F800000u) finite = 0;
+        memcpy(dst + i, &w, 4);
+    }
+    return finite;
+}
+#endif
+
+int omnizip_widen_bf16(const void *src, size_t n, float *dst) {
+    const uint8_t *bytes = (const uint8_t *)src;
+#if defined(__x86_64__)
+    if (omnizip_isa_now() == OMNIZIP_AVX512) return widen_avx512(bytes, n, dst);
+#endif
+    int finite = 1;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, bytes + 2 * i, 2);
+        uint32_t w = (uint32_t)h << 16;
+        if ((w & 0x7F800000u) == 0x7F800000u) finite = 0;
+        memcpy(dst + i, &w, 4);
+    }
+    return finite;
+}
+
+const char *omnizip_kernels_isa(void) {
+    switch (omnizip_isa_now()) {
+    case OMNIZIP_AVX512: return "avx512";
+    case OMNIZIP_AVX2: return "avx2";
+    default: return "scalar";
+    }
+}

@@ -1,0 +1,38 @@
+import COmniZipKernels
+
+/// How the cross-modal maximum `x_i = max_j a_i . v_j` is computed for a request.
+///
+/// F32/F16 inputs: unit rows in float32 through SGEMM (the reference's own order of operations).
+/// BF16 inputs on CPUs with AVX-512 BF16: the raw BF16 rows through BF16 dot products with
+/// float32 accumulation, divided by the norms afterwards. Every BF16 product is exact in float32,
+/// so this is the same arithmetic up to summation order, at twice the speed.
+enum CrossModalPath: Sendable, Equatable {
+    case float32
+    case bfloat16
+
+    static func choose(audio: TokenRows, video: TokenRows, allowBF16: Bool) -> CrossModalPath {
+        allowBF16 && audio.elementType == .bfloat16 && video.elementType == .bfloat16 && omnizip_has_bf16_dot() != 0
+            ? .bfloat16 : .float32
+    }
+}
+
+/// The pooled audio rows in the BF16 kernel's layout: contiguous, padded to an even length.
+final class PackedBF16Rows {
+    let rows: UnsafeMutablePointer<UInt16>
+    let count: Int
+    let evenDimension: Int
+
+    init(_ source: TokenRows, indices: [Int]) {
+        let d = source.dimension
+        evenDimension = d + d % 2
+        count = indices.count
+        rows = .allocate(capacity: max(1, count * evenDimension))
+        for (slot, index) in indices.enumerated() {
+            let destination = rows + slot * evenDimension
+            UnsafeMutableRawPointer(destination).copyMemory(from: source.address(index), byteCount: 2 * d)
+            if d % 2 == 1 { destination[d] = 0 }
+        }
+    }
+
+    deinit { rows.deallocate() }
+}

@@ -1,0 +1,106 @@
+import Testing
+@testable import OmniZipCore
+
+@Suite("Compressor: whole pipeline, edge cases, determinism")
+struct CompressorTests {
+    let clip = SyntheticClip(chunks: 6, tokensPerFrame: 16, dimension: 40, audioPerChunk: 20, seed: 7)
+
+    func clipInput(_ embeddings: OwnedRows, parameters: Parameters = .defaults) -> CompressionInput {
+        var audio: [Int] = [], video: [Int] = []
+        for position in 0..<clip.promptLength {
+            if clip.isVideoPosition(position) { video.append(position) } else { audio.append(position) }
+        }
+        let layout = ChunkLayout(audioRunLengths: ChunkLayout.runLengths(ofAscendingPositions: audio),
+                                 videoRunLengths: ChunkLayout.runLengths(ofAscendingPositions: video),
+                                 tokensPerFrame: clip.tokensPerFrame, gridTokens: video.count)
+        let base = UnsafeRawPointer(embeddings.storage.baseAddress!)
+        return CompressionInput(
+            audio: TokenRows(base: base, elementType: .float32, dimension: clip.dimension, rowIndices: audio),
+            video: TokenRows(base: base, elementType: .float32, dimension: clip.dimension, rowIndices: video),
+            audioScores: clip.audioScores(), layout: layout, parameters: parameters)
+    }
+
+    @Test("the same input gives identical results at any worker count", arguments: [1, 2, 3, 8])
+    func workerInvariance(workers: Int) throws {
+        let embeddings = OwnedRows(clip.promptEmbeddings(), dimension: clip.dimension)
+        let reference = try Compressor(workers: 1).compress(clipInput(embeddings))
+        let result = try Compressor(workers: workers).compress(clipInput(embeddings))
+        #expect(result.videoKeep == reference.videoKeep)
+        #expect(result.audioKeep == reference.audioKeep)
+        #expect(result.mergedAnchors == reference.mergedAnchors)
+        #expect(result.mergedEmbeddings.map(\.bitPattern) == reference.mergedEmbeddings.map(\.bitPattern))
+        #expect(!reference.mergedAnchors.isEmpty)
+    }
+
+    @Test("the budget plan predicts exactly what compression keeps")
+    func planMatchesResult() throws {
+        let embeddings = OwnedRows(clip.promptEmbeddings(), dimension: clip.dimension)
+        for rho in [0.0, 0.4, 0.6, 0.95] {
+            let parameters = Parameters(rhoAudio: 0.3, rhoVideo: rho, contextualRatio: 0.05, g: 3)
+            let input = clipInput(embeddings, parameters: parameters)
+            let result = try Compressor(workers: 2).compress(input)
+            let plan = try BudgetPlan(scores: input.audioScores, layout: input.layout, parameters: parameters)
+            #expect(plan.keptVideo == result.videoKeep.filter { $0 }.count)
+            #expect(plan.keptAudio == result.audioKeep.filter { $0 }.count)
+            var start = 0
+            for (run, length) in input.layout.videoRunLengths.enumerated() {
+                #expect(result.videoKeep[start..<(start + length)].filter { $0 }.count == plan.videoChunkKept[run])
+                start += length
+            }
+        }
+    }
+
+    @Test("merged anchors are the weighted mean of the anchor and its merge list")
+    func mergeFormula() throws {
+        // Two audio tokens only: token 0 dominant... rho_a 1 -> nothing dominant; cr 0.5 -> one anchor (0),
+        // pool [1]; G 1 -> 1 merges into 0 with weight softmax([x]) = 1: (A0 + A1) / 2.
+        let audio = OwnedRows([2, 0, 0, 4], dimension: 2)
+        let video = OwnedRows([1, 1], dimension: 2)
+        let input = makeInput(audio: audio, audioCount: 2, video: video, videoCount: 1, scores: [1, 2], audioRuns: [2],
+                              videoRuns: [1], p: 1, parameters: Parameters(rhoAudio: 1, rhoVideo: 0.6, contextualRatio: 0.5, g: 1))
+        let result = try Compressor(workers: 1).compress(input)
+        #expect(result.mergedAnchors == [0])
+        #expect(result.mergedEmbeddings == [1, 2])
+        #expect(result.audioKeep == [true, false])
+    }
+
+    @Test("no audio and no video both work")
+    func missingModalities() throws {
+        let rows = OwnedRows(noise(4 * 8, seed: 9), dimension: 4)
+        let none = OwnedRows([], dimension: 4)
+        let videoOnly = try Compressor(workers: 2).compress(
+            makeInput(audio: none, audioCount: 0, video: rows, videoCount: 8, scores: [], audioRuns: [], videoRuns: [8], p: 4,
+                      parameters: .defaults))
+        #expect(videoOnly.plan.videoChunkRatio == [0.6])
+        #expect(videoOnly.plan.audioChunkRetention.isEmpty)
+        let audioOnly = try Compressor(workers: 2).compress(
+            makeInput(audio: rows, audioCount: 8, video: none, videoCount: 0, scores: noise(8, seed: 3), audioRuns: [8],
+                      videoRuns: [], p: 4, parameters: Parameters(rhoAudio: 0.5, rhoVideo: 0.6, contextualRatio: 0.25, g: 3)))
+        #expect(audioOnly.audioKeep.filter { $0 }.count == 6)  // 4 dominant + 2 anchors
+        #expect(audioOnly.videoKeep.isEmpty)
+    }
+
+    @Test("bad input is rejected with a message, not a crash")
+    func rejections() throws {
+        let rows = OwnedRows(noise(4 * 8, seed: 9) + [.nan, 0, 0, 0], dimension: 4)
+        let none = OwnedRows([], dimension: 4)
+        let compressor = Compressor(workers: 2)
+        #expect(throws: OmniZipError.self) {  // NaN in the video
+            try compressor.compress(makeInput(audio: none, audioCount: 0, video: rows, videoCount: 9, scores: [], audioRuns: [],
+                                              videoRuns: [9], p: 3, parameters: .defaults))
+        }
+        #expect(throws: OmniZipError.self) {  // scores disagree with the audio count
+            try compressor.compress(makeInput(audio: rows, audioCount: 4, video: none, videoCount: 0, scores: [1, 2], audioRuns: [4],
+                                              videoRuns: [], p: 1, parameters: .defaults))
+        }
+        #expect(throws: OmniZipError.self) {  // NaN score
+            try compressor.compress(makeInput(audio: rows, audioCount: 2, video: none, videoCount: 0, scores: [1, .nan], audioRuns: [2],
+                                              videoRuns: [], p: 1, parameters: .defaults))
+        }
+        #expect(throws: OmniZipError.invalidParameter(name: "rho_video", reason: "must be a finite number in [0, 1], got 1.5")) {
+            try Parameters(rhoAudio: 0.3, rhoVideo: 1.5, contextualRatio: 0.05, g: 3).validated()
+        }
+        #expect(throws: OmniZipError.self) { try Parameters(rhoAudio: .nan, rhoVideo: 0.5, contextualRatio: 0.05, g: 3).validated() }
+        #expect(throws: OmniZipError.self) { try Parameters(rhoAudio: 0.3, rhoVideo: 0.5, contextualRatio: 0.05, g: -1).validated() }
+    }
+}

@@ -1,0 +1,92 @@
+import Testing
+import COmniZipKernels
+
+/// The C kernels against plain Swift statements of their contracts.
+@Suite("Kernels")
+struct KernelTests {
+    /// numpy's pairwise sum of rounded products, written out independently.
+    func numpyDot(_ x: [Float], _ y: [Float]) -> Float {
+        let products = zip(x, y).map { $0 * $1 }
+        func sum(_ a: ArraySlice<Float>) -> Float {
+            if a.count < 8 { return a.reduce(Float(0)) { $0 + $1 } }
+            if a.count <= 128 {
+                var r = Array(a.prefix(8))
+                var i = a.startIndex + 8
+                while i + 8 <= a.endIndex {
+                    for l in 0..<8 { r[l] += a[i + l] }
+                    i += 8
+                }
+                var s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+                while i < a.endIndex { s += a[i]; i += 1 }
+                return s
+            }
+            var half = a.count / 2
+            half -= half % 8
+            return sum(a.prefix(half)) + sum(a.dropFirst(half))
+        }
+        return sum(products[...])
+    }
+
+    @Test("pairwise dot matches numpy's summation order bit for bit", arguments: [1, 7, 8, 9, 64, 127, 128, 129, 300, 3584])
+    func pairwiseDot(n: Int) {
+        let x = noise(n, seed: UInt64(n)), y = noise(n, seed: UInt64(n) + 99)
+        #expect(omnizip_dot_pairwise(x, y, n).bitPattern == numpyDot(x, y).bitPattern)
+    }
+
+    @Test("Gram entries are ascending FMA chains, symmetric", arguments: [(1, 5), (7, 3), (33, 17), (120, 64)])
+    func gram(p: Int, d: Int) {
+        let rows = noise(p * d, seed: UInt64(p * 1000 + d))
+        var out = [Float](repeating: .nan, count: p * p)
+        var scratch = [Float](repeating: 0, count: omnizip_gram_scratch(p, d))
+        omnizip_gram_fma(rows, p, d, &out, &scratch)
+        for i in 0..<p {
+            for j in 0..<p {
+                var acc: Float = 0
+                for k in 0..<d { acc = acc.addingProduct(rows[i * d + k], rows[j * d + k]) }
+                #expect(out[i * p + j].bitPattern == acc.bitPattern, "entry (\(i), \(j)) on \(String(cString: omnizip_kernels_isa()))")
+                if out[i * p + j].bitPattern != acc.bitPattern { return }
+            }
+        }
+    }
+
+    @Test("BF16 widening is exact and flags non-finite values")
+    func widen() {
+        let bits: [UInt16] = (0..<40).map { UInt16(truncatingIfNeeded: $0 &* 2654) } + [0x3F80, 0xBF80]
+        var out = [Float](repeating: 0, count: bits.count)
+        let finite = omnizip_widen_bf16(bits, bits.count, &out)
+        #expect(out.map(\.bitPattern) == bits.map { UInt32($0) << 16 })
+        #expect((finite != 0) == out.allSatisfy(\.isFinite))
+        var one = [Float](repeating: 0, count: 1)
+        #expect(omnizip_widen_bf16([UInt16(0x7F80)], 1, &one) == 0)  // +inf
+        #expect(omnizip_widen_bf16([UInt16(0x7FC1)], 1, &one) == 0)  // NaN
+    }
+
+    @Test("BF16 maximum similarity agrees with a double-precision reference",
+          .enabled(if: omnizip_has_bf16_dot() != 0, "this CPU has no AVX-512 BF16"))
+    func bf16MaxSimilarity() {
+        let m = 19, n = 45, d = 37
+        func bf16(_ v: [Float]) -> [UInt16] { v.map { UInt16($0.bitPattern >> 16) } }
+        let a = bf16(noise(m * d, seed: 5)), b = bf16(noise(n * d, seed: 6))
+        let even = d + 1
+        var aPadded = [UInt16](repeating: 0, count: m * even)
+        for i in 0..<m { for k in 0..<d { aPadded[i * even + k] = a[i * d + k] } }
+        var packed = [UInt32](repeating: 0, count: omnizip_bf16_packed_size(n, d))
+        b.withUnsafeBytes { raw in
+            let pointers: [UnsafeRawPointer?] = (0..<n).map { UnsafeRawPointer(raw.baseAddress! + 2 * $0 * d) }
+            omnizip_bf16_pack_columns(pointers, n, d, &packed)
+        }
+        let divisors = (0..<n).map { Float(1 + $0 % 3) }
+        var maxima = [Float](repeating: -.infinity, count: m)
+        omnizip_bf16_max_similarity(aPadded, m, even, packed, n, divisors, &maxima)
+        func value(_ h: UInt16) -> Double { Double(Float(bitPattern: UInt32(h) << 16)) }
+        for i in 0..<m {
+            var best = -Double.infinity
+            for j in 0..<n {
+                var s = 0.0
+                for k in 0..<d { s += value(a[i * d + k]) * value(b[j * d + k]) }
+                best = max(best, s / Double(divisors[j]))
+            }
+            #expect(abs(Double(maxima[i]) - best) < 1e-5)
+        }
+    }
+}

@@ -1,0 +1,41 @@
+@testable import OmniZipCore
+
+/// Owns float32 embeddings for a test and builds compression inputs over them.
+final class OwnedRows {
+    let storage: UnsafeMutableBufferPointer<Float>
+    let dimension: Int
+
+    init(_ values: [Float], dimension: Int) {
+        storage = .allocate(capacity: max(1, values.count))
+        _ = storage.initialize(from: values)
+        self.dimension = dimension
+    }
+
+    deinit { storage.deallocate() }
+
+    var count: Int { dimension == 0 ? 0 : storage.count / dimension }
+
+    func rows(_ count: Int? = nil) -> TokenRows {
+        let n = count ?? (dimension > 0 ? storage.count / dimension : 0)
+        return TokenRows(base: UnsafeRawPointer(storage.baseAddress!), elementType: .float32, dimension: dimension,
+                         rowIndices: Array(0..<n))
+    }
+}
+
+/// A split-layout input: `audio` rows and `video` rows with explicit run lengths.
+func makeInput(audio: OwnedRows, audioCount: Int, video: OwnedRows, videoCount: Int, scores: [Float],
+               audioRuns: [Int], videoRuns: [Int], p: Int, parameters: Parameters) -> CompressionInput {
+    CompressionInput(audio: audio.rows(audioCount), video: video.rows(videoCount), audioScores: scores,
+                     layout: ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: p,
+                                         gridTokens: videoRuns.reduce(0, +)),
+                     parameters: parameters)
+}
+
+/// Deterministic pseudo-random floats in [-1, 1).
+func noise(_ count: Int, seed: UInt64) -> [Float] {
+    var state = seed
+    return (0..<count).map { _ in
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Float(Int32(truncatingIfNeeded: state >> 32)) / Float(Int32.max)
+    }
+}

@@ -7,28 +7,28 @@ public enum ScoreCodec {
     /// "video_chunk_lens": [...], "tokens_per_frame": P, ...parameters}`. `video_grid_thw`
     /// may replace `tokens_per_frame`; without a grid the budget base T*P is the video count.
     public static func decodeJSON(_ body: UnsafeRawBufferPointer, overrides: [String: String]) throws(WireError) -> DecodedRequest {
-        let object: [String: Any]
+        let request: ScoreJSON
         do {
-            guard let parsed = try JSONSerialization.jsonObject(with: Data(body), options: []) as? [String: Any] else {
-                throw WireError("invalid_json", "the body must be a JSON object")
-            }
-            object = parsed
+            request = try JSONDecoder().decode(ScoreJSON.self, from: Data(body))
         } catch let error as WireError {
             throw error
+        } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {
+            throw WireError("invalid_json", "the body must be a JSON object")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw WireError("invalid_value", "field '\(fieldPath(context.codingPath))' has the wrong type (\(context.debugDescription))")
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw WireError("missing_field", "field '\(key.stringValue)' missing")
+        } catch DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty {
+            throw WireError("invalid_value", "field '\(fieldPath(context.codingPath))' is invalid (\(context.debugDescription))")
         } catch {
-            throw WireError("invalid_json", "the body is not valid JSON: \(error.localizedDescription)")
+            throw WireError("invalid_json", "the body is not a valid JSON object")
         }
-        let known: Set<String> = Set(["audio_scores", "audio_chunk_lens", "video_chunk_lens", "tokens_per_frame", "video_grid_thw"])
-            .union(RequestOptions.overrideNames)
-        if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
-            throw WireError("unexpected_field", "field '\(unknown)' is not part of a score request; expected \(known.sorted().joined(separator: ", "))")
-        }
-        let scores = try numbers(object, "audio_scores").map { Float($0) }
+        let scores = request.audioScores.map { Float($0) }
         if let bad = scores.firstIndex(where: { !$0.isFinite }) {
             throw WireError("invalid_value", "field 'audio_scores'[\(bad)] is not a finite float32")
         }
-        let audioRuns = try integers(object, "audio_chunk_lens", default: scores.isEmpty ? [] : nil)
-        let videoRuns = try integers(object, "video_chunk_lens", default: [])
+        let audioRuns = request.audioChunkLens ?? (scores.isEmpty ? [] : [scores.count])
+        let videoRuns = request.videoChunkLens ?? []
         for (name, runs) in [("audio_chunk_lens", audioRuns), ("video_chunk_lens", videoRuns)] {
             if let bad = runs.firstIndex(where: { $0 <= 0 || $0 > 1 << 40 }) {
                 throw WireError("invalid_value", "field '\(name)'[\(bad)] is \(runs[bad]); chunk lengths must be positive")
@@ -36,8 +36,7 @@ public enum ScoreCodec {
         }
         let videoCount = videoRuns.reduce(0, +)
         let chunks: ChunkLayout
-        if object["video_grid_thw"] != nil {
-            let grid = try integers(object, "video_grid_thw", default: nil)
+        if let grid = request.videoGridTHW {
             guard grid.count == 3, grid.allSatisfy({ $0 >= 0 && $0 <= 1 << 24 }) else {
                 throw WireError("invalid_value", "field 'video_grid_thw' must be [T, H, W] with values in [0, 16777216]")
             }
@@ -49,73 +48,27 @@ public enum ScoreCodec {
             guard chunks.gridTokens == videoCount else {
                 throw WireError("inconsistent_shapes", "video_grid_thw \(grid) gives \(chunks.gridTokens) video tokens but video_chunk_lens sums to \(videoCount)")
             }
-        } else {
-            guard let p = object["tokens_per_frame"] else {
-                if videoRuns.isEmpty {
-                    chunks = ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: [], tokensPerFrame: 1, gridTokens: 0)
-                    return try finish(chunks, scores: scores, object: object, overrides: overrides)
-                }
-                throw WireError("missing_field", "field 'tokens_per_frame' (or 'video_grid_thw') missing")
-            }
-            guard let perFrame = integer(p), perFrame > 0, perFrame <= Compressor.maxTokensPerFrame else {
+        } else if let perFrame = request.tokensPerFrame {
+            guard perFrame > 0, perFrame <= Compressor.maxTokensPerFrame else {
                 throw WireError("invalid_value", "field 'tokens_per_frame' must be an integer in [1, \(Compressor.maxTokensPerFrame)]")
             }
             chunks = ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: perFrame, gridTokens: videoCount)
+        } else if videoRuns.isEmpty {
+            chunks = ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: [], tokensPerFrame: 1, gridTokens: 0)
+        } else {
+            throw WireError("missing_field", "field 'tokens_per_frame' (or 'video_grid_thw') missing")
         }
-        return try finish(chunks, scores: scores, object: object, overrides: overrides)
-    }
-
-    private static func finish(_ chunks: ChunkLayout, scores: [Float], object: [String: Any],
-                               overrides: [String: String]) throws(WireError) -> DecodedRequest {
         guard chunks.audioTokenCount == scores.count else {
             throw WireError("inconsistent_shapes", "field 'audio_scores' has \(scores.count) values but audio_chunk_lens sums to \(chunks.audioTokenCount)")
         }
-        if chunks.videoTokenCount > 0, chunks.tokensPerFrame > Compressor.maxTokensPerFrame {
-            throw WireError("invalid_value", "the grid gives \(chunks.tokensPerFrame) tokens per frame; at most \(Compressor.maxTokensPerFrame) are supported")
-        }
         // Parameters in the JSON body behave like metadata: the query string overrides them.
-        var fromBody: [String: String] = [:]
-        for name in RequestOptions.overrideNames {
-            guard let value = object[name] else { continue }
-            if let s = value as? String { fromBody[name] = s } else if let n = value as? NSNumber, !(value is Bool) { fromBody[name] = n.stringValue } else {
-                throw WireError("invalid_parameter", "field '\(name)' must be a number")
-            }
-        }
-        let options = try RequestOptions(metadata: fromBody, overrides: overrides)
+        let options = try RequestOptions(metadata: request.parameters, overrides: overrides)
         return DecodedRequest(layout: .split, options: options, chunks: chunks, scores: scores, audio: nil, video: nil, dimension: 0,
                               promptLength: 0, audioPositions: [], videoPositions: [], promptEmbeddings: nil)
     }
 
-    private static func numbers(_ object: [String: Any], _ name: String) throws(WireError) -> [Double] {
-        guard let array = object[name] as? [Any] else { throw WireError("missing_field", "field '\(name)' missing or not an array") }
-        var out: [Double] = []
-        out.reserveCapacity(array.count)
-        for (i, v) in array.enumerated() {
-            guard let n = v as? NSNumber, !(v is Bool) else { throw WireError("invalid_value", "field '\(name)'[\(i)] is not a number") }
-            out.append(n.doubleValue)
-        }
-        return out
-    }
-
-    private static func integers(_ object: [String: Any], _ name: String, default fallback: [Int]?) throws(WireError) -> [Int] {
-        guard let raw = object[name] else {
-            if let fallback { return fallback }
-            throw WireError("missing_field", "field '\(name)' missing")
-        }
-        guard let array = raw as? [Any] else { throw WireError("invalid_value", "field '\(name)' must be an array of integers") }
-        var out: [Int] = []
-        for (i, v) in array.enumerated() {
-            guard let n = integer(v) else { throw WireError("invalid_value", "field '\(name)'[\(i)] is not an integer") }
-            out.append(n)
-        }
-        return out
-    }
-
-    private static func integer(_ value: Any) -> Int? {
-        guard let n = value as? NSNumber, !(value is Bool) else { return nil }
-        let d = n.doubleValue
-        guard d.isFinite, d == d.rounded(), abs(d) < 9e15 else { return nil }
-        return Int(d)
+    private static func fieldPath(_ path: [any CodingKey]) -> String {
+        path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined()
     }
 
     /// The plan as JSON; doubles print in their shortest round-trip form.
@@ -153,5 +106,50 @@ public enum ScoreCodec {
     static func jsonNumber(_ x: Double) -> String {
         // Swift's description is the shortest string that round-trips; integers keep a ".0".
         x.isFinite ? x.description : "null"
+    }
+}
+
+/// The JSON score request. Parameters may be numbers or strings; unknown fields are refused.
+private struct ScoreJSON: Decodable {
+    var audioScores: [Double]
+    var audioChunkLens: [Int]?
+    var videoChunkLens: [Int]?
+    var tokensPerFrame: Int?
+    var videoGridTHW: [Int]?
+    var parameters: [String: String] = [:]
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    static let fields: Set<String> = ["audio_scores", "audio_chunk_lens", "video_chunk_lens", "tokens_per_frame", "video_grid_thw"]
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        let known = Self.fields.union(RequestOptions.overrideNames)
+        if let unknown = c.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+            throw WireError("unexpected_field", "field '\(unknown)' is not part of a score request; expected \(known.sorted().joined(separator: ", "))")
+        }
+        audioScores = try c.decode([Double].self, forKey: Key(stringValue: "audio_scores"))
+        audioChunkLens = try c.decodeIfPresent([Int].self, forKey: Key(stringValue: "audio_chunk_lens"))
+        videoChunkLens = try c.decodeIfPresent([Int].self, forKey: Key(stringValue: "video_chunk_lens"))
+        tokensPerFrame = try c.decodeIfPresent(Int.self, forKey: Key(stringValue: "tokens_per_frame"))
+        videoGridTHW = try c.decodeIfPresent([Int].self, forKey: Key(stringValue: "video_grid_thw"))
+        for name in RequestOptions.overrideNames {
+            let key = Key(stringValue: name)
+            guard c.contains(key) else { continue }
+            if let text = try? c.decode(String.self, forKey: key) {
+                parameters[name] = text
+            } else if let integer = try? c.decode(Int.self, forKey: key) {
+                parameters[name] = String(integer)
+            } else if let number = try? c.decode(Double.self, forKey: key) {
+                parameters[name] = String(number)
+            } else {
+                throw WireError("invalid_parameter", "field '\(name)' must be a number")
+            }
+        }
     }
 }

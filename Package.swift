@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "omnizip", targets: ["omnizip"]),
         .library(name: "OmniZipCore", targets: ["OmniZipCore"]),
         .library(name: "OmniZipWire", targets: ["OmniZipWire"]),
+        .library(name: "OmniZipServer", targets: ["OmniZipServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,10 +28,13 @@ let package = Package(
         .target(name: "COmniZipKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         .target(name: "OmniZipCore", dependencies: ["CBLAS", "COmniZipKernels"]),
         .target(name: "OmniZipWire", dependencies: ["OmniZipCore"]),
+        .target(name: "OmniZipServer", dependencies: ["OmniZipCore", "OmniZipWire", "CUV", "CHTTPParser",
+            .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus")]),
         .executableTarget(
             name: "omnizip",
             dependencies: [
-                "OmniZipCore", "OmniZipWire",
+                "OmniZipCore", "OmniZipWire", "OmniZipServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -38,6 +42,7 @@ let package = Package(
 
         .testTarget(name: "OmniZipCoreTests", dependencies: ["OmniZipCore", "OmniZipWire"], exclude: ["Fixtures"]),
         .testTarget(name: "OmniZipWireTests", dependencies: ["OmniZipWire"]),
+        .testTarget(name: "OmniZipServerTests", dependencies: ["OmniZipServer", "OmniZipWire", "OmniZipCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

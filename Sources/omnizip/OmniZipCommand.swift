@@ -6,7 +6,7 @@ struct OmniZipCommand: ParsableCommand {
         commandName: "omnizip",
         abstract: "Audio-guided token compression (OmniZip) for omnimodal LLM prompts.",
         version: OmniZipVersion.string,
-        subcommands: [CompressCommand.self, ScoreCommand.self, BenchCommand.self]
+        subcommands: [CompressCommand.self, ScoreCommand.self, BenchCommand.self, ServeCommand.self]
     )
 }
 

@@ -1,0 +1,85 @@
+import OmniZipCore
+import OmniZipWire
+
+/// What a worker hands back to the loop.
+struct JobOutcome: Sendable {
+    var response: HTTPResponse
+    /// Token counts of a successful compression (for the tokens metric).
+    var counts: ResponseEncoder.Counts?
+    /// Server-side phases in milliseconds, for the phase histogram.
+    var phases: [(name: String, ms: Double)] = []
+}
+
+/// A unit of pool work: everything it needs travels with it, all Sendable. The body buffer is
+/// the loop's no longer: nothing on the loop touches it until the outcome comes back.
+struct Job: Sendable {
+    enum Kind: Sendable {
+        case compress(includeEmbeddings: Bool)
+        case score(json: Bool, safetensorsAnswer: Bool)
+    }
+
+    let kind: Kind
+    let body: ByteBuffer
+    let overrides: [String: String]
+    let requestID: String
+    /// When the body was complete (queue_ms runs from here to the job's start).
+    let receivedAt: UInt64
+
+    func run(_ compressor: Compressor) -> JobOutcome {
+        switch kind {
+        case let .compress(includeEmbeddings):
+            CompressEndpoint.run(self, includeEmbeddings: includeEmbeddings, compressor: compressor)
+        case let .score(json, safetensorsAnswer):
+            ScoreEndpoint.run(body: body, json: json, safetensorsAnswer: safetensorsAnswer, overrides: overrides, requestID: requestID)
+        }
+    }
+}
+
+/// `POST /v1/compress`: decode in place, compress, encode; on a worker thread.
+enum CompressEndpoint {
+    static func run(_ job: Job, includeEmbeddings: Bool, compressor: Compressor) -> JobOutcome {
+        let start = monotonicNanos()
+        let queueMs = milliseconds(from: job.receivedAt, to: start)
+        do throws(WireError) {
+            // The body buffer outlives `decoded` and the compression: `job` holds it.
+            let decoded = try RequestDecoder.decode(job.body.bytes, overrides: job.overrides, requireEmbeddings: true)
+            let input = try decoded.compressionInput()
+            let decodedAt = monotonicNanos()
+            let result: CompressionResult
+            do {
+                result = try compressor.compress(input)
+            } catch {
+                throw WireError.core(error)
+            }
+            let compressedAt = monotonicNanos()
+            var writer = ResponseEncoder.compress(decoded, result, includeEmbeddings: includeEmbeddings)
+            let encodedAt = monotonicNanos()
+
+            let phases: [(name: String, ms: Double)] = [
+                ("queue", queueMs), ("decode", milliseconds(from: start, to: decodedAt)),
+                ("compress", milliseconds(from: decodedAt, to: compressedAt)), ("encode", milliseconds(from: compressedAt, to: encodedAt)),
+            ]
+            // Timings are the only per-request values in the payload; the tensors are the same
+            // bytes at any worker count.
+            for (name, ms) in phases { writer.metadata["\(name)_ms"] = formatMilliseconds(ms) }
+            let core = result.timings
+            for (name, seconds) in [("plan", core.plan), ("audio", core.audio), ("video", core.video), ("merge", core.merge)] {
+                writer.metadata["core_\(name)_ms"] = formatMilliseconds(seconds * 1000)
+            }
+
+            let size = writer.serializedByteCount
+            guard let out = ByteBuffer(capacity: size), let base = out.base else {
+                return JobOutcome(response: ErrorBody.response(503, "insufficient_memory", "cannot allocate \(size) bytes for the response",
+                                                               requestID: job.requestID, headers: [("Retry-After", "1")]))
+            }
+            out.setCount(writer.serialize(into: UnsafeMutableRawBufferPointer(start: base, count: size)))
+            var response = HTTPResponse(status: 200, contentType: "application/octet-stream", body: .buffer(out))
+            response.headers = [("Server-Timing", phases.map { "\($0.name);dur=\(formatMilliseconds($0.ms))" }.joined(separator: ", "))]
+            return JobOutcome(response: response, counts: ResponseEncoder.counts(decoded, result.plan, merged: result.mergedAnchors.count),
+                              phases: phases)
+        } catch {
+            return JobOutcome(response: ErrorBody.response(400, error.code, error.message, requestID: job.requestID),
+                              phases: [("queue", queueMs)])
+        }
+    }
+}

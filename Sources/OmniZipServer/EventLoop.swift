@@ -1,0 +1,266 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CUV
+import Dispatch
+import Logging
+import OmniZipCore
+import Prometheus
+
+/// Everything that lives on the loop thread: the libuv loop, the listener, the connections,
+/// admission, the job queue and the metrics. Nothing here is touched from another thread;
+/// workers and `Server.stop` reach it only through `completions`. Shutdown is in Shutdown.swift.
+final class ServerLoop {
+    let configuration: ServerConfiguration
+    let logger: Logger
+    let metrics: ServerMetrics
+    let loop: UnsafeMutablePointer<uv_loop_t>
+    /// One read buffer shared by all connections: each read is parsed before the next one.
+    let readBuffer: UnsafeMutableRawBufferPointer
+    private(set) var completions: CompletionQueue!
+    // Shared with the shutdown extension (Shutdown.swift); loop thread only, like the rest.
+    var draining = false
+    var listener: Listener?
+    var connections: [ObjectIdentifier: Connection] = [:]
+    var admission: Admission
+    var runningJobs = 0
+    var signals: [UnsafeMutablePointer<uv_signal_t>] = []
+    var signalCount = 0
+    var finished = false
+
+    private let compressor: Compressor
+    private let jobQueue = DispatchQueue(label: "omnizip.jobs", qos: .userInitiated, attributes: .concurrent)
+    private var readyJobs: [(job: Job, exchange: Exchange)] = []
+    private var dateHeader = HTTPDate()
+
+    init(configuration: ServerConfiguration, logger: Logger, registry: PrometheusCollectorRegistry) throws(ServerError) {
+        self.configuration = configuration
+        self.logger = logger
+        metrics = ServerMetrics(registry: registry)
+        compressor = Compressor(workers: configuration.workers)
+        admission = Admission(limit: configuration.maxInflight)
+        loop = .allocate(capacity: 1)
+        readBuffer = .allocate(byteCount: 256 << 10, alignment: 64)
+        let status = uv_loop_init(loop)
+        guard status == 0 else {
+            // deinit frees the memory: every stored property is set by now.
+            throw ServerError("cannot create the event loop: \(String(cString: uv_strerror(status)))")
+        }
+    }
+
+    deinit {
+        loop.deallocate()
+        readBuffer.deallocate()
+    }
+
+    /// Sets up the handles and binds; returns the port. Loop thread.
+    func open() throws(ServerError) -> Int {
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        loop.pointee.data = me
+        guard let queue = CompletionQueue(loop: loop, owner: me, callback: { handle in
+            guard let data = handle?.pointee.data else { return }
+            Unmanaged<ServerLoop>.fromOpaque(data).takeUnretainedValue().drainCompletions()
+        }) else { throw ServerError("cannot create the completion signal") }
+        completions = queue
+        do {
+            listener = try Listener(loop: loop, host: configuration.host, port: configuration.port, owner: me) { stream, status in
+                guard let data = stream?.pointee.data else { return }
+                Unmanaged<ServerLoop>.fromOpaque(data).takeUnretainedValue().accept(status: status)
+            }
+        } catch {
+            queue.close()
+            uv_run(loop, UV_RUN_DEFAULT)
+            uv_loop_close(loop)
+            throw error
+        }
+        if configuration.handleSignals {
+            // A parent may hand us these blocked (Foundation's Process does); unblocked on the
+            // loop thread only, they are delivered here and nowhere else.
+            var set = sigset_t()
+            sigemptyset(&set)
+            for signum in [SIGINT, SIGTERM] {
+                sigaddset(&set, signum)
+                installSignal(signum)
+            }
+            pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        }
+        return listener?.port ?? 0
+    }
+
+    /// Runs until drained, then releases the loop. Loop thread.
+    func run() {
+        uv_run(loop, UV_RUN_DEFAULT)
+        if uv_loop_close(loop) != 0 {
+            // A handle we forgot: close whatever is left rather than fail the shutdown.
+            uv_walk(loop, { handle, _ in
+                if let handle, uv_is_closing(handle) == 0 { uv_close(handle, nil) }
+            }, nil)
+            uv_run(loop, UV_RUN_DEFAULT)
+            _ = uv_loop_close(loop)
+        }
+    }
+
+    func date() -> String { dateHeader.now() }
+
+    // MARK: Connections
+
+    private func accept(status: Int32) {
+        guard status == 0, !draining, let listener else { return }
+        // Fails only if uv_tcp_init does, which libuv never does without flags.
+        guard let connection = Connection(server: self) else {
+            logger.error("cannot set up a connection")
+            return
+        }
+        connections[ObjectIdentifier(connection)] = connection
+        metrics.setConnections(connections.count)
+        guard connection.phase == .open, listener.accept(into: connection.stream) else {
+            connection.close()
+            return
+        }
+        connection.start()
+    }
+
+    func connectionClosed(_ connection: Connection) {
+        connections.removeValue(forKey: ObjectIdentifier(connection))
+        metrics.setConnections(connections.count)
+        maybeFinish()
+    }
+
+    // MARK: Requests
+
+    /// From the headers alone: route, limits, media type, parameters, then admission; only
+    /// then is the body's buffer allocated (once, sized from Content-Length).
+    func headersComplete(_ exchange: Exchange, contentLength: Int?, chunked: Bool) {
+        if exchange.response == nil {
+            Router.check(exchange, contentLength: contentLength, chunked: chunked,
+                         limits: .init(maxBodyBytes: configuration.maxBodyBytes, draining: draining))
+        }
+        if exchange.response == nil, let endpoint = exchange.endpoint, endpoint.isWork {
+            guard admission.tryAdmit(exchange) else {
+                exchange.rejectError(429, "too_many_requests",
+                                     "more than \(admission.limit) requests are in flight; retry after 1 s", headers: [("Retry-After", "1")])
+                return
+            }
+            metrics.setInflight(admission.inflight)
+            let capacity = contentLength ?? min(64 << 10, configuration.maxBodyBytes)
+            guard let body = ByteBuffer(capacity: capacity) else {
+                exchange.rejectError(503, "insufficient_memory", "cannot allocate \(capacity) bytes for the body",
+                                     headers: [("Retry-After", "1")], close: true)
+                return
+            }
+            exchange.body = body
+        }
+        if exchange.response == nil, exchange.expectsContinue, exchange.expectsBody, !exchange.http10 {
+            exchange.needsContinue = true
+        }
+    }
+
+    /// The whole request is in: answer the cheap endpoints here, queue the rest for the pool.
+    func requestReceived(_ exchange: Exchange) {
+        guard exchange.response == nil else { return }
+        guard let endpoint = exchange.endpoint else {
+            exchange.response = ErrorBody.response(500, "internal_error", "request without a route", requestID: exchange.requestID)
+            return
+        }
+        switch endpoint {
+        case .compress, .score:
+            guard let body = exchange.body else {
+                exchange.response = ErrorBody.response(500, "internal_error", "request body missing", requestID: exchange.requestID)
+                return
+            }
+            let kind: Job.Kind
+            if endpoint == .compress {
+                kind = .compress(includeEmbeddings: exchange.query["return"] == "embeds")
+            } else {
+                kind = .score(json: exchange.contentType.map(mediaType) == "application/json",
+                              safetensorsAnswer: Router.wantsSafetensors(exchange.accept))
+            }
+            let job = Job(kind: kind, body: body, overrides: Router.overrides(exchange), requestID: exchange.requestID,
+                          receivedAt: exchange.receivedAt)
+            if endpoint == .score, body.count <= configuration.inlineScoreBytes {
+                exchange.response = job.run(compressor).response
+                exchange.body = nil
+            } else {
+                readyJobs.append((job, exchange))
+                startJobs()
+            }
+        default:
+            exchange.response = OpsEndpoints.respond(endpoint, exchange: exchange, server: self)
+        }
+    }
+
+    /// At most `workers` jobs run at once (each fans out over the pool itself); the rest wait
+    /// here in arrival order.
+    private func startJobs() {
+        while runningJobs < configuration.workers, !readyJobs.isEmpty {
+            let (job, exchange) = readyJobs.removeFirst()
+            if exchange.abandoned { continue }
+            runningJobs += 1
+            exchange.jobRunning = true
+            let token = LoopBound(value: exchange)
+            let compressor = compressor, completions = completions!
+            jobQueue.async {
+                let outcome = job.run(compressor)
+                completions.post(.finished(token, outcome))
+            }
+        }
+    }
+
+    private func drainCompletions() {
+        for item in completions.take() {
+            switch item {
+            case let .finished(token, outcome): jobFinished(token.value, outcome)
+            case let .drain(ack):
+                beginDrain()
+                ack?.signal()
+            }
+        }
+        maybeFinish()
+    }
+
+    private func jobFinished(_ exchange: Exchange, _ outcome: JobOutcome) {
+        runningJobs -= 1
+        exchange.jobRunning = false
+        exchange.body = nil
+        if let counts = outcome.counts { metrics.tokens(counts) }
+        metrics.phases(outcome.phases)
+        if exchange.abandoned {
+            abandon(exchange)
+        } else {
+            exchange.response = outcome.response
+            exchange.connection?.afterEvent()
+        }
+        startJobs()
+    }
+
+    /// The connection went away before this exchange's response was written.
+    func abandon(_ exchange: Exchange) {
+        exchange.abandoned = true
+        guard !exchange.jobRunning else { return }
+        exchange.body = nil
+        if exchange.admitted {
+            admission.release(exchange)
+            metrics.setInflight(admission.inflight)
+        }
+        if exchange.headersComplete, !exchange.loggedDone {
+            exchange.loggedDone = true
+            RequestLog.write(logger, exchange: exchange, status: 499, bytesOut: 0,
+                             durationNanos: monotonicNanos() &- exchange.startedAt, note: "connection closed before the response")
+        }
+    }
+
+    func responseWritten(_ exchange: Exchange, status: Int, errorCode: String?, bytesOut: Int, failure: String?) {
+        if exchange.admitted {
+            admission.release(exchange)
+            metrics.setInflight(admission.inflight)
+        }
+        let duration = monotonicNanos() &- exchange.startedAt
+        metrics.request(endpoint: Endpoint.label(for: exchange.path), status: status, nanoseconds: duration)
+        if let errorCode { metrics.rejected(reason: errorCode) }
+        exchange.loggedDone = true
+        RequestLog.write(logger, exchange: exchange, status: status, bytesOut: bytesOut, durationNanos: duration, note: failure)
+    }
+
+    var inflight: Int { admission.inflight }
+    var workers: Int { configuration.workers }
+}

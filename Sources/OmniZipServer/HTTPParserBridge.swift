@@ -1,0 +1,155 @@
+import CHTTPParser
+
+/// http_parser's callbacks, turned into calls on the `Connection` whose parser it is
+/// (`parser.data` holds the connection, unretained: the connection owns the parser).
+enum HTTPParserBridge {
+    /// Written once here, then only read (by the loop thread).
+    nonisolated(unsafe) static let settings: UnsafeMutablePointer<http_parser_settings> = {
+        let s = UnsafeMutablePointer<http_parser_settings>.allocate(capacity: 1)
+        http_parser_settings_init(s)
+        s.pointee.on_message_begin = { p in connection(p)?.onMessageBegin() ?? 0 }
+        s.pointee.on_url = { p, at, n in connection(p)?.onURL(bytes(at, n)) ?? 0 }
+        s.pointee.on_header_field = { p, at, n in connection(p)?.onHeaderField(bytes(at, n)) ?? 0 }
+        s.pointee.on_header_value = { p, at, n in connection(p)?.onHeaderValue(bytes(at, n)) ?? 0 }
+        s.pointee.on_headers_complete = { p in connection(p)?.onHeadersComplete() ?? 0 }
+        s.pointee.on_body = { p, at, n in connection(p)?.onBody(bytes(at, n)) ?? 0 }
+        s.pointee.on_message_complete = { p in connection(p)?.onMessageComplete() ?? 0 }
+        return s
+    }()
+
+    private static func connection(_ parser: UnsafeMutablePointer<http_parser>?) -> Connection? {
+        guard let data = parser?.pointee.data else { return nil }
+        return Unmanaged<Connection>.fromOpaque(data).takeUnretainedValue()
+    }
+
+    private static func bytes(_ at: UnsafePointer<CChar>?, _ n: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: at, count: at == nil ? 0 : n)
+    }
+
+    static func errorDescription(_ code: UInt32) -> String {
+        String(cString: http_errno_description(http_errno(rawValue: code)))
+    }
+
+    static func methodName(_ code: UInt32) -> String {
+        String(cString: http_method_str(http_method(rawValue: code)))
+    }
+
+    /// Path and query of the request target: origin form (`/p?q`) or absolute form
+    /// (`http://host/p?q`); http_parser has already checked the characters.
+    static func splitTarget(_ url: [UInt8]) -> (path: String, query: ArraySlice<UInt8>)? {
+        var target = url[...]
+        if let hash = target.firstIndex(of: UInt8(ascii: "#")) { target = target[..<hash] }
+        if target.first != UInt8(ascii: "/") {
+            // Absolute form: drop "scheme://authority".
+            guard let scheme = target.firstRange(of: Array("://".utf8)) else { return target.isEmpty ? nil : (String(decoding: target, as: UTF8.self), []) }
+            let afterAuthority = target[scheme.upperBound...]
+            guard let slash = afterAuthority.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }) else { return ("/", []) }
+            target = afterAuthority[slash...]
+        }
+        guard let question = target.firstIndex(of: UInt8(ascii: "?")) else { return (String(decoding: target, as: UTF8.self), []) }
+        let path = target[..<question]
+        return (path.isEmpty ? "/" : String(decoding: path, as: UTF8.self), target[(question + 1)...])
+    }
+}
+
+/// The parser's view of a connection: each callback feeds the exchange being received.
+extension Connection {
+    func onMessageBegin() -> Int32 {
+        let exchange = Exchange(startedAt: monotonicNanos())
+        exchange.connection = self
+        current = exchange
+        exchanges.append(exchange)
+        headers = HeaderAccumulator()
+        startTimer(.request, seconds: server.configuration.requestTimeout)
+        return 0
+    }
+
+    func onURL(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        guard let exchange = current else { return 0 }
+        exchange.bytesIn += bytes.count
+        if exchange.url.count <= Self.maxURLBytes { exchange.url.append(contentsOf: bytes.prefix(Self.maxURLBytes + 1 - exchange.url.count)) }
+        return 0
+    }
+
+    func onHeaderField(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        if let exchange = current { headers.addField(bytes, into: exchange) }
+        return 0
+    }
+
+    func onHeaderValue(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        headers.addValue(bytes)
+        return 0
+    }
+
+    func onHeadersComplete() -> Int32 {
+        guard let exchange = current else { return 0 }
+        headers.finish(into: exchange)
+        exchange.bytesIn += headers.total
+        exchange.headersComplete = true
+        let p = parser.pointee
+        exchange.method = HTTPParserBridge.methodName(UInt32(p.method))
+        exchange.http10 = p.http_major == 1 && p.http_minor == 0
+        exchange.keepAlive = http_should_keep_alive(parser) != 0
+        if let id = exchange.requestIDHeader.flatMap(RequestID.accepting) { exchange.requestID = id }
+        let chunked = UInt32(p.flags) & F_CHUNKED.rawValue != 0
+        let contentLength = UInt32(p.flags) & F_CONTENTLENGTH.rawValue != 0 ? Int(clamping: p.content_length) : nil
+        exchange.contentLength = contentLength
+        exchange.expectsBody = chunked || (contentLength ?? 0) > 0
+
+        if exchange.url.count > Self.maxURLBytes {
+            exchange.rejectError(400, "malformed_http", "the request target is longer than \(Self.maxURLBytes) bytes")
+        } else if let (path, query) = HTTPParserBridge.splitTarget(exchange.url) {
+            exchange.path = path
+            // Only compress and score take parameters; the probes ignore their query.
+            if Endpoint(rawValue: path)?.isWork == true {
+                do {
+                    exchange.query = try QueryString.parse(query)
+                } catch {
+                    exchange.rejectError(400, error.code, error.message)
+                }
+            }
+        } else {
+            exchange.rejectError(400, "malformed_http", "the request target is not a valid URL")
+        }
+        server.headersComplete(exchange, contentLength: contentLength, chunked: chunked)
+        if exchange.respondEarly { stopParsing() }
+        return 0
+    }
+
+    func onBody(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        guard let exchange = current, !parsingStopped, let base = bytes.baseAddress else { return 0 }
+        exchange.bytesIn += bytes.count
+        guard !exchange.discardBody, let body = exchange.body else { return 0 }
+        let limit = server.configuration.maxBodyBytes
+        if !body.append(base, count: bytes.count, limit: limit) {
+            if body.count + bytes.count > limit {
+                exchange.rejectError(413, "body_too_large", "the chunked body exceeds the limit of \(limit) bytes", close: true)
+            } else {
+                exchange.rejectError(503, "insufficient_memory", "cannot grow the body buffer past \(body.count) bytes",
+                                     headers: [("Retry-After", "1")], close: true)
+            }
+            current = nil
+            stopTimer()
+            stopParsing()
+        }
+        return 0
+    }
+
+    func onMessageComplete() -> Int32 {
+        guard let exchange = current else { return 0 }
+        current = nil
+        stopTimer()
+        exchange.received = true
+        exchange.receivedAt = monotonicNanos()
+        if !exchange.keepAlive || parser.pointee.upgrade != 0 {
+            // Connection: close, HTTP/1.0 without keep-alive, or a protocol switch we do not
+            // speak: answer this one, read no further.
+            exchange.closeAfter = true
+            stopParsing()
+        }
+        server.requestReceived(exchange)
+        return 0
+    }
+
+    static let maxURLBytes = 8192
+}

@@ -1,0 +1,42 @@
+import OmniZipCore
+import OmniZipWire
+
+/// The GET endpoints: probes, metrics and info. Cheap, answered on the loop thread.
+enum OpsEndpoints {
+    static func respond(_ endpoint: Endpoint, exchange: Exchange, server: ServerLoop) -> HTTPResponse {
+        switch endpoint {
+        case .livez, .healthz:
+            return .json(#"{"status":"ok"}"# + "\n")
+        case .readyz:
+            if server.draining {
+                return ErrorBody.response(503, "draining", "the server is shutting down", requestID: exchange.requestID)
+            }
+            return .json(#"{"status":"ready"}"# + "\n")
+        case .metrics:
+            return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                                body: .bytes(server.metrics.registry.emitToBuffer()))
+        case .info:
+            return .json(info(server.configuration, inflight: server.inflight))
+        case .compress, .score:
+            return ErrorBody.response(500, "internal_error", "not an ops endpoint", requestID: exchange.requestID)
+        }
+    }
+
+    static func info(_ c: ServerConfiguration, inflight: Int) -> String {
+        let p = Parameters.defaults
+        let defaults = JSON.object([
+            ("rho_audio", JSON.number(p.rhoAudio)), ("rho_video", JSON.number(p.rhoVideo)),
+            ("contextual_ratio", JSON.number(p.contextualRatio)), ("g", String(p.g)),
+            ("audio_token_id", String(RequestOptions.defaultAudioTokenID)), ("video_token_id", String(RequestOptions.defaultVideoTokenID)),
+        ])
+        let limits = JSON.object([
+            ("max_inflight", String(c.maxInflight)), ("max_body_bytes", String(c.maxBodyBytes)),
+            ("request_timeout_seconds", JSON.number(c.requestTimeout)), ("max_tokens_per_frame", String(Compressor.maxTokensPerFrame)),
+        ])
+        return JSON.object([
+            ("version", JSON.string(c.version)), ("workers", String(c.workers)), ("inflight", String(inflight)),
+            ("defaults", defaults), ("limits", limits),
+            ("parameters", "[" + RequestOptions.overrideNames.sorted().map(JSON.string).joined(separator: ",") + "]"),
+        ]) + "\n"
+    }
+}

@@ -1,0 +1,94 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Heap bytes at a stable address, for libuv reads and writes and for parsing requests in place.
+/// Never shared while written; ownership moves with the buffer: the loop fills a request body and
+/// then hands it to one worker, which only reads it; a worker fills a response body and hands it
+/// to the loop, which only reads it. The completion queue's lock orders those hand-overs.
+final class ByteBuffer: @unchecked Sendable {
+    private(set) var base: UnsafeMutableRawPointer?
+    private(set) var capacity: Int
+    private(set) var count = 0
+
+    /// nil when the memory cannot be had (a client must not be able to crash us with a header).
+    init?(capacity: Int) {
+        self.capacity = max(0, capacity)
+        if self.capacity == 0 {
+            base = nil
+            return
+        }
+        guard let memory = malloc(self.capacity) else { return nil }
+        base = memory
+    }
+
+    convenience init?(copying bytes: [UInt8]) {
+        self.init(capacity: bytes.count)
+        bytes.withUnsafeBytes { raw in
+            if let source = raw.baseAddress, let base { memcpy(base, source, raw.count) }
+        }
+        count = bytes.count
+    }
+
+    deinit { free(base) }
+
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// Free space after the bytes written so far (where a direct socket read may land).
+    var tail: UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: base.map { $0 + count }, count: capacity - count)
+    }
+
+    /// Appends `n` bytes, growing geometrically up to `limit`; false past the limit or when
+    /// memory runs out. Bytes a socket read put in place already (at `tail`) are just counted.
+    func append(_ source: UnsafeRawPointer, count n: Int, limit: Int) -> Bool {
+        guard n > 0 else { return true }
+        if let base, source == UnsafeRawPointer(base + count), count + n <= capacity {
+            count += n
+            return true
+        }
+        guard n <= limit - count else { return false }
+        if count + n > capacity {
+            let wanted = min(limit, max(count + n, capacity * 2, 64 << 10))
+            guard let grown = realloc(base, wanted) else { return false }
+            base = grown
+            capacity = wanted
+        }
+        guard let base else { return false }
+        memcpy(base + count, source, n)
+        count += n
+        return true
+    }
+
+    /// Lets a writer that filled `base` directly (a serializer) record how much it wrote.
+    func setCount(_ n: Int) {
+        precondition(n >= 0 && n <= capacity, "ByteBuffer.setCount past capacity")
+        count = n
+    }
+}
+
+/// A reference that crosses to a worker and back without ever being dereferenced there: only
+/// the loop thread reads `value`.
+struct LoopBound<T: AnyObject>: @unchecked Sendable {
+    let value: T
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: libuv's clock, and comparable across threads.
+func monotonicNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+func milliseconds(from start: UInt64, to end: UInt64) -> Double {
+    end >= start ? Double(end - start) / 1e6 : 0
+}
+
+/// Milliseconds with three decimals, as the metadata and logs print them.
+func formatMilliseconds(_ ms: Double) -> String {
+    let micros = (ms * 1000).rounded()
+    guard micros.isFinite, micros >= 0, micros < 1e15 else { return "0.000" }
+    let whole = Int(micros) / 1000, fraction = Int(micros) % 1000
+    let digits = String(fraction)
+    return "\(whole)." + String(repeating: "0", count: 3 - digits.count) + digits
+}

@@ -1,0 +1,181 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+/// One line per event on stdout: a JSON object (`--log-format json`) or `key=value` text.
+public struct LineLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+    private let format: ServerConfiguration.LogFormat
+    private let sink: @Sendable (String) -> Void
+
+    /// `sink` receives each line; the default queues it for stdout (see `StdoutWriter`).
+    public init(format: ServerConfiguration.LogFormat, sink: (@Sendable (String) -> Void)? = nil) {
+        self.format = format
+        self.sink = sink ?? { StdoutWriter.shared.write($0) }
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var all = metadata
+        if let extra = event.metadata { all.merge(extra) { _, new in new } }
+        let entries = all.sorted { a, b in
+            let ra = Self.rank[a.key] ?? Int.max, rb = Self.rank[b.key] ?? Int.max
+            return ra != rb ? ra < rb : a.key < b.key
+        }
+        let time = Self.timestamp()
+        switch format {
+        case .json:
+            var members: [(String, String)] = [("ts", JSON.string(time)), ("level", JSON.string(event.level.rawValue)),
+                                               ("msg", JSON.string(event.message.description))]
+            for (key, value) in entries { members.append((key, Self.json(value))) }
+            sink(JSON.object(members) + "\n")
+        case .text:
+            var line = "\(time) \(event.level.rawValue) \(event.message.description)"
+            for (key, value) in entries { line += " \(key)=\(Self.text(value))" }
+            sink(line + "\n")
+        }
+    }
+
+    /// The request line's fields first, in reading order; anything else after, sorted.
+    private static let rank: [String: Int] = Dictionary(uniqueKeysWithValues: [
+        "method", "path", "status", "bytes_in", "bytes_out", "duration_ms", "request_id", "address",
+    ].enumerated().map { ($1, $0) })
+
+    private static func json(_ value: Logger.Metadata.Value) -> String {
+        switch value {
+        case let .string(s): return JSON.string(s)
+        case let .stringConvertible(v):
+            if v is Int || v is UInt64 || v is Bool { return v.description }
+            if let d = v as? Double { return JSON.number(d) }
+            return JSON.string(v.description)
+        case let .array(values): return "[" + values.map(json).joined(separator: ",") + "]"
+        case let .dictionary(d): return JSON.object(d.sorted { $0.key < $1.key }.map { ($0.key, json($0.value)) })
+        }
+    }
+
+    private static func text(_ value: Logger.Metadata.Value) -> String {
+        let s = value.description
+        return s.contains(" ") || s.isEmpty ? JSON.string(s) : s
+    }
+
+    /// RFC 3339 UTC with milliseconds.
+    static func timestamp() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = ts.tv_sec
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        var buffer = [CChar](repeating: 0, count: 32)
+        let n = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S", &parts)
+        let ms = String(ts.tv_nsec / 1_000_000)
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            + "." + String(repeating: "0", count: 3 - ms.count) + ms + "Z"
+    }
+}
+
+/// The per-request line: method, path, status, bytes in/out, duration, request id.
+enum RequestLog {
+    static func write(_ logger: Logger, exchange: Exchange, status: Int, bytesOut: Int, durationNanos: UInt64, note: String? = nil) {
+        var metadata: Logger.Metadata = [
+            "method": .string(exchange.method), "path": .string(exchange.path), "status": .stringConvertible(status),
+            "bytes_in": .stringConvertible(exchange.bytesIn), "bytes_out": .stringConvertible(bytesOut),
+            "duration_ms": .stringConvertible((Double(durationNanos) / 1e3).rounded() / 1e3),
+            "request_id": .string(exchange.requestID),
+        ]
+        if let note { metadata["note"] = .string(note) }
+        logger.info("request", metadata: metadata)
+    }
+}
+
+/// Writes log lines to stdout from a thread of its own, so that a slow or stuck reader of our
+/// stdout (a full pipe) never blocks the event loop. Lines wait in a bounded queue; past the
+/// bound they are dropped and counted, and the count is reported once the queue drains.
+/// Lines are written whole, so lines from different threads never interleave.
+public final class StdoutWriter: Sendable {
+    public static let shared = StdoutWriter()
+
+    private struct State {
+        var lines: [String] = []
+        var bytes = 0
+        var dropped = 0
+        /// The writer thread is awake (writing or about to look again): no need to signal it.
+        var awake = false
+    }
+
+    private static let limit = 8 << 20
+    private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
+
+    private init() {
+        let thread = Thread { [self] in run() }
+        thread.name = "omnizip-log"
+        thread.start()
+    }
+
+    func write(_ line: String) {
+        let signal = state.withLock { state in
+            guard state.bytes + line.utf8.count <= Self.limit else {
+                state.dropped += 1
+                return false
+            }
+            state.lines.append(line)
+            state.bytes += line.utf8.count
+            defer { state.awake = true }
+            return !state.awake
+        }
+        // One wake-up per batch, not per line: a busy loop thread pays a lock and an append.
+        if signal { wake.signal() }
+    }
+
+    /// Waits (up to `timeout` seconds) until every queued line is written.
+    public func flush(timeout: Double = 2) {
+        let deadline = monotonicNanos() + UInt64(timeout * 1e9)
+        while monotonicNanos() < deadline, state.withLock({ $0.awake }) { usleep(1000) }
+    }
+
+    private func run() {
+        while true {
+            wake.wait()
+            while true {
+                // Let a batch gather: one write and one wake-up per few ms under load, rather
+                // than a context switch per request on a machine with few cores.
+                usleep(2000)
+                let (lines, dropped) = state.withLock { state in
+                    defer {
+                        state.lines.removeAll(keepingCapacity: true)
+                        state.bytes = 0
+                        state.dropped = 0
+                    }
+                    if state.lines.isEmpty { state.awake = false }
+                    return (state.lines, state.dropped)
+                }
+                if lines.isEmpty { break }
+                var text = lines.joined()
+                if dropped > 0 { text += "{\"level\":\"warning\",\"msg\":\"log lines dropped: stdout is not keeping up\",\"dropped\":\(dropped)}\n" }
+                Self.writeAll(text)
+            }
+        }
+    }
+
+    private static func writeAll(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = Glibc.write(STDOUT_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0, errno == EINTR { continue }
+                if n <= 0 { return }
+                offset += n
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import CUV
+
+/// What one uv_write keeps alive until its callback: the bytes and who to tell.
+final class WriteContext {
+    let connection: Connection
+    /// nil for a `100 Continue`.
+    let exchange: Exchange?
+    let status: Int
+    let errorCode: String?
+    let buffers: [ByteBuffer]
+    let total: Int
+
+    init(connection: Connection, exchange: Exchange?, status: Int, errorCode: String?, buffers: [ByteBuffer]) {
+        self.connection = connection
+        self.exchange = exchange
+        self.status = status
+        self.errorCode = errorCode
+        self.buffers = buffers.filter { $0.count > 0 }
+        total = self.buffers.reduce(0) { $0 + $1.count }
+    }
+}
+
+extension Connection {
+    /// Writes every response that is ready, in request order, stopping at the first exchange
+    /// still in progress. A `100 Continue` goes out when its exchange reaches the front.
+    func pump() {
+        while phase == .open, let head = exchanges.first {
+            if head.needsContinue, !head.continueSent, head.response == nil, !head.received {
+                head.continueSent = true
+                send(continueFor: head)
+                continue
+            }
+            guard head.readyToWrite, let response = head.response else { return }
+            exchanges.removeFirst()
+            if head === current { current = nil }
+            let last = exchanges.isEmpty && current == nil
+            let closing = head.closeAfter || (last && (server.draining || peerClosed))
+            send(response, for: head, closing: closing)
+            if closing {
+                beginLinger()
+                return
+            }
+        }
+    }
+
+    private func send(continueFor exchange: Exchange) {
+        guard let buffer = ByteBuffer(copying: HTTPResponse.continueLine) else { return }
+        write(WriteContext(connection: self, exchange: nil, status: 100, errorCode: nil, buffers: [buffer]))
+    }
+
+    private func send(_ response: HTTPResponse, for exchange: Exchange, closing: Bool) {
+        var head = response.head(requestID: exchange.requestID, keepAlive: !closing, http10: exchange.http10, date: server.date())
+        var buffers: [ByteBuffer] = []
+        // A response to HEAD (always a 405 here) has headers only, or the client would read
+        // the body as the next response.
+        if exchange.method != "HEAD" {
+            switch response.body {
+            case let .bytes(bytes): head.append(contentsOf: bytes)
+            case let .buffer(buffer): buffers.append(buffer)
+            }
+        }
+        guard let headBuffer = ByteBuffer(copying: head) else {
+            server.responseWritten(exchange, status: response.status, errorCode: response.errorCode, bytesOut: 0, failure: "out of memory")
+            close()
+            return
+        }
+        buffers.insert(headBuffer, at: 0)
+        write(WriteContext(connection: self, exchange: exchange, status: response.status, errorCode: response.errorCode, buffers: buffers))
+    }
+
+    /// Tries a direct write first (most responses fit the socket buffer and need no request
+    /// object); queues the remainder with uv_write. libuv refuses try_write while earlier
+    /// writes are queued, so order holds.
+    private func write(_ context: WriteContext) {
+        var buffers = context.buffers.map { uv_buf_t(base: $0.base?.assumingMemoryBound(to: CChar.self), len: $0.count) }
+        let written = Int(uv_try_write(stream, buffers, UInt32(buffers.count)))
+        if written == context.total {
+            writeFinished(context, status: 0, inCallback: false)
+            return
+        }
+        if written < 0, written != Int(UV_EAGAIN.rawValue) {
+            writeFinished(context, status: Int32(written), inCallback: false)
+            return
+        }
+        var skip = max(0, written)
+        while skip > 0, let first = buffers.first {
+            if skip >= first.len {
+                skip -= first.len
+                buffers.removeFirst()
+            } else {
+                buffers[0] = uv_buf_t(base: first.base + skip, len: first.len - skip)
+                skip = 0
+            }
+        }
+        let request = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
+        request.pointee.data = Unmanaged.passRetained(context).toOpaque()
+        let status = uv_write(request, stream, buffers, UInt32(buffers.count)) { request, status in
+            guard let request else { return }
+            let context = Unmanaged<WriteContext>.fromOpaque(request.pointee.data).takeRetainedValue()
+            request.deallocate()
+            context.connection.writeFinished(context, status: status, inCallback: true)
+        }
+        if status != 0 {
+            Unmanaged<WriteContext>.fromOpaque(request.pointee.data).release()
+            request.deallocate()
+            writeFinished(context, status: status, inCallback: false)
+        }
+    }
+
+    /// `inCallback`: from uv_write's callback, where reading may resume (backpressure); a write
+    /// that finished synchronously returns to `pump`, which carries on by itself.
+    private func writeFinished(_ context: WriteContext, status: Int32, inCallback: Bool) {
+        if let exchange = context.exchange {
+            let failure = status < 0 ? "write failed: " + String(cString: uv_err_name(status)) : nil
+            server.responseWritten(exchange, status: context.status, errorCode: context.errorCode,
+                                   bytesOut: status < 0 ? 0 : context.total, failure: failure)
+        }
+        if status < 0 {
+            close()
+        } else if inCallback, phase != .closing {
+            afterEvent()
+        }
+    }
+}

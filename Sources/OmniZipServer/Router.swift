@@ -1,0 +1,121 @@
+import OmniZipWire
+
+/// The paths the server answers.
+enum Endpoint: String, CaseIterable, Sendable {
+    case compress = "/v1/compress"
+    case score = "/v1/score"
+    case info = "/v1/info"
+    case livez = "/livez"
+    case healthz = "/healthz"
+    case readyz = "/readyz"
+    case metrics = "/metrics"
+
+    var method: String {
+        switch self {
+        case .compress, .score: "POST"
+        default: "GET"
+        }
+    }
+
+    /// compress and score do real work: they are admitted, limited and may go to the pool.
+    var isWork: Bool { self == .compress || self == .score }
+
+    /// The `endpoint` label of the metrics (bounded: unknown paths share one value).
+    static func label(for path: String) -> String {
+        Endpoint(rawValue: path)?.rawValue ?? "unmatched"
+    }
+}
+
+/// Everything decided from the request line and headers alone, before any body byte is read:
+/// routing, limits, media types, query parameters and admission.
+enum Router {
+    struct Limits {
+        var maxBodyBytes: Int
+        var draining: Bool
+    }
+
+    /// Sets `exchange.endpoint`, or rejects the exchange. Admission is the caller's last step.
+    static func check(_ exchange: Exchange, contentLength: Int?, chunked: Bool, limits: Limits) {
+        if let length = contentLength, length > limits.maxBodyBytes {
+            exchange.rejectError(413, "body_too_large",
+                                 "Content-Length \(length) exceeds the limit of \(limits.maxBodyBytes) bytes", close: true)
+            return
+        }
+        guard let endpoint = Endpoint(rawValue: exchange.path) else {
+            exchange.rejectError(404, "not_found", "no endpoint at '\(exchange.path)'")
+            return
+        }
+        guard exchange.method == endpoint.method else {
+            exchange.rejectError(405, "method_not_allowed", "\(exchange.path) accepts \(endpoint.method), not \(exchange.method)",
+                                 headers: [("Allow", endpoint.method)])
+            return
+        }
+        exchange.endpoint = endpoint
+        guard endpoint.isWork else {
+            exchange.discardBody = true
+            return
+        }
+        if limits.draining {
+            exchange.rejectError(503, "draining", "the server is shutting down; retry on another instance",
+                                 headers: [("Retry-After", "1")], close: true)
+            return
+        }
+        if contentLength == nil, !chunked {
+            exchange.rejectError(411, "length_required", "\(exchange.path) needs a Content-Length or a chunked body", close: true)
+            return
+        }
+        if let failure = mediaTypeFailure(exchange, endpoint) {
+            exchange.rejectError(415, "unsupported_media_type", failure)
+            return
+        }
+        do {
+            try checkQuery(exchange, endpoint)
+        } catch {
+            exchange.rejectError(400, error.code, error.message)
+        }
+    }
+
+    static let safetensorsTypes: Set<String> = ["application/octet-stream", "application/x-safetensors"]
+
+    private static func mediaTypeFailure(_ exchange: Exchange, _ endpoint: Endpoint) -> String? {
+        guard let header = exchange.contentType else { return nil }
+        let type = mediaType(header)
+        if safetensorsTypes.contains(type) { return nil }
+        if endpoint == .score, type == "application/json" { return nil }
+        let accepted = endpoint == .score ? "application/octet-stream, application/x-safetensors or application/json"
+                                          : "application/octet-stream or application/x-safetensors"
+        return "Content-Type '\(header)' is not accepted by \(endpoint.rawValue); send \(accepted)"
+    }
+
+    /// Parameter names are checked here so a typo costs no body transfer; values are checked
+    /// by the decoder, which also merges them with `__metadata__`.
+    private static func checkQuery(_ exchange: Exchange, _ endpoint: Endpoint) throws(QueryString.Failure) {
+        var names = exchange.query.keys.filter { !RequestOptions.overrideNames.contains($0) }
+        if endpoint == .compress, let value = exchange.query["return"] {
+            names.removeAll { $0 == "return" }
+            guard value == "embeds" || value == "indices" else {
+                throw QueryString.Failure(code: "invalid_parameter", message: "parameter 'return' must be 'indices' (the default) or 'embeds', got '\(value)'")
+            }
+        }
+        if let unknown = names.sorted().first {
+            let expected = RequestOptions.overrideNames.union(endpoint == .compress ? ["return"] : []).sorted()
+            throw QueryString.Failure(code: "unknown_parameter", message: "unknown parameter '\(unknown)'; expected one of \(expected.joined(separator: ", "))")
+        }
+    }
+
+    /// The parameters handed to the decoder: the query without the server's own `return`.
+    static func overrides(_ exchange: Exchange) -> [String: String] {
+        exchange.query.filter { $0.key != "return" }
+    }
+
+    /// Score answers: the first of JSON or safetensors named by Accept wins; JSON by default.
+    static func wantsSafetensors(_ accept: String?) -> Bool {
+        guard let accept else { return false }
+        for entry in accept.split(separator: ",") {
+            let type = mediaType(String(entry))
+            if type == "application/json" { return false }
+            if safetensorsTypes.contains(type) { return true }
+        }
+        return false
+    }
+}

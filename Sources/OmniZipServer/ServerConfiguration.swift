@@ -1,0 +1,106 @@
+/// Everything `omnizip serve` can be told, with the documented defaults. The command line and the
+/// `OMNIZIP_*` environment both go through `resolve`, so a bad value reads the same either way.
+public struct ServerConfiguration: Sendable, Equatable {
+    public enum LogFormat: String, Sendable, CaseIterable {
+        case json, text
+    }
+
+    public var host = "0.0.0.0"
+    /// 0 picks a free port; `Server.start()` returns the one bound.
+    public var port = 8080
+    /// Width of the compression pool, and how many requests compress at once.
+    public var workers: Int
+    /// compress/score requests admitted at once (headers complete until response written).
+    public var maxInflight: Int
+    public var maxBodyBytes = 1 << 30
+    /// Seconds from a request's first byte until it must be fully received.
+    public var requestTimeout = 30.0
+    public var logFormat = LogFormat.json
+
+    // Not exposed as flags: knobs the tests and embedders may want.
+    /// Seconds an idle keep-alive connection stays open.
+    public var idleTimeout = 60.0
+    /// Seconds a closing connection keeps draining the client's unread bytes after our last
+    /// response, so that closing does not reset the connection under a response still in flight.
+    public var lingerTimeout = 2.0
+    /// Install SIGINT/SIGTERM handlers on the loop (tests turn this off: signals are process-wide).
+    public var handleSignals = true
+    /// `/v1/score` bodies up to this size are planned on the loop thread (see ScoreEndpoint).
+    public var inlineScoreBytes = 16 << 10
+    /// Requests parsed ahead on one connection before reading pauses.
+    public var maxPipelinedRequests = 64
+    /// Reported by `/v1/info` and the startup line.
+    public var version = "0.1.0"
+
+    public init(workers: Int = 1, maxInflight: Int? = nil) {
+        self.workers = max(1, workers)
+        self.maxInflight = maxInflight ?? 2 * max(1, workers)
+    }
+}
+
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+}
+
+extension ServerConfiguration {
+    /// Option names (as on the command line, without dashes) and their environment variables.
+    public static let environmentNames: [(option: String, variable: String)] = [
+        ("host", "OMNIZIP_HOST"), ("port", "OMNIZIP_PORT"), ("workers", "OMNIZIP_WORKERS"),
+        ("max-inflight", "OMNIZIP_MAX_INFLIGHT"), ("max-body-bytes", "OMNIZIP_MAX_BODY_BYTES"),
+        ("request-timeout", "OMNIZIP_REQUEST_TIMEOUT"), ("log-format", "OMNIZIP_LOG_FORMAT"),
+    ]
+
+    /// Flags win over the environment, which wins over defaults. `flags` maps option names
+    /// ("max-inflight") to the raw text given; `environment` is the process environment.
+    public static func resolve(flags: [String: String], environment: [String: String],
+                               defaultWorkers: Int) throws(ConfigurationError) -> ServerConfiguration {
+        func raw(_ option: String) -> (text: String, origin: String)? {
+            if let text = flags[option] { return (text, "--\(option)") }
+            let variable = environmentNames.first { $0.option == option }?.variable ?? ""
+            if let text = environment[variable] { return (text, variable) }
+            return nil
+        }
+        func integer(_ option: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+            guard let (text, origin) = raw(option) else { return nil }
+            guard let value = Int(text.trimmingSpaces), range.contains(value) else {
+                throw ConfigurationError(description: "invalid value '\(text)' for \(origin): expected an integer in [\(range.lowerBound), \(range.upperBound)]")
+            }
+            return value
+        }
+
+        var configuration = ServerConfiguration(workers: max(1, defaultWorkers))
+        if let (text, origin) = raw("host") {
+            let host = text.trimmingSpaces
+            guard !host.isEmpty, host.utf8.count <= 255 else {
+                throw ConfigurationError(description: "invalid value '\(text)' for \(origin): expected an address or host name")
+            }
+            configuration.host = host
+        }
+        if let port = try integer("port", in: 0...65535) { configuration.port = port }
+        if let workers = try integer("workers", in: 1...1024) { configuration.workers = workers }
+        configuration.maxInflight = try integer("max-inflight", in: 1...1_000_000) ?? 2 * configuration.workers
+        if let bytes = try integer("max-body-bytes", in: 1...(1 << 40)) { configuration.maxBodyBytes = bytes }
+        if let (text, origin) = raw("request-timeout") {
+            guard let seconds = Double(text.trimmingSpaces), seconds.isFinite, seconds > 0, seconds <= 86_400 else {
+                throw ConfigurationError(description: "invalid value '\(text)' for \(origin): expected seconds in (0, 86400]")
+            }
+            configuration.requestTimeout = seconds
+        }
+        if let (text, origin) = raw("log-format") {
+            guard let format = LogFormat(rawValue: text.trimmingSpaces.lowercased()) else {
+                throw ConfigurationError(description: "invalid value '\(text)' for \(origin): expected json or text")
+            }
+            configuration.logFormat = format
+        }
+        return configuration
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import OmniZipWire
+import Testing
+
+/// The parity vectors through the whole HTTP path.
+@Suite("Golden vectors over HTTP", .enabled(if: !Golden.cases.isEmpty, "no golden vectors (../shared/golden or Fixtures/golden)"))
+struct GoldenHTTPTests {
+    let client = HTTPClient()
+
+    /// Runs `body` over the cases with a few requests in flight at once.
+    static func forEachCase<T: Sendable>(width: Int = 3, _ body: @escaping @Sendable (String) async throws -> T) async throws -> [String: T] {
+        try await withThrowingTaskGroup(of: (String, T).self) { group in
+            var results: [String: T] = [:]
+            var pending = Golden.cases[...]
+            for _ in 0..<width {
+                if let name = pending.popFirst() { group.addTask { (name, try await body(name)) } }
+            }
+            while let (name, value) = try await group.next() {
+                results[name] = value
+                if let next = pending.popFirst() { group.addTask { (next, try await body(next)) } }
+            }
+            return results
+        }
+    }
+
+    @Test func everyCaseCompressesToItsExpectation() async throws {
+        let server = try TestServer()
+        defer { server.shutdown() }
+        let client = client
+        let problems = try await Self.forEachCase { name in
+            let reply = try await client.post(server.url("/v1/compress"), try Golden.request(name))
+            guard reply.status == 200 else { return ["HTTP \(reply.status): \(String(decoding: reply.body, as: UTF8.self))"] }
+            let response = try Tensors(reply.bytes)
+            var found = try Parity.differences(response: response, expected: Tensors(try Golden.expected(name)))
+            for key in ["decode_ms", "compress_ms", "encode_ms", "queue_ms", "kept_audio", "total"] where response.metadata[key] == nil {
+                found.append("metadata '\(key)' missing")
+            }
+            if !response.names.isSuperset(of: ["keep_mask", "kept_index", "merged_index", "merged_embeds", "video_chunk_ratio", "audio_chunk_retention"]) {
+                found.append("tensors: \(response.names.sorted())")
+            }
+            return found
+        }
+        #expect(problems.count == Golden.cases.count)
+        for (name, found) in problems.sorted(by: { $0.key < $1.key }) {
+            #expect(found.isEmpty, "\(name): \(found)")
+        }
+    }
+
+    @Test func scoreKeptCountsMatchTheExpectations() async throws {
+        let server = try TestServer()
+        defer { server.shutdown() }
+        let client = client
+        let mismatches = try await Self.forEachCase { name -> [String] in
+            let request = try Tensors(try Golden.request(name))
+            let want = try Parity.keptCounts(request: request, expected: Tensors(try Golden.expected(name)))
+            var out: [String] = []
+            // Safetensors in, JSON out.
+            let json = try await client.post(server.url("/v1/score"), request.bytes).json
+            if json?["kept_audio"] as? Int != want.audio || json?["kept_video"] as? Int != want.video {
+                out.append("safetensors score: \(json?["kept_audio"] ?? "-")/\(json?["kept_video"] ?? "-"), expected \(want)")
+            }
+            // JSON in, safetensors out.
+            let reply = try await client.post(server.url("/v1/score"), try Self.scoreRequestJSON(request), contentType: "application/json",
+                                              headers: ["Accept": "application/octet-stream"])
+            if reply.status != 200 || reply.header("Content-Type") != "application/octet-stream" {
+                out.append("JSON score: HTTP \(reply.status) \(String(decoding: reply.body, as: UTF8.self))")
+            } else {
+                let plan = try Tensors(reply.bytes)
+                if plan.metadata["kept_audio"] != String(want.audio) || plan.metadata["kept_video"] != String(want.video) {
+                    out.append("JSON score: \(plan.metadata["kept_audio"] ?? "-")/\(plan.metadata["kept_video"] ?? "-"), expected \(want)")
+                }
+            }
+            return out
+        }
+        for (name, found) in mismatches.sorted(by: { $0.key < $1.key }) {
+            #expect(found.isEmpty, "\(name): \(found)")
+        }
+    }
+
+    /// The same request as a JSON score body: runs from input_ids, the grid, the parameters.
+    static func scoreRequestJSON(_ request: Tensors) throws -> [UInt8] {
+        let ids = try request.ints("input_ids")
+        let audioID = Int64(request.metadata["audio_token_id"] ?? "") ?? RequestOptions.defaultAudioTokenID
+        let videoID = Int64(request.metadata["video_token_id"] ?? "") ?? RequestOptions.defaultVideoTokenID
+        func runs(_ id: Int64) -> [Int] {
+            var out: [Int] = []
+            var previous = -2
+            for (i, x) in ids.enumerated() where x == id {
+                if i == previous + 1 { out[out.count - 1] += 1 } else { out.append(1) }
+                previous = i
+            }
+            return out
+        }
+        var object: [String: Any] = [
+            "audio_scores": try request.floats("audio_scores").map { Double($0) },
+            "audio_chunk_lens": runs(audioID), "video_chunk_lens": runs(videoID),
+            "video_grid_thw": try request.ints("video_grid_thw").map { Int($0) },
+        ]
+        for name in ["rho_audio", "rho_video", "contextual_ratio", "g"] { object[name] = request.metadata[name] }
+        return [UInt8](try JSONSerialization.data(withJSONObject: object))
+    }
+
+    @Test func concurrentClientsGetTheSameBytesAsSerialOnes() async throws {
+        let names = Array(Golden.cases.filter { Golden.size($0) < 4 << 20 }.prefix(12))
+        let serialServer = try TestServer { $0.workers = 1 }
+        var serial: [String: [String: [UInt8]]] = [:]
+        for name in names {
+            let reply = try await client.post(serialServer.url("/v1/compress"), try Golden.request(name))
+            serial[name] = try Parity.stablePart(Tensors(reply.bytes))
+        }
+        serialServer.shutdown()
+
+        let server = try TestServer { $0.workers = 2; $0.maxInflight = 64 }
+        defer { server.shutdown() }
+        let client = client
+        let expected = serial
+        try await withThrowingTaskGroup(of: (String, [String: [UInt8]]).self) { group in
+            for round in 0..<3 {
+                for name in names.shuffled() {
+                    group.addTask {
+                        let reply = try await client.post(server.url("/v1/compress"), try Golden.request(name),
+                                                          headers: ["X-Request-Id": "\(name)-\(round)"])
+                        return (name, try Parity.stablePart(Tensors(reply.bytes)))
+                    }
+                }
+            }
+            for try await (name, part) in group {
+                #expect(part == expected[name], "\(name) differs under concurrency")
+            }
+        }
+    }
+
+    @Test func returnEmbedsAddsTheCompressedSequence() async throws {
+        let name = try #require(Golden.cases.first { $0.contains("bf16") } ?? Golden.cases.first)
+        let server = try TestServer()
+        defer { server.shutdown() }
+        let request = try Tensors(try Golden.request(name))
+        let plain = try Tensors(try await client.post(server.url("/v1/compress"), request.bytes).bytes)
+        #expect(!plain.names.contains("compressed_embeds"))
+        let reply = try await client.post(server.url("/v1/compress?return=embeds"), request.bytes)
+        #expect(reply.status == 200)
+        let full = try Tensors(reply.bytes)
+        let tensor = try #require(full.file.tensor("compressed_embeds"))
+        let kept = try full.ints("kept_index")
+        let dimension = try #require(request.file.tensor("inputs_embeds")?.shape.last)
+        #expect(tensor.shape == [kept.count, dimension])
+        #expect(tensor.dtype == request.dtype("inputs_embeds"))
+        #expect(try Parity.differences(response: full, expected: Tensors(try Golden.expected(name))).isEmpty)
+        // Query parameters override __metadata__ and show in the response metadata.
+        let overridden = try Tensors(try await client.post(server.url("/v1/compress?rho_audio=0.9&g=0"), request.bytes).bytes)
+        #expect(overridden.metadata["rho_audio"] == "0.9" && overridden.metadata["g"] == "0")
+    }
+}

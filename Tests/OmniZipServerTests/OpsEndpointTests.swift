@@ -1,0 +1,100 @@
+import Foundation
+import OmniZipServer
+import Testing
+
+@Suite("Ops endpoints, request ids, metrics and logs")
+struct OpsEndpointTests {
+    let client = HTTPClient()
+
+    @Test func probesAnswerJSON() async throws {
+        let server = try TestServer()
+        defer { server.shutdown() }
+        for path in ["/livez", "/healthz", "/readyz"] {
+            let reply = try await client.get(server.url(path))
+            #expect(reply.status == 200, "\(path)")
+            #expect(reply.header("Content-Type") == "application/json")
+            #expect(reply.json?["status"] != nil)
+        }
+    }
+
+    @Test func requestIDIsEchoedOrGenerated() async throws {
+        let server = try TestServer()
+        defer { server.shutdown() }
+        let echoed = try await client.send(server.url("/livez"), headers: ["X-Request-Id": "trace-42.abc"])
+        #expect(echoed.header("X-Request-Id") == "trace-42.abc")
+        let a = try await client.get(server.url("/livez")).header("X-Request-Id") ?? ""
+        let b = try await client.get(server.url("/livez")).header("X-Request-Id") ?? ""
+        #expect(a.count == 16 && b.count == 16 && a != b)
+        #expect(a.allSatisfy { $0.isHexDigit })
+        // Not echoed when it could not be safely put in a header or a log line.
+        let long = try await client.send(server.url("/livez"), headers: ["X-Request-Id": String(repeating: "x", count: 300)])
+        #expect(long.header("X-Request-Id")?.count == 16)
+        // Error bodies carry the same id.
+        let missing = try await client.send(server.url("/nope"), headers: ["X-Request-Id": "abc"])
+        #expect(missing.error?["request_id"] as? String == "abc")
+    }
+
+    @Test func infoReportsVersionDefaultsAndLimits() async throws {
+        let server = try TestServer {
+            $0.workers = 3
+            $0.maxInflight = 5
+            $0.maxBodyBytes = 12345
+            $0.version = "9.9.9"
+        }
+        defer { server.shutdown() }
+        let json = try #require(try await client.get(server.url("/v1/info")).json)
+        #expect(json["version"] as? String == "9.9.9")
+        #expect(json["workers"] as? Int == 3)
+        let limits = try #require(json["limits"] as? [String: Any])
+        #expect(limits["max_inflight"] as? Int == 5)
+        #expect(limits["max_body_bytes"] as? Int == 12345)
+        #expect(limits["request_timeout_seconds"] as? Double == 30)
+        let defaults = try #require(json["defaults"] as? [String: Any])
+        #expect(defaults["rho_audio"] as? Double == 0.3)
+        #expect(defaults["g"] as? Int == 3)
+    }
+
+    @Test func metricsExposePrometheusText() async throws {
+        let body = try #require(try Golden.smallest(), "no golden vectors")
+        let server = try TestServer()
+        defer { server.shutdown() }
+        #expect(try await client.post(server.url("/v1/compress"), body).status == 200)
+        #expect(try await client.get(server.url("/missing")).status == 404)
+        let reply = try await client.get(server.url("/metrics"))
+        #expect(reply.status == 200)
+        #expect(reply.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
+        let text = String(decoding: reply.body, as: UTF8.self)
+        for needle in [
+            #"omnizip_http_request_duration_seconds_bucket{endpoint="/v1/compress",status="200",le="0.001"}"#,
+            #"omnizip_http_request_duration_seconds_count{endpoint="/v1/compress",status="200"} 1"#,
+            #"omnizip_http_request_duration_seconds_count{endpoint="unmatched",status="404"} 1"#,
+            #"omnizip_tokens_total{modality="audio",stage="in"}"#, #"omnizip_tokens_total{modality="video",stage="kept"}"#,
+            #"omnizip_http_requests_rejected_total{reason="not_found"} 1"#,
+            "omnizip_http_requests_inflight 0", "omnizip_http_connections",
+            #"omnizip_request_phase_duration_seconds_count{phase="compress"} 1"#,
+        ] {
+            #expect(text.contains(needle), "missing \(needle)")
+        }
+    }
+
+    @Test func oneJSONLogLinePerRequest() async throws {
+        let server = try TestServer()
+        _ = try await client.send(server.url("/livez"), headers: ["X-Request-Id": "log-me"])
+        server.shutdown()
+        let lines = server.logLines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(lines.count == server.logLines.count, "every line is one JSON object")
+        #expect(lines.first?["msg"] as? String == "listening")
+        #expect(lines.first?["port"] as? Int == server.port)
+        let requests = lines.filter { $0["msg"] as? String == "request" }
+        #expect(requests.count == 1)
+        let line = try #require(requests.first)
+        #expect(line["method"] as? String == "GET")
+        #expect(line["path"] as? String == "/livez")
+        #expect(line["status"] as? Int == 200)
+        #expect(line["request_id"] as? String == "log-me")
+        #expect((line["bytes_in"] as? Int ?? 0) > 0)
+        #expect((line["bytes_out"] as? Int ?? 0) > 0)
+        #expect(line["duration_ms"] is Double || line["duration_ms"] is Int)
+        #expect(lines.last?["msg"] as? String == "stopped")
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A blocking POSIX socket speaking raw HTTP/1.1: for what an ordinary client hides
+/// (pipelining, partial sends, stalls, 100-continue, resets, half-close).
+final class RawClient {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    struct Response {
+        let status: Int
+        /// Lower-cased names.
+        let headers: [String: String]
+        let body: [UInt8]
+
+        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] }
+        var errorCode: String? { (json?["error"] as? [String: Any])?["code"] as? String }
+        var closes: Bool { headers["connection"]?.lowercased() == "close" }
+    }
+
+    let fd: Int32
+    private var pending: [UInt8] = []
+    private var isOpen = true
+
+    init(port: Int, timeout: Double = 20) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard status == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw Failure(description: "connect: \(String(cString: strerror(code)))")
+        }
+    }
+
+    deinit { if isOpen { Glibc.close(fd) } }
+
+    func send(_ text: String) throws { try send(Array(text.utf8)) }
+
+    func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        try bytes.withUnsafeBytes { raw in
+            while offset < raw.count {
+                let n = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw Failure(description: "send: \(String(cString: strerror(errno)))")
+                }
+                offset += n
+            }
+        }
+    }
+
+    /// Sends in pieces of `size` bytes with a pause between them.
+    func sendSlowly(_ bytes: [UInt8], pieces size: Int, pause: Double) throws {
+        var start = 0
+        while start < bytes.count {
+            let end = min(bytes.count, start + size)
+            try send(Array(bytes[start..<end]))
+            start = end
+            if start < bytes.count { usleep(useconds_t(pause * 1e6)) }
+        }
+    }
+
+    /// More bytes into `pending`; false at end of stream.
+    private func fill() throws -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let n = recv(fd, &chunk, chunk.count, 0)
+            if n > 0 {
+                pending.append(contentsOf: chunk[0..<n])
+                return true
+            }
+            if n == 0 { return false }
+            if errno == EINTR { continue }
+            if errno == ECONNRESET { return false }
+            throw Failure(description: "recv: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// One response (an interim `100 Continue` counts as one).
+    func readResponse() throws -> Response {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        var headEnd: Int?
+        while headEnd == nil {
+            if let range = pending.firstRange(of: separator) {
+                headEnd = range.lowerBound
+            } else if try !fill() {
+                throw Failure(description: "connection closed before a response (\(pending.count) bytes pending)")
+            }
+        }
+        let head = String(decoding: pending[0..<headEnd!], as: UTF8.self)
+        pending.removeFirst(headEnd! + 4)
+        var lines = head.components(separatedBy: "\r\n")
+        let statusLine = lines.removeFirst().split(separator: " ")
+        guard statusLine.count >= 2, let status = Int(statusLine[1]) else { throw Failure(description: "bad status line in \(head)") }
+        var headers: [String: String] = [:]
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        let length = Int(headers["content-length"] ?? "0") ?? 0
+        while pending.count < length {
+            if try !fill() { throw Failure(description: "connection closed inside a body") }
+        }
+        let body = Array(pending[0..<length])
+        pending.removeFirst(length)
+        return Response(status: status, headers: headers, body: body)
+    }
+
+    /// True when the server closes the connection (EOF or reset) within the receive timeout,
+    /// with no further bytes.
+    func closedByPeer() -> Bool {
+        guard pending.isEmpty else { return false }
+        var byte: UInt8 = 0
+        while true {
+            let n = recv(fd, &byte, 1, 0)
+            if n == 0 { return true }
+            if n < 0, errno == EINTR { continue }
+            if n < 0, errno == ECONNRESET { return true }
+            return false
+        }
+    }
+
+    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
+    /// Closes with a reset instead of FIN.
+    func reset() {
+        var option = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+        Glibc.close(fd)
+        isOpen = false
+    }
+}
+
+/// Request text helpers.
+enum Raw {
+    static func get(_ path: String, _ extra: String = "") -> String {
+        "GET \(path) HTTP/1.1\r\nHost: t\r\n\(extra)\r\n"
+    }
+
+    static func postHead(_ path: String, length: Int?, type: String? = "application/octet-stream", extra: String = "") -> String {
+        var s = "POST \(path) HTTP/1.1\r\nHost: t\r\n"
+        if let length { s += "Content-Length: \(length)\r\n" }
+        if let type { s += "Content-Type: \(type)\r\n" }
+        return s + extra + "\r\n"
+    }
+
+    static func post(_ path: String, _ body: [UInt8], type: String? = "application/octet-stream", extra: String = "") -> [UInt8] {
+        Array(postHead(path, length: body.count, type: type, extra: extra).utf8) + body
+    }
+
+    /// A chunked encoding of `body` in pieces of `size`.
+    static func chunked(_ body: [UInt8], size: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        var start = 0
+        while start < body.count {
+            let end = min(body.count, start + size)
+            out += Array((String(end - start, radix: 16) + "\r\n").utf8) + body[start..<end] + Array("\r\n".utf8)
+            start = end
+        }
+        return out + Array("0\r\n\r\n".utf8)
+    }
+}

@@ -1,0 +1,50 @@
+"""Python client of the omnizip sidecar (OmniZip token compression, arXiv 2511.14582).
+
+- :class:`Client` / :class:`AsyncClient`: ``compress``, ``score``, ``info``, ``ready``...
+- :func:`apply`: slice the prefill inputs (embeddings, attention mask, M-RoPE position ids).
+- :func:`omnizip`: drop-in for the reference ``omnizip(...)``, computed by the server.
+"""
+
+from .apply import Applied, apply, write_merged
+from .async_client import AsyncClient
+from .client import DEFAULT_URL, Client
+from .codec import BF16Bits
+from .dropin import default_client, omnizip, set_default_client
+from .errors import (
+    ClientError,
+    OmniZipError,
+    OverloadedError,
+    ProtocolError,
+    ServerError,
+    TimeoutError,
+    TransportError,
+)
+from .results import CompressResult, Counts, ScorePlan
+from .retry import RetryPolicy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Applied",
+    "AsyncClient",
+    "BF16Bits",
+    "Client",
+    "ClientError",
+    "CompressResult",
+    "Counts",
+    "DEFAULT_URL",
+    "OmniZipError",
+    "OverloadedError",
+    "ProtocolError",
+    "RetryPolicy",
+    "ScorePlan",
+    "ServerError",
+    "TimeoutError",
+    "TransportError",
+    "apply",
+    "default_client",
+    "omnizip",
+    "set_default_client",
+    "write_merged",
+    "__version__",
+]

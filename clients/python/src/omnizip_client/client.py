@@ -1,0 +1,249 @@
+"""The synchronous client, and what it shares with the async one."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Dict, Mapping, Optional, Union
+
+import httpx
+
+from . import _protocol as proto
+from .errors import TimeoutError, TransportError, parse_retry_after
+from .results import CompressResult, ScorePlan
+from .retry import RetryPolicy, RetryState
+
+__all__ = ["Client", "DEFAULT_URL"]
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+TimeoutLike = Union[float, "tuple[float, float]", httpx.Timeout]
+
+
+def _base_url(base_url: Optional[str]) -> str:
+    url = base_url or os.environ.get("OMNIZIP_URL") or DEFAULT_URL
+    if "://" not in url:
+        url = "http://" + url
+    return url.rstrip("/")
+
+
+class _BaseClient:
+    """Configuration and request building common to :class:`Client` and ``AsyncClient``."""
+
+    def __init__(
+        self,
+        base_url: Optional[str] = None,
+        *,
+        timeout: TimeoutLike = 60.0,
+        connect_timeout: Optional[float] = 5.0,
+        retries: int = 3,
+        max_retry_wait: float = 30.0,
+        max_connections: int = 16,
+        headers: Optional[Mapping[str, str]] = None,
+        retry_policy: Optional[RetryPolicy] = None,
+    ) -> None:
+        self.base_url = _base_url(base_url)
+        self.timeout = proto.split_timeout(timeout, connect_timeout)
+        self.retry_policy = retry_policy or RetryPolicy(retries=retries, max_wait=max_retry_wait)
+        self.limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self.headers: Dict[str, str] = {"User-Agent": "omnizip-client-python", **dict(headers or {})}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r}, retries={self.retry_policy.retries})"
+
+    # -- request building (shared) ------------------------------------------------------------
+
+    def _compress_request(
+        self,
+        inputs_embeds: Any,
+        input_ids: Any,
+        audio_scores: Any,
+        video_grid_thw: Any,
+        audio_embeds: Any,
+        video_embeds: Any,
+        audio_chunk_lens: Any,
+        video_chunk_lens: Any,
+        params: Dict[str, Any],
+        return_embeds: bool,
+        request_id: Optional[str],
+    ) -> proto.Prepared:
+        return proto.prepare_compress(
+            inputs_embeds=inputs_embeds,
+            input_ids=input_ids,
+            audio_embeds=audio_embeds,
+            video_embeds=video_embeds,
+            audio_scores=audio_scores,
+            video_grid_thw=video_grid_thw,
+            audio_chunk_lens=audio_chunk_lens,
+            video_chunk_lens=video_chunk_lens,
+            params=proto.merge_params(params),
+            return_embeds=return_embeds,
+            request_id=request_id,
+        )
+
+    @staticmethod
+    def _transport_error(prep: proto.Prepared, exc: Exception, attempts: int) -> TransportError:
+        kind = TimeoutError if isinstance(exc, httpx.TimeoutException) else TransportError
+        if kind is TimeoutError:
+            code = "timeout"
+        else:
+            code = "connect_error" if isinstance(exc, httpx.ConnectError) else "transport_error"
+        detail = str(exc) or type(exc).__name__
+        return kind(f"{prep.method} {prep.path}: {type(exc).__name__}: {detail}", code=code, attempts=attempts)
+
+
+class Client(_BaseClient):
+    """Blocking client with one pooled set of keep-alive connections. Thread-safe.
+
+    >>> with Client("http://127.0.0.1:8080") as c:
+    ...     result = c.compress(inputs_embeds, input_ids, audio_scores, video_grid_thw, rho_audio=0.3)
+
+    ``timeout`` is the read/write/pool timeout in seconds (or ``(connect, read)``, or an
+    ``httpx.Timeout``); ``connect_timeout`` the connect timeout. ``retries`` and
+    ``max_retry_wait`` bound the retrying of overload answers and safe transport failures
+    (see :mod:`omnizip_client.retry`). ``base_url`` defaults to ``$OMNIZIP_URL``.
+    """
+
+    def __init__(self, base_url: Optional[str] = None, *, transport: Optional[httpx.BaseTransport] = None, **kwargs: Any) -> None:
+        super().__init__(base_url, **kwargs)
+        self._http = httpx.Client(base_url=self.base_url, timeout=self.timeout, limits=self.limits, headers=self.headers,
+                                  transport=transport, trust_env=False)
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._http.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- API --------------------------------------------------------------------------------
+
+    def compress(
+        self,
+        inputs_embeds: Any = None,
+        input_ids: Any = None,
+        audio_scores: Any = None,
+        video_grid_thw: Any = None,
+        *,
+        audio_embeds: Any = None,
+        video_embeds: Any = None,
+        audio_chunk_lens: Any = None,
+        video_chunk_lens: Any = None,
+        rho_audio: Optional[float] = None,
+        rho_video: Optional[float] = None,
+        contextual_ratio: Optional[float] = None,
+        g: Optional[int] = None,
+        audio_token_id: Optional[int] = None,
+        video_token_id: Optional[int] = None,
+        return_embeds: bool = False,
+        request_id: Optional[str] = None,
+    ) -> CompressResult:
+        """Compress one prompt.
+
+        Interleaved layout: ``inputs_embeds [L, D]`` (or ``[1, L, D]``), ``input_ids [L]``,
+        ``audio_scores [Na]``, ``video_grid_thw [T, H, W]``. Split layout: ``audio_embeds``,
+        ``video_embeds``, ``audio_scores``, ``video_grid_thw`` and optionally the run lengths
+        ``audio_chunk_lens``/``video_chunk_lens`` (default: one run each). Parameters left
+        None take the server's defaults. Torch tensors in give torch tensors out.
+        """
+        params = dict(rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g,
+                      audio_token_id=audio_token_id, video_token_id=video_token_id)
+        prep = self._compress_request(inputs_embeds, input_ids, audio_scores, video_grid_thw, audio_embeds, video_embeds,
+                                      audio_chunk_lens, video_chunk_lens, params, return_embeds, request_id)
+        return self._execute(prep)
+
+    def compress_bytes(
+        self,
+        body: bytes,
+        *,
+        return_embeds: bool = False,
+        request_id: Optional[str] = None,
+        as_torch: bool = False,
+        **params: Any,
+    ) -> CompressResult:
+        """POST an already-serialised safetensors request; ``params`` become query overrides."""
+        prep = proto.prepare_compress_bytes(body, params=proto.merge_params(params), return_embeds=return_embeds,
+                                            request_id=request_id, as_torch=as_torch)
+        return self._execute(prep)
+
+    def score(
+        self,
+        audio_scores: Any,
+        *,
+        audio_chunk_lens: Any = None,
+        video_chunk_lens: Any = None,
+        tokens_per_frame: Optional[int] = None,
+        video_grid_thw: Any = None,
+        input_ids: Any = None,
+        rho_audio: Optional[float] = None,
+        rho_video: Optional[float] = None,
+        contextual_ratio: Optional[float] = None,
+        g: Optional[int] = None,
+        audio_token_id: Optional[int] = None,
+        video_token_id: Optional[int] = None,
+        request_id: Optional[str] = None,
+        as_torch: bool = False,
+    ) -> ScorePlan:
+        """The budget plan from the audio scores and the layout alone (no embeddings).
+
+        The layout is the run lengths plus ``tokens_per_frame`` (or ``video_grid_thw``), or
+        ``input_ids`` from which the runs are found (with the token ids).
+        """
+        prep = proto.prepare_score(
+            audio_scores=audio_scores, audio_chunk_lens=audio_chunk_lens, video_chunk_lens=video_chunk_lens,
+            tokens_per_frame=tokens_per_frame, video_grid_thw=video_grid_thw, input_ids=input_ids,
+            params=proto.merge_params(dict(rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g,
+                                           audio_token_id=audio_token_id, video_token_id=video_token_id)),
+            request_id=request_id, as_torch=as_torch)
+        return self._execute(prep)
+
+    def info(self) -> Dict[str, Any]:
+        """``GET /v1/info``."""
+        return self._execute(proto.prepare_get("/v1/info"))
+
+    def metrics(self) -> str:
+        """``GET /metrics`` (Prometheus text)."""
+        return self._execute(proto.prepare_get("/metrics", kind="text"))
+
+    def live(self) -> bool:
+        """``GET /livez`` once, without retries: True on 2xx."""
+        return self._probe("/livez")
+
+    def ready(self) -> bool:
+        """``GET /readyz`` once, without retries: True on 2xx."""
+        return self._probe("/readyz")
+
+    # -- machinery --------------------------------------------------------------------------
+
+    def _probe(self, path: str) -> bool:
+        try:
+            return self._http.get(path).is_success
+        except httpx.TransportError:
+            return False
+
+    def _execute(self, prep: proto.Prepared) -> Any:
+        state = RetryState(self.retry_policy, prep.idempotent)
+        start = time.monotonic()
+        while True:
+            state.attempts += 1
+            content, headers = prep.sync_body()
+            try:
+                response = self._http.request(prep.method, prep.path, params=prep.params or None, content=content,
+                                              headers=headers)
+            except httpx.TransportError as exc:
+                delay = state.delay_after_exception(exc)
+                if delay is None:
+                    raise self._transport_error(prep, exc, state.attempts) from exc
+                time.sleep(delay)
+                state.slept(delay)
+                continue
+            if response.status_code in (429, 503):
+                delay = state.delay_after_status(response.status_code, parse_retry_after(response.headers.get("retry-after")))
+                if delay is not None:
+                    response.close()
+                    time.sleep(delay)
+                    state.slept(delay)
+                    continue
+            return prep.parse(response, state.attempts, time.monotonic() - start)

@@ -1,0 +1,258 @@
+"""Tensors <-> safetensors bytes, for numpy (no torch needed) and torch.
+
+numpy has no bfloat16 dtype, so BF16 travels in numpy land as raw bits: a :class:`BF16Bits`
+wrapper around a ``uint16`` array, or an ``ml_dtypes.bfloat16`` array when that package is
+installed (detected by dtype name, never imported). Decoded BF16 tensors become float32 in
+numpy mode (an exact widening) and ``torch.bfloat16`` in torch mode.
+
+numpy requests are serialised by the small writer below (``safetensors.numpy`` cannot write
+BF16); torch requests by ``safetensors.torch``. Responses are parsed here (one header parse,
+which also yields ``__metadata__``) and converted to torch when asked.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+import numpy as np
+
+__all__ = [
+    "BF16Bits",
+    "bf16_bits_to_float32",
+    "float32_to_bf16_bits",
+    "is_torch",
+    "encode",
+    "decode",
+    "decode_header",
+    "to_torch",
+]
+
+# safetensors dtype name -> numpy dtype of the stored bytes (BF16 as its uint16 bits).
+_NUMPY_OF: Dict[str, np.dtype] = {
+    "BOOL": np.dtype(np.bool_),
+    "U8": np.dtype(np.uint8),
+    "I8": np.dtype(np.int8),
+    "U16": np.dtype("<u2"),
+    "I16": np.dtype("<i2"),
+    "U32": np.dtype("<u4"),
+    "I32": np.dtype("<i4"),
+    "U64": np.dtype("<u8"),
+    "I64": np.dtype("<i8"),
+    "F16": np.dtype("<f2"),
+    "BF16": np.dtype("<u2"),
+    "F32": np.dtype("<f4"),
+    "F64": np.dtype("<f8"),
+}
+
+_NAME_OF: Dict[np.dtype, str] = {
+    np.dtype(np.bool_): "BOOL",
+    np.dtype(np.uint8): "U8",
+    np.dtype(np.int8): "I8",
+    np.dtype(np.uint16): "U16",
+    np.dtype(np.int16): "I16",
+    np.dtype(np.uint32): "U32",
+    np.dtype(np.int32): "I32",
+    np.dtype(np.uint64): "U64",
+    np.dtype(np.int64): "I64",
+    np.dtype(np.float16): "F16",
+    np.dtype(np.float32): "F32",
+    np.dtype(np.float64): "F64",
+}
+
+
+@dataclass(frozen=True)
+class BF16Bits:
+    """A bfloat16 tensor held as its raw ``uint16`` bit patterns (numpy has no bfloat16).
+
+    ``BF16Bits.from_float32(x)`` rounds to nearest-even; ``.to_float32()`` widens exactly.
+    """
+
+    bits: np.ndarray
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.bits, np.ndarray) or self.bits.dtype != np.uint16:
+            raise TypeError("BF16Bits wraps a numpy uint16 array of bfloat16 bit patterns")
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        return tuple(self.bits.shape)
+
+    @property
+    def ndim(self) -> int:
+        return self.bits.ndim
+
+    @classmethod
+    def from_float32(cls, values: Any) -> "BF16Bits":
+        return cls(float32_to_bf16_bits(np.asarray(values, dtype=np.float32)))
+
+    def to_float32(self) -> np.ndarray:
+        return bf16_bits_to_float32(self.bits)
+
+    def reshape(self, *shape: Any) -> "BF16Bits":
+        return BF16Bits(self.bits.reshape(*shape))
+
+    def __getitem__(self, index: Any) -> "BF16Bits":
+        return BF16Bits(np.asarray(self.bits[index]))
+
+    def __len__(self) -> int:
+        return len(self.bits)
+
+
+def bf16_bits_to_float32(bits: np.ndarray) -> np.ndarray:
+    """Exact widening of bfloat16 bit patterns to float32."""
+    return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
+def float32_to_bf16_bits(values: np.ndarray) -> np.ndarray:
+    """float32 -> bfloat16 bits, round to nearest even (NaN stays a quiet NaN)."""
+    f = np.ascontiguousarray(values, dtype=np.float32)
+    u = f.view(np.uint32)
+    rounded = ((u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)).astype(np.uint16)
+    nan = np.isnan(f)
+    if nan.any():
+        rounded = np.where(nan, ((u >> np.uint32(16)) | np.uint32(0x40)).astype(np.uint16), rounded)
+    return rounded
+
+
+def is_torch(x: Any) -> bool:
+    """True for a torch.Tensor, without importing torch."""
+    return type(x).__module__.split(".", 1)[0] == "torch" and hasattr(x, "dtype") and hasattr(x, "device")
+
+
+def is_ml_dtypes_bf16(x: Any) -> bool:
+    return isinstance(x, np.ndarray) and x.dtype.name == "bfloat16" and x.dtype.itemsize == 2
+
+
+def _wire_numpy(name: str, value: Any) -> Tuple[str, np.ndarray]:
+    """(safetensors dtype, C-contiguous little-endian array of the stored bytes)."""
+    if isinstance(value, BF16Bits):
+        return "BF16", np.ascontiguousarray(value.bits, dtype="<u2")
+    if is_ml_dtypes_bf16(value):
+        return "BF16", np.ascontiguousarray(value).view("<u2")
+    if is_torch(value):
+        raise TypeError("internal: torch tensor in the numpy writer")
+    array = np.asarray(value)
+    if array.dtype.kind in "US" or array.dtype == object:
+        raise TypeError(f"tensor '{name}' has dtype {array.dtype}, which safetensors cannot carry")
+    native = array.dtype.newbyteorder("=") if array.dtype.byteorder not in "=|" else array.dtype
+    dtype_name = _NAME_OF.get(np.dtype(native))
+    if dtype_name is None:
+        raise TypeError(f"tensor '{name}' has unsupported dtype {array.dtype}")
+    return dtype_name, np.ascontiguousarray(array, dtype=_NUMPY_OF[dtype_name])
+
+
+def encode(tensors: Mapping[str, Any], metadata: Optional[Mapping[str, str]] = None) -> bytes:
+    """Serialise ``tensors`` (numpy arrays, BF16Bits, lists, or torch tensors) to safetensors.
+
+    If any value is a torch tensor, all of them go through ``safetensors.torch.save``.
+    """
+    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    if any(is_torch(v) for v in tensors.values()):
+        return _encode_torch(tensors, meta)
+
+    entries = [(name,) + _wire_numpy(name, value) for name, value in tensors.items()]
+    # Widest elements first so every tensor starts aligned to its element size (as the
+    # reference writer does); the data section starts at a multiple of 8.
+    entries.sort(key=lambda e: (-e[2].dtype.itemsize, e[0]))
+    header: Dict[str, Any] = {}
+    if meta:
+        header["__metadata__"] = meta
+    offset = 0
+    for name, dtype_name, array in entries:
+        header[name] = {"dtype": dtype_name, "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
+        offset += array.nbytes
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    parts: list = [struct.pack("<Q", len(text)), text]
+    parts.extend(array.reshape(-1).view(np.uint8).data if array.nbytes else b"" for _, _, array in entries)
+    return b"".join(parts)
+
+
+def _encode_torch(tensors: Mapping[str, Any], metadata: Dict[str, str]) -> bytes:
+    import torch
+    from safetensors.torch import save
+
+    prepared: Dict[str, Any] = {}
+    for name, value in tensors.items():
+        if is_torch(value):
+            t = value.detach()
+        elif isinstance(value, BF16Bits):
+            t = torch.from_numpy(value.bits.astype(np.int16, copy=True).view(np.int16)).view(torch.bfloat16)
+        else:
+            t = torch.as_tensor(np.asarray(value))
+        prepared[name] = t.to("cpu").contiguous()
+    return save(prepared, metadata=metadata or None)
+
+
+def decode_header(body: bytes) -> Tuple[Dict[str, Any], Dict[str, str], int]:
+    """(tensor entries, ``__metadata__``, offset of the data section). Raises ValueError."""
+    if len(body) < 8:
+        raise ValueError(f"safetensors body of {len(body)} bytes is shorter than its 8-byte length prefix")
+    (n,) = struct.unpack_from("<Q", body, 0)
+    if n > len(body) - 8:
+        raise ValueError(f"safetensors header claims {n} bytes but only {len(body) - 8} follow")
+    try:
+        header = json.loads(bytes(body[8 : 8 + n]).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"safetensors header is not JSON: {e}") from None
+    if not isinstance(header, dict):
+        raise ValueError("safetensors header is not a JSON object")
+    metadata = header.pop("__metadata__", None) or {}
+    return header, {str(k): str(v) for k, v in metadata.items()}, 8 + n
+
+
+def decode(body: bytes, *, bf16: str = "float32") -> Tuple[Dict[str, np.ndarray], Dict[str, str], Dict[str, str]]:
+    """Parse a safetensors body into writable numpy arrays.
+
+    Returns (tensors, metadata, dtypes) where dtypes maps each name to its safetensors dtype.
+    ``bf16="float32"`` widens BF16 tensors exactly; ``bf16="bits"`` returns their uint16 bits.
+    """
+    entries, metadata, start = decode_header(body)
+    data_len = len(body) - start
+    tensors: Dict[str, np.ndarray] = {}
+    dtypes: Dict[str, str] = {}
+    for name, entry in entries.items():
+        dtype_name = entry.get("dtype")
+        if dtype_name not in _NUMPY_OF:
+            raise ValueError(f"tensor '{name}' has unsupported dtype {dtype_name!r}")
+        shape = tuple(int(s) for s in entry["shape"])
+        begin, end = (int(x) for x in entry["data_offsets"])
+        np_dtype = _NUMPY_OF[dtype_name]
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if not (0 <= begin <= end <= data_len) or end - begin != count * np_dtype.itemsize:
+            raise ValueError(f"tensor '{name}' has data_offsets {entry['data_offsets']} inconsistent with shape {list(shape)}")
+        array = np.frombuffer(body, dtype=np_dtype, count=count, offset=start + begin).reshape(shape).copy()
+        if dtype_name == "BF16" and bf16 == "float32":
+            array = bf16_bits_to_float32(array)
+        tensors[name] = array
+        dtypes[name] = dtype_name
+    return tensors, metadata, dtypes
+
+
+def to_torch(array: np.ndarray, dtype_name: str, device: Any = None) -> Any:
+    """numpy array from :func:`decode` (BF16 as bits or float32) -> torch tensor of the wire dtype."""
+    import torch
+
+    if dtype_name == "BF16":
+        if array.dtype == np.uint16:
+            t = torch.from_numpy(array.view(np.int16)).view(torch.bfloat16)
+        else:
+            t = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(torch.bfloat16)
+    elif dtype_name in ("U16", "U32", "U64"):
+        t = torch.from_numpy(array.astype(np.int64))
+    else:
+        t = torch.from_numpy(np.ascontiguousarray(array))
+    return t if device is None else t.to(device)
+
+
+def dtype_name_of(x: Any) -> str:
+    """safetensors dtype name of an embeddings-like value (numpy, BF16Bits or torch)."""
+    if isinstance(x, BF16Bits) or is_ml_dtypes_bf16(x):
+        return "BF16"
+    if is_torch(x):
+        return {"torch.float32": "F32", "torch.float16": "F16", "torch.bfloat16": "BF16"}.get(str(x.dtype), str(x.dtype))
+    return _NAME_OF.get(np.asarray(x).dtype, str(np.asarray(x).dtype))
+

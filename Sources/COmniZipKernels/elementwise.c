@@ -98,6 +98,19 @@ void omnizip_divide(const float *src, float divisor, float *dst, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = src[i] / divisor;
 }
 
+// Widens elements [from, n); returns 0 if any is NaN or infinite.
+static int widen_scalar(const uint8_t *src, size_t from, size_t n, float *dst) {
+    int finite = 1;
+    for (size_t i = from; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, src + 2 * i, 2);
+        uint32_t w = (uint32_t)h << 16;
+        if ((w & 0x7F800000u) == 0x7F800000u) finite = 0;
+        memcpy(dst + i, &w, 4);
+    }
+    return finite;
+}
+
 #if defined(__x86_64__)
 __attribute__((target("avx512f")))
 static int widen_avx512(const uint8_t *src, size_t n, float *dst) {
@@ -110,15 +123,7 @@ static int widen_avx512(const uint8_t *src, size_t n, float *dst) {
         bad |= _mm512_cmpeq_epi32_mask(_mm512_and_si512(w, exponent), exponent);
         _mm512_storeu_si512(dst + i, w);
     }
-    int finite = bad == 0;
-    for (; i < n; i++) {
-        uint16_t h;
-        memcpy(&h, src + 2 * i, 2);
-        uint32_t w = (uint32_t)h << 16;
-        if ((w & 0x7F800000u) == 0x7F800000u) finite = 0;
-        memcpy(dst + i, &w, 4);
-    }
-    return finite;
+    return widen_scalar(src, i, n, dst) && bad == 0;
 }
 #endif
 
@@ -127,15 +132,7 @@ int omnizip_widen_bf16(const void *src, size_t n, float *dst) {
 #if defined(__x86_64__)
     if (omnizip_isa_now() == OMNIZIP_AVX512) return widen_avx512(bytes, n, dst);
 #endif
-    int finite = 1;
-    for (size_t i = 0; i < n; i++) {
-        uint16_t h;
-        memcpy(&h, bytes + 2 * i, 2);
-        uint32_t w = (uint32_t)h << 16;
-        if ((w & 0x7F800000u) == 0x7F800000u) finite = 0;
-        memcpy(dst + i, &w, 4);
-    }
-    return finite;
+    return widen_scalar(bytes, 0, n, dst);
 }
 
 const char *omnizip_kernels_isa(void) {

@@ -98,6 +98,19 @@ void omnizip_divide(const float *src, float divisor, float *dst, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = src[i] / divisor;
 }
 
+// Widens elements [from, n); returns 0 if any is NaN or infinite.
+static int widen_scalar(const uint8_t *src, size_t from, size_t n, float *dst) {
+    int finite = 1;
+    for (size_t i = from; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, src + 2 * i, 2);
+        uint32_t w = (uint32_t)h << 16;
+        if ((w & 0x7F800000u) == 0x7F800000u) finite = 0;
+        memcpy(dst + i, &w, 4);
+    }
+    return finite;
+}
+
 #if defined(__x86_64__)
 __attribute__((target("avx512f")))
 static int widen_avx512(const uint8_t *src, size_t n, float *dst) {
@@ -110,15 +123,7 @@ static int widen_avx512(const uint8_t *src, size_t n, float *dst) {
         bad |= _mm512_cmpeq_epi32_mask(_mm512_and_si512(w, exponent), exponent);
         _mm512_storeu_si512(dst + i, w);
     }
-    int finite = bad == 0;
-    for (; i < n; i++) {
-        uint16_t h;
-        memcpy(&h, src + 2 * i, 2);
-        uint32_t w = (uint32_t)h << 16;
-        if ((w & 0x7F800000u) == 0x7F800000u) finite = 0;
-        memcpy(dst + i, &w, 4);
-    }
-    return finite;
+    return widen_scalar(src, i, n, dst) && bad == 0;
 }
 #endif
 
@@ -127,15 +132,69 @@ int omnizip_widen_bf16(const void *src, size_t n, float *dst) {
 #if defined(__x86_64__)
     if (omnizip_isa_now() == OMNIZIP_AVX512) return widen_avx512(bytes, n, dst);
 #endif
+    return widen_scalar(bytes, 0, n, dst);
+}
+
+// IEEE half to float, exactly (subnormals, infinities and NaN included).
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exponent = (h >> 10) & 0x1Fu, mantissa = h & 0x3FFu, bits;
+    if (exponent == 0x1F) {
+        bits = sign | 0x7F800000u | (mantissa << 13);
+    } else if (exponent == 0) {
+        if (mantissa == 0) {
+            bits = sign;
+        } else {  // subnormal: renormalise
+            int shift = 0;
+            while (!(mantissa & 0x400u)) { mantissa <<= 1; shift++; }
+            bits = sign | ((uint32_t)(113 - shift) << 23) | ((mantissa & 0x3FFu) << 13);
+        }
+    } else {
+        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static int widen_f16_scalar(const uint8_t *src, size_t from, size_t n, float *dst) {
     int finite = 1;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = from; i < n; i++) {
         uint16_t h;
-        memcpy(&h, bytes + 2 * i, 2);
-        uint32_t w = (uint32_t)h << 16;
-        if ((w & 0x7F800000u) == 0x7F800000u) finite = 0;
-        memcpy(dst + i, &w, 4);
+        memcpy(&h, src + 2 * i, 2);
+        if ((h & 0x7C00u) == 0x7C00u) finite = 0;
+        dst[i] = half_to_float(h);
     }
     return finite;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,f16c")))
+static int widen_f16_avx2(const uint8_t *src, size_t n, float *dst) {
+    __m128i exponent = _mm_set1_epi16(0x7C00);
+    __m128i bad = _mm_setzero_si128();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm_loadu_si128((const __m128i *)(src + 2 * i));
+        bad = _mm_or_si128(bad, _mm_cmpeq_epi16(_mm_and_si128(h, exponent), exponent));
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
+    }
+    return widen_f16_scalar(src, i, n, dst) && _mm_testz_si128(bad, bad);
+}
+#endif
+
+int omnizip_widen_f16(const void *src, size_t n, float *dst) {
+#if defined(__x86_64__)
+    if (omnizip_isa_now() >= OMNIZIP_AVX2 && __builtin_cpu_supports("f16c")) return widen_f16_avx2((const uint8_t *)src, n, dst);
+#endif
+    return widen_f16_scalar((const uint8_t *)src, 0, n, dst);
+}
+
+int omnizip_copy_f32(const void *src, size_t n, float *dst) {
+    memcpy(dst, src, n * sizeof(float));
+    // x * 0 is NaN exactly when x is NaN or infinite; summing keeps the loop branch-free.
+    float poison = 0;
+    for (size_t i = 0; i < n; i++) poison += dst[i] * 0.0f;
+    return poison == 0;
 }
 
 const char *omnizip_kernels_isa(void) {

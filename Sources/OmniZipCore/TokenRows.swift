@@ -38,18 +38,9 @@ public struct TokenRows: @unchecked Sendable {
         let source = base + rowIndices[row] * rowBytes
         let d = dimension
         switch elementType {
-        case .float32:
-            UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: d * 4)
-        case .bfloat16:
-            return omnizip_widen_bf16(source, d, destination) != 0
-        case .float16:
-            for j in 0..<d {
-                destination[j] = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 2 * j, as: UInt16.self)))
-            }
+        case .float32: return omnizip_copy_f32(source, d, destination) != 0
+        case .bfloat16: return omnizip_widen_bf16(source, d, destination) != 0
+        case .float16: return omnizip_widen_f16(source, d, destination) != 0
         }
-        // x * 0 is NaN exactly when x is NaN or infinite.
-        var poison: Float = 0
-        for j in 0..<d { poison += destination[j] * 0 }
-        return poison == 0
     }
 }

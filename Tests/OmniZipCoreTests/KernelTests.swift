@@ -61,6 +61,32 @@ struct KernelTests {
         #expect(omnizip_widen_bf16([UInt16(0x7FC1)], 1, &one) == 0)  // NaN
     }
 
+    @Test("F16 widening is exact for every bit pattern and flags non-finite values")
+    func widenHalf() {
+        let all = (0...UInt16.max).map { $0 }
+        var out = [Float](repeating: 0, count: all.count)
+        #expect(omnizip_widen_f16(all, all.count, &out) == 0)  // the set includes inf and NaN
+        for (bits, value) in zip(all, out) {
+            let expected = Float(Float16(bitPattern: bits))
+            if expected.isNaN { #expect(value.isNaN) } else { #expect(value.bitPattern == expected.bitPattern, "bits \(bits)") }
+        }
+        let finite: [UInt16] = [0x3C00, 0x0001, 0x8400, 0x7BFF, 0, 0x8000, 0x3555, 0x1234, 0x4321]
+        var few = [Float](repeating: 0, count: finite.count)
+        #expect(omnizip_widen_f16(finite, finite.count, &few) == 1)
+    }
+
+    @Test("F32 copies flag NaN and infinity")
+    func copyFloat() {
+        var out = [Float](repeating: 0, count: 20)
+        let values = noise(20, seed: 1)
+        #expect(omnizip_copy_f32(values, 20, &out) == 1 && out == values)
+        var bad = values
+        bad[7] = -.infinity
+        #expect(omnizip_copy_f32(bad, 20, &out) == 0)
+        bad[7] = .nan
+        #expect(omnizip_copy_f32(bad, 20, &out) == 0)
+    }
+
     @Test("BF16 maximum similarity agrees with a double-precision reference",
           .enabled(if: omnizip_has_bf16_dot() != 0, "this CPU has no AVX-512 BF16"))
     func bf16MaxSimilarity() {

@@ -29,6 +29,12 @@ void omnizip_divide(const float *src, float divisor, float *dst, size_t n);
 /// Returns 1 when all are finite, 0 when any is NaN or infinite.
 int omnizip_widen_bf16(const void *src, size_t n, float *dst);
 
+/// Widens n F16 values (little-endian, any alignment) exactly to float; 0 when any is NaN/inf.
+int omnizip_widen_f16(const void *src, size_t n, float *dst);
+
+/// Copies n float32 values (any alignment); 0 when any is NaN/inf.
+int omnizip_copy_f32(const void *src, size_t n, float *dst);
+
 /// Whether this CPU runs the BF16 dot-product path (AVX-512 BF16).
 int omnizip_has_bf16_dot(void);
 

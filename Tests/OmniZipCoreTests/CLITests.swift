@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+
+/// The `omnizip` executable end to end: files in, files out, errors on stderr.
+@Suite("omnizip CLI")
+struct CLITests {
+    /// The executable SwiftPM built beside this test bundle.
+    static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("omnizip")
+    static let available = FileManager.default.isExecutableFile(atPath: binary.path)
+
+    struct Run {
+        var status: Int32
+        var stdout: Data
+        var stderr: String
+    }
+
+    func run(_ arguments: [String]) throws -> Run {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: stdout, stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    func temporary(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("omnizip-cli-\(getpid())-\(name)").path
+    }
+
+    @Test("compress passes parity on every golden case", .enabled(if: available), arguments: GoldenCases.names)
+    func compressParity(name: String) throws {
+        let output = temporary("\(name).safetensors")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let requestPath = GoldenCases.all[name]!.appendingPathComponent("\(name).request.safetensors").path
+        let result = try run(["compress", requestPath, "-o", output, "--workers", "2"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let response = try TensorBundle([UInt8](Data(contentsOf: URL(fileURLWithPath: output))))
+        #expect(try parityMismatches(response: response, expected: TensorBundle(GoldenCases.expected(name))) == [])
+    }
+
+    @Test("score prints the plan as JSON, agreeing with the golden masks", .enabled(if: available),
+          arguments: GoldenCases.names.prefix(6))
+    func score(name: String) throws {
+        let requestPath = GoldenCases.all[name]!.appendingPathComponent("\(name).request.safetensors").path
+        let result = try run(["score", requestPath])
+        #expect(result.status == 0, "\(result.stderr)")
+        let plan = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
+        let expected = try TensorBundle(GoldenCases.expected(name))
+        let keptTotal = try expected.bools("keep_mask").filter { $0 }.count
+        #expect(plan["kept"] as? Int == keptTotal)
+    }
+
+    @Test("flags override the request's metadata", .enabled(if: available))
+    func flagsOverride() throws {
+        let name = "public-027-s2-p20-d16"
+        let requestPath = GoldenCases.all[name]!.appendingPathComponent("\(name).request.safetensors").path
+        let result = try run(["score", requestPath, "--rho-audio", "0"])
+        let plan = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
+        #expect(plan["kept_audio"] as? Int == 50)  // rho_a 0 keeps every audio token
+        let parameters = try #require(plan["parameters"] as? [String: Any])
+        #expect(parameters["rho_audio"] as? Double == 0)
+    }
+
+    @Test("bad input: a clear message on stderr, a non-zero exit, no crash", .enabled(if: available), arguments: [
+        ("truncated", [UInt8]([16, 0, 0, 0, 0, 0, 0, 0]) + Array("{\"a\":".utf8), "header"),
+        ("empty", [UInt8](), "too short"),
+        ("not-safetensors", Array("hello world, this is text".utf8), "header"),
+    ])
+    func badInput(label: String, bytes: [UInt8], fragment: String) throws {
+        let path = temporary("\(label).safetensors")
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try run(["compress", path, "-o", temporary("\(label).out")])
+        #expect(result.status != 0)
+        #expect(result.stderr.localizedCaseInsensitiveContains(fragment), "\(result.stderr)")
+        #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Stack dump"))
+        let missing = try run(["compress", "/nonexistent/request.safetensors", "-o", "/tmp/x"])
+        #expect(missing.status != 0 && missing.stderr.contains("cannot open"))
+        let badFlag = try run(["compress", path, "-o", "/tmp/x", "--rho-audio", "2"])
+        #expect(badFlag.status != 0)
+    }
+}

@@ -8,7 +8,7 @@ BIN := .build/release/omnizip
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: all deps build release test serve bench clean
+.PHONY: all deps build release test test-swift smoke check-openapi serve bench clean
 
 all: release
 
@@ -27,9 +27,21 @@ build: deps
 release: deps
 	$(SWIFT) build $(RELEASE_FLAGS)
 
-## The whole test suite: Swift tests (core, wire, server).
-test: deps
+## The whole test suite: Swift tests (core, wire, server), then the release binary served and
+## checked with curl, the OpenAPI document, the deployment files and the container smoke test,
+## and the Python client against a real server.
+test: test-swift release smoke check-openapi check-deploy smoke-container client-test
+
+## Only the Swift tests (core, wire, server): the quick loop while developing.
+test-swift: deps
 	$(SWIFT) test
+
+## Start the release binary and check every endpoint with curl.
+smoke: release
+	bash scripts/smoke-server.sh $(BIN)
+
+check-openapi:
+	bash scripts/check-openapi.sh
 
 ## Build and start the service on $(HOST):$(PORT).
 serve: release
@@ -39,4 +51,7 @@ bench: release
 	$(BIN) bench
 
 clean:
-	rm -rf .build
+	rm -rf .build .venv-*
+
+-include make/deploy.mk
+-include make/client.mk

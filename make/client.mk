@@ -8,7 +8,7 @@ CLIENT_BENCH_CLIENTS ?= 1 2 8
 .PHONY: client-test client-bench
 
 ## Fresh venv, pip install -e clients/python[test], pytest against `omnizip serve`.
-client-test:
+client-test: release
 	bash $(CLIENT_DIR)/run-tests.sh
 
 ## Load the service with N concurrent clients posting the 60 s clip (starts its own server).

@@ -24,6 +24,14 @@ rm -rf "$venv"
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$here[test]"
+# torch is optional and huge; where the machine image carries a CPU wheel, use it so the
+# torch-tensor tests (BF16 in and out) run too. Nothing is downloaded for it.
+wheels="${OMNIZIP_TORCH_WHEELS:-/opt/wheels}"
+torch_wheel=$(ls "$wheels"/torch-*.whl 2>/dev/null | head -n 1 || true)
+if [[ -n "$torch_wheel" ]]; then
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$torch_wheel" \
+        || echo "run-tests.sh: could not install $torch_wheel; torch tests will be skipped" >&2
+fi
 
 cd "$here"
 status=0

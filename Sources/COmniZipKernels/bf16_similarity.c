@@ -18,26 +18,33 @@ size_t omnizip_bf16_packed_size(size_t n, size_t d) {
 }
 
 void omnizip_bf16_pack_columns(const void *const *rows, size_t n, size_t d, uint32_t *packed) {
-    size_t pairs = (d + 1) / 2;
+    size_t pairs = (d + 1) / 2, whole = d / 2;
     size_t panels = (n + PANEL - 1) / PANEL;
+    // Blocked over k so the panel rows being written stay in L1 while each source row is read
+    // sequentially.
+    const size_t block = 64;
     for (size_t p = 0; p < panels; p++) {
         uint32_t *panel = packed + p * pairs * PANEL;
-        for (size_t c = 0; c < PANEL; c++) {
-            size_t j = p * PANEL + c;
-            if (j >= n) {
-                for (size_t k = 0; k < pairs; k++) panel[k * PANEL + c] = 0;
-                continue;
-            }
-            const uint8_t *row = (const uint8_t *)rows[j];
-            for (size_t k = 0; k < d / 2; k++) {
-                uint32_t w;
-                memcpy(&w, row + 4 * k, 4);  // little-endian: x[2k] in the low half
-                panel[k * PANEL + c] = w;
-            }
-            if (d % 2) {
-                uint16_t h;
-                memcpy(&h, row + 2 * (d - 1), 2);
-                panel[(pairs - 1) * PANEL + c] = h;
+        for (size_t k0 = 0; k0 < pairs; k0 += block) {
+            size_t k1 = k0 + block < pairs ? k0 + block : pairs;
+            for (size_t c = 0; c < PANEL; c++) {
+                size_t j = p * PANEL + c;
+                if (j >= n) {
+                    for (size_t k = k0; k < k1; k++) panel[k * PANEL + c] = 0;
+                    continue;
+                }
+                const uint8_t *row = (const uint8_t *)rows[j];
+                size_t kw = k1 < whole ? k1 : whole;
+                for (size_t k = k0; k < kw; k++) {
+                    uint32_t w;
+                    memcpy(&w, row + 4 * k, 4);  // little-endian: x[2k] in the low half
+                    panel[k * PANEL + c] = w;
+                }
+                if (kw < k1) {  // odd d: the last pair is (x[d-1], 0)
+                    uint16_t h;
+                    memcpy(&h, row + 2 * (d - 1), 2);
+                    panel[(pairs - 1) * PANEL + c] = h;
+                }
             }
         }
     }

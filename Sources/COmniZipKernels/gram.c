@@ -15,19 +15,24 @@
 
 size_t omnizip_gram_scratch(size_t p, size_t d) { return ((p + PANEL - 1) / PANEL) * PANEL * d; }
 
-// scratch[panel][k][c] = rows[(panel * PANEL + c) * d + k], zero past p.
+// scratch[panel][k][c] = rows[(panel * PANEL + c) * d + k], zero past p. Blocked over k so
+// the panel rows being written stay in L1 while each source row is read sequentially.
+#define PACK_K 64
 static void pack(const float *rows, size_t p, size_t d, float *scratch) {
     size_t panels = (p + PANEL - 1) / PANEL;
     for (size_t q = 0; q < panels; q++) {
         float *panel = scratch + q * PANEL * d;
-        for (size_t c = 0; c < PANEL; c++) {
-            size_t j = q * PANEL + c;
-            if (j >= p) {
-                for (size_t k = 0; k < d; k++) panel[k * PANEL + c] = 0;
-                continue;
+        for (size_t k0 = 0; k0 < d; k0 += PACK_K) {
+            size_t k1 = k0 + PACK_K < d ? k0 + PACK_K : d;
+            for (size_t c = 0; c < PANEL; c++) {
+                size_t j = q * PANEL + c;
+                if (j >= p) {
+                    for (size_t k = k0; k < k1; k++) panel[k * PANEL + c] = 0;
+                    continue;
+                }
+                const float *row = rows + j * d;
+                for (size_t k = k0; k < k1; k++) panel[k * PANEL + c] = row[k];
             }
-            const float *row = rows + j * d;
-            for (size_t k = 0; k < d; k++) panel[k * PANEL + c] = row[k];
         }
     }
 }

@@ -103,6 +103,9 @@ struct VideoPass {
                             return
                         }
                         guard unit.firstFrame >= 0 else { return }  // rows past the last whole frame
+                        // Which frame's unit rows sit in ws.unit rows 0..<p: an even frame's rows are
+                        // reused as the "previous frame" of the odd one that follows.
+                        var unitRowsOffset = -1
                         for f in 0..<(unit.count / p) {
                             let frame = unit.firstFrame + f
                             let offset = f * p
@@ -117,6 +120,7 @@ struct VideoPass {
                                     Kernels.divide(raw + (offset + r) * d, by: max(norms[offset + r], 1e-12),
                                                    into: unitRows + r * d, d)
                                 }
+                                unitRowsOffset = offset
                                 DensityPeaks.score(unit: unitRows, tokens: p, dimension: d, similarity: ws.similarity.base,
                                                    transposeScratch: ws.transposed.base,
                                                    density: ws.density.base, score: ws.score.base)
@@ -126,13 +130,19 @@ struct VideoPass {
                                 // Odd frames keep what changed most since the previous (even) frame:
                                 // cosine of the unit rows, as the reference computes it.
                                 let score = ws.score.base
-                                let now = ws.unit.base, before = ws.unit.base + d
+                                let before = ws.unit.base, now = ws.unit.base + p * d
+                                if unitRowsOffset != offset - p {
+                                    for r in 0..<p {
+                                        Kernels.divide(raw + (offset - p + r) * d, by: max(norms[offset - p + r], 1e-12),
+                                                       into: before + r * d, d)
+                                    }
+                                    unitRowsOffset = offset - p
+                                }
                                 for r in 0..<p {
-                                    Kernels.divide(raw + (offset + r) * d, by: max(norms[offset + r], 1e-12), into: now, d)
-                                    Kernels.divide(raw + (offset - p + r) * d, by: max(norms[offset - p + r], 1e-12),
-                                                   into: before, d)
-                                    let denominator = max(Kernels.norm(now, d) * Kernels.norm(before, d), 1e-8)
-                                    score[r] = Kernels.dot(now, before, d) / denominator
+                                    let u = now + r * d, v = before + r * d
+                                    Kernels.divide(raw + (offset + r) * d, by: max(norms[offset + r], 1e-12), into: u, d)
+                                    let denominator = max(Kernels.norm(u, d) * Kernels.norm(v, d), 1e-8)
+                                    score[r] = Kernels.dot(u, v, d) / denominator
                                 }
                                 picked = Selection.smallest(p, budget) { score[$0] }
                             }

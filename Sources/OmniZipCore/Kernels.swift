@@ -34,6 +34,7 @@ enum Kernels {
         omnizip_divide(src, divisor, dst, count)
     }
 
-    /// Limits OpenBLAS to the calling thread; called once before the pool first runs.
-    static let singleThreadedBLAS: Void = { openblas_set_num_threads(1) }()
+    /// Limits OpenBLAS to the calling thread and stops its spinning pool; called once before
+    /// the worker pool first runs.
+    static let singleThreadedBLAS: Void = { omnizip_blas_single_threaded() }()
 }

@@ -50,6 +50,9 @@ size_t omnizip_bf16_packed_size(size_t n, size_t d);
 void omnizip_bf16_max_similarity(const uint16_t *a, size_t m, size_t d_even, const uint32_t *packed, size_t n,
                                  const float *col_divisor, float *row_max);
 
+/// Makes OpenBLAS run every call on the calling thread and stops its own thread pool.
+void omnizip_blas_single_threaded(void);
+
 /// Which implementation the float kernels dispatch to on this CPU: "avx512", "avx2" or "scalar".
 const char *omnizip_kernels_isa(void);
 

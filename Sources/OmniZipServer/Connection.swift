@@ -1,3 +1,4 @@
+import OmniZipWire
 import CHTTPParser
 import CUV
 
@@ -136,7 +137,7 @@ final class Connection {
         current = nil
         stopParsing()
         let seconds = server.configuration.requestTimeout
-        exchange.rejectError(408, "request_timeout", "the request was not received completely within \(JSON.number(seconds)) s", close: true)
+        exchange.rejectError(408, "request_timeout", "the request was not received completely within \(JSONText.number(seconds)) s", close: true)
         afterEvent()
     }
 

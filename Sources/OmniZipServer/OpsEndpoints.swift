@@ -24,19 +24,19 @@ enum OpsEndpoints {
 
     static func info(_ c: ServerConfiguration, inflight: Int) -> String {
         let p = Parameters.defaults
-        let defaults = JSON.object([
-            ("rho_audio", JSON.number(p.rhoAudio)), ("rho_video", JSON.number(p.rhoVideo)),
-            ("contextual_ratio", JSON.number(p.contextualRatio)), ("g", String(p.g)),
+        let defaults = JSONText.object([
+            ("rho_audio", JSONText.number(p.rhoAudio)), ("rho_video", JSONText.number(p.rhoVideo)),
+            ("contextual_ratio", JSONText.number(p.contextualRatio)), ("g", String(p.g)),
             ("audio_token_id", String(RequestOptions.defaultAudioTokenID)), ("video_token_id", String(RequestOptions.defaultVideoTokenID)),
         ])
-        let limits = JSON.object([
+        let limits = JSONText.object([
             ("max_inflight", String(c.maxInflight)), ("max_body_bytes", String(c.maxBodyBytes)),
-            ("request_timeout_seconds", JSON.number(c.requestTimeout)), ("max_tokens_per_frame", String(Compressor.maxTokensPerFrame)),
+            ("request_timeout_seconds", JSONText.number(c.requestTimeout)), ("max_tokens_per_frame", String(Compressor.maxTokensPerFrame)),
         ])
-        return JSON.object([
-            ("version", JSON.string(c.version)), ("workers", String(c.workers)), ("inflight", String(inflight)),
+        return JSONText.object([
+            ("version", JSONText.string(c.version)), ("workers", String(c.workers)), ("inflight", String(inflight)),
             ("defaults", defaults), ("limits", limits),
-            ("parameters", "[" + RequestOptions.overrideNames.sorted().map(JSON.string).joined(separator: ",") + "]"),
+            ("parameters", "[" + RequestOptions.overrideNames.sorted().map(JSONText.string).joined(separator: ",") + "]"),
         ]) + "\n"
     }
 }

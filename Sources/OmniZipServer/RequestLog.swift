@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Dispatch
+import OmniZipWire
 import Foundation
 import Logging
 import Synchronization
@@ -34,10 +35,10 @@ public struct LineLogHandler: LogHandler {
         let time = Self.timestamp()
         switch format {
         case .json:
-            var members: [(String, String)] = [("ts", JSON.string(time)), ("level", JSON.string(event.level.rawValue)),
-                                               ("msg", JSON.string(event.message.description))]
+            var members: [(String, String)] = [("ts", JSONText.string(time)), ("level", JSONText.string(event.level.rawValue)),
+                                               ("msg", JSONText.string(event.message.description))]
             for (key, value) in entries { members.append((key, Self.json(value))) }
-            sink(JSON.object(members) + "\n")
+            sink(JSONText.object(members) + "\n")
         case .text:
             var line = "\(time) \(event.level.rawValue) \(event.message.description)"
             for (key, value) in entries { line += " \(key)=\(Self.text(value))" }
@@ -52,19 +53,19 @@ public struct LineLogHandler: LogHandler {
 
     private static func json(_ value: Logger.Metadata.Value) -> String {
         switch value {
-        case let .string(s): return JSON.string(s)
+        case let .string(s): return JSONText.string(s)
         case let .stringConvertible(v):
             if v is Int || v is UInt64 || v is Bool { return v.description }
-            if let d = v as? Double { return JSON.number(d) }
-            return JSON.string(v.description)
+            if let d = v as? Double { return JSONText.number(d) }
+            return JSONText.string(v.description)
         case let .array(values): return "[" + values.map(json).joined(separator: ",") + "]"
-        case let .dictionary(d): return JSON.object(d.sorted { $0.key < $1.key }.map { ($0.key, json($0.value)) })
+        case let .dictionary(d): return JSONText.object(d.sorted { $0.key < $1.key }.map { ($0.key, json($0.value)) })
         }
     }
 
     private static func text(_ value: Logger.Metadata.Value) -> String {
         let s = value.description
-        return s.contains(" ") || s.isEmpty ? JSON.string(s) : s
+        return s.contains(" ") || s.isEmpty ? JSONText.string(s) : s
     }
 
     /// RFC 3339 UTC with milliseconds.

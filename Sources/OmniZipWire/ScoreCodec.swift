@@ -78,15 +78,15 @@ public enum ScoreCodec {
         var s = "{"
         s += "\"layout\":\"\(request.layout.rawValue)\","
         s += "\"audio_keep\":[\(keepIndex.map(String.init).joined(separator: ","))],"
-        s += "\"audio_chunk_retention\":[\(plan.audioChunkRetention.map(jsonNumber).joined(separator: ","))],"
-        s += "\"video_chunk_ratio\":[\(plan.videoChunkRatio.map(jsonNumber).joined(separator: ","))],"
+        s += "\"audio_chunk_retention\":[\(plan.audioChunkRetention.map(JSONText.number).joined(separator: ","))],"
+        s += "\"video_chunk_ratio\":[\(plan.videoChunkRatio.map(JSONText.number).joined(separator: ","))],"
         s += "\"video_chunk_kept\":[\(plan.videoChunkKept.map(String.init).joined(separator: ","))],"
         s += "\"kept_audio\":\(counts.keptAudio),\"kept_video\":\(counts.keptVideo),"
         s += "\"total_audio\":\(counts.totalAudio),\"total_video\":\(counts.totalVideo),"
         s += "\"total\":\(counts.total),\"kept\":\(counts.kept),"
         let p = request.options.parameters
-        s += "\"parameters\":{\"rho_audio\":\(jsonNumber(p.rhoAudio)),\"rho_video\":\(jsonNumber(p.rhoVideo)),"
-        s += "\"contextual_ratio\":\(jsonNumber(p.contextualRatio)),\"g\":\(p.g)}"
+        s += "\"parameters\":{\"rho_audio\":\(JSONText.number(p.rhoAudio)),\"rho_video\":\(JSONText.number(p.rhoVideo)),"
+        s += "\"contextual_ratio\":\(JSONText.number(p.contextualRatio)),\"g\":\(p.g)}"
         s += "}\n"
         return Array(s.utf8)
     }
@@ -101,11 +101,6 @@ public enum ScoreCodec {
         writer.add("video_chunk_ratio", dtype: .f64, shape: [plan.videoChunkRatio.count], elements: plan.videoChunkRatio)
         writer.add("video_chunk_kept", dtype: .i64, shape: [plan.videoChunkKept.count], elements: plan.videoChunkKept.map { Int64($0) })
         return writer
-    }
-
-    static func jsonNumber(_ x: Double) -> String {
-        // Swift's description is the shortest string that round-trips; integers keep a ".0".
-        x.isFinite ? x.description : "null"
     }
 }
 

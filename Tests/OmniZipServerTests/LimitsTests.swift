@@ -61,8 +61,11 @@ struct LimitsTests {
             #expect(response.closes)
             #expect(raw.closedByPeer())
         }
+        // Not before the configured 1 s, and far from the 30 s default: the configured timeout
+        // fired. The upper bound is loose because the suite shares the cores with the golden
+        // tests, which run beside it.
         let elapsed = Date().timeIntervalSince(started)
-        #expect(elapsed >= 0.9 && elapsed < 5, "took \(elapsed) s")
+        #expect(elapsed >= 0.9 && elapsed < 20, "took \(elapsed) s")
         // An idle keep-alive connection is not a stalled request.
         let idle = try server.raw()
         try idle.send(Raw.get("/livez"))

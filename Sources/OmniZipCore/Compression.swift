@@ -45,11 +45,6 @@ public struct Compressor: Sendable {
         allowsBF16DotProducts = allowBF16DotProducts
     }
 
-    /// The budget plan alone; needs no embeddings.
-    public func plan(scores: [Float], layout: ChunkLayout, parameters: Parameters) throws(OmniZipError) -> BudgetPlan {
-        try BudgetPlan(scores: scores, layout: layout, parameters: parameters)
-    }
-
     public func compress(_ input: CompressionInput) throws(OmniZipError) -> CompressionResult {
         let layout = input.layout
         guard input.audio.count == layout.audioTokenCount else {

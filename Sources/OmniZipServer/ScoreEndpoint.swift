@@ -15,12 +15,7 @@ enum ScoreEndpoint {
         do throws(WireError) {
             let decoded = json ? try ScoreCodec.decodeJSON(body.bytes, overrides: overrides)
                                : try RequestDecoder.decode(body.bytes, overrides: overrides, requireEmbeddings: false)
-            let plan: BudgetPlan
-            do {
-                plan = try BudgetPlan(scores: decoded.scores, layout: decoded.chunks, parameters: decoded.options.parameters)
-            } catch {
-                throw WireError.core(error)
-            }
+            let plan = try decoded.budgetPlan()
             let response = safetensorsAnswer
                 ? HTTPResponse(status: 200, contentType: "application/octet-stream", body: .bytes(ScoreCodec.tensors(decoded, plan).serialized()))
                 : HTTPResponse(status: 200, contentType: "application/json", body: .bytes(ScoreCodec.json(decoded, plan)))

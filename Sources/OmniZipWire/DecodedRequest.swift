@@ -27,6 +27,15 @@ public struct DecodedRequest: Sendable {
     /// The embeddings' element type; merged anchors are returned in it.
     public var embeddingType: ElementType { audio?.elementType ?? video?.elementType ?? .float32 }
 
+    /// The budget plan (`/v1/score`, `omnizip score`): needs no embeddings.
+    public func budgetPlan() throws(WireError) -> BudgetPlan {
+        do {
+            return try BudgetPlan(scores: scores, layout: chunks, parameters: options.parameters)
+        } catch {
+            throw .core(error)
+        }
+    }
+
     public func compressionInput() throws(WireError) -> CompressionInput {
         guard let audio, let video else {
             let names = layout == .interleaved ? "'inputs_embeds'" : "'audio_embeds' and 'video_embeds'"

@@ -19,13 +19,7 @@ struct ScoreCommand: ParsableCommand {
             let decoded = request.hasSuffix(".json")
                 ? try ScoreCodec.decodeJSON(file.bytes, overrides: parameters.overrides)
                 : try RequestDecoder.decode(file.bytes, overrides: parameters.overrides, requireEmbeddings: false)
-            let plan: BudgetPlan
-            do {
-                plan = try BudgetPlan(scores: decoded.scores, layout: decoded.chunks, parameters: decoded.options.parameters)
-            } catch {
-                throw WireError.core(error)
-            }
-            try writeFile(ScoreCodec.json(decoded, plan), to: "-")
+            try writeFile(ScoreCodec.json(decoded, try decoded.budgetPlan()), to: "-")
         } catch let error as WireError {
             throw CLIError("\(request): \(error.message)")
         }

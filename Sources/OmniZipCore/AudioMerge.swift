@@ -15,7 +15,7 @@ struct AudioMerge {
     init(audio: borrowing AudioFeatures, plan: AudioSelection, crossModal: [Float], g: Int, rows: TokenRows) {
         let d = audio.dimension
         var members = [[Int]](repeating: [], count: plan.anchors.count)  // pool slots per anchor
-        for (slot, anchor) in audio.assignment.enumerated() where !plan.pool.isEmpty {
+        for (slot, anchor) in audio.assignment.enumerated() {
             members[anchor].append(slot)
         }
         var merged: [Int] = []
@@ -24,12 +24,7 @@ struct AudioMerge {
         var sum = [Float](repeating: 0, count: d)
         for (c, slots) in members.enumerated() where !slots.isEmpty {
             let take = min(g, slots.count)
-            let chosen = Selection.largest(slots.count, take) { crossModal[slots[$0]] }
-                .sorted { a, b in
-                    let xa = crossModal[slots[a]], xb = crossModal[slots[b]]
-                    return xa != xb ? xa > xb : a < b
-                }
-                .map { slots[$0] }
+            let chosen = Selection.ranked(slots.count, take) { crossModal[slots[$0]] }.map { slots[$0] }
             let scores = chosen.map { crossModal[$0] }
             let peak = scores.max() ?? 0
             let exps = scores.map { expf($0 - peak) }

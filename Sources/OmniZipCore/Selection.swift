@@ -2,17 +2,21 @@
 enum Selection {
     /// Indices of the `k` largest values, returned ascending.
     static func largest(_ count: Int, _ k: Int, value: (Int) -> Float) -> [Int] {
-        precondition(k >= 0)
         if k >= count { return Array(0..<count) }
+        return ranked(count, k, value: value).sorted()
+    }
+
+    /// Indices of the `k` largest values, largest first (equal values: lower index first), as
+    /// `torch.topk` orders them.
+    static func ranked(_ count: Int, _ k: Int, value: (Int) -> Float) -> [Int] {
+        precondition(k >= 0)
         if k == 0 { return [] }
         var order = Array(0..<count)
         order.sort { a, b in
             let va = value(a), vb = value(b)
             return va != vb ? va > vb : a < b
         }
-        var picked = Array(order[0..<k])
-        picked.sort()
-        return picked
+        return Array(order.prefix(k))
     }
 
     /// Indices of the `k` smallest values, returned ascending.

@@ -35,8 +35,7 @@ public struct TokenRows: @unchecked Sendable {
     /// Widens logical row `row` exactly to Float32 and returns whether every value is finite.
     @inline(__always)
     func widen(_ row: Int, into destination: UnsafeMutablePointer<Float>) -> Bool {
-        let source = base + rowIndices[row] * rowBytes
-        let d = dimension
+        let source = address(row), d = dimension
         switch elementType {
         case .float32: return omnizip_copy_f32(source, d, destination) != 0
         case .bfloat16: return omnizip_widen_bf16(source, d, destination) != 0

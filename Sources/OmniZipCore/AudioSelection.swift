@@ -15,15 +15,12 @@ public struct AudioSelection: Sendable, Equatable {
         pool = []
         guard n > 0 else { return }
 
-        let dominant = PythonArithmetic.truncate(
-            max(0, min(Double(n), PythonArithmetic.roundHalfEven((1 - parameters.rhoAudio) * Double(n)))))
+        let dominant = Self.dominantCount(n, parameters)
         for i in Selection.largest(n, dominant, value: { scores[$0] }) { keep[i] = true }
 
         let remaining = (0..<n).filter { !keep[$0] }
-        var contextual = PythonArithmetic.truncate(max(0, PythonArithmetic.roundHalfEven(parameters.contextualRatio * Double(n))))
-        guard !remaining.isEmpty, contextual > 0, parameters.g > 0 else { return }
-
-        contextual = min(contextual, remaining.count)
+        let contextual = Self.anchorCount(n, parameters)
+        guard contextual > 0 else { return }
         let step = max(1, remaining.count / contextual)
         var isAnchor = Array(repeating: false, count: remaining.count)
         for c in 0..<contextual {
@@ -32,5 +29,23 @@ public struct AudioSelection: Sendable, Equatable {
             keep[remaining[c * step]] = true
         }
         pool = remaining.indices.filter { !isAnchor[$0] }.map { remaining[$0] }
+    }
+
+    /// `dom`: the tokens kept for their score.
+    static func dominantCount(_ n: Int, _ parameters: Parameters) -> Int {
+        PythonArithmetic.truncate(max(0, min(Double(n), PythonArithmetic.roundHalfEven((1 - parameters.rhoAudio) * Double(n)))))
+    }
+
+    /// Anchors: `min(C, N - dom)` contextual tokens when any remain and merging is on.
+    static func anchorCount(_ n: Int, _ parameters: Parameters) -> Int {
+        let remaining = n - dominantCount(n, parameters)
+        let contextual = PythonArithmetic.truncate(max(0, PythonArithmetic.roundHalfEven(parameters.contextualRatio * Double(n))))
+        guard remaining > 0, contextual > 0, parameters.g > 0 else { return 0 }
+        return min(contextual, remaining)
+    }
+
+    /// How many of `n` audio tokens stage 1 keeps: known from the count and parameters alone.
+    public static func keptCount(_ n: Int, parameters: Parameters) -> Int {
+        n == 0 ? 0 : dominantCount(n, parameters) + anchorCount(n, parameters)
     }
 }

@@ -8,8 +8,10 @@ public struct BudgetPlan: Sendable, Equatable {
     public var videoChunkRatio: [Double]
     /// Tokens each video run keeps.
     public var videoChunkKept: [Int]
-    /// Per video run: tokens kept per frame (`int(P * (1 - ratio))`, capped at P), or nil for a run kept whole.
-    public var videoFrameBudget: [Int?]
+    /// Per video run: tokens each whole frame keeps, or nil for a run kept whole.
+    public var videoFrameKept: [[Int]?]
+    /// How the per-frame counts were set.
+    public var videoBudget: VideoBudgetMode
 
     public var keptAudio: Int { audio.keep.reduce(0) { $0 + ($1 ? 1 : 0) } }
     public var keptVideo: Int { videoChunkKept.reduce(0, +) }
@@ -27,20 +29,12 @@ public struct BudgetPlan: Sendable, Equatable {
         let budget = VideoBudget(audioKeep: audio.keep, layout: layout, rhoVideo: parameters.rhoVideo)
         audioChunkRetention = budget.audioChunkRetention
 
-        let p = layout.tokensPerFrame
-        var ratios: [Double] = [], kept: [Int] = [], frameBudget: [Int?] = []
-        for (run, length) in layout.videoRunLengths.enumerated() {
-            let frames = p > 0 ? length / p : 0
-            if frames == 0 {
-                ratios.append(0); kept.append(length); frameBudget.append(nil)
-                continue
-            }
-            let ratio = budget.videoChunkRatio[run]
-            let perFrame = min(p, max(0, PythonArithmetic.truncate(Double(p) * (1.0 - ratio))))
-            ratios.append(ratio); kept.append(frames * perFrame); frameBudget.append(perFrame)
-        }
-        videoChunkRatio = ratios
-        videoChunkKept = kept
-        videoFrameBudget = frameBudget
+        let frames = FrameCounts.make(layout: layout, ratios: budget.videoChunkRatio, mode: parameters.videoBudget,
+                                      rhoVideo: parameters.rhoVideo)
+        // A run kept whole reports ratio 0, as the reference does.
+        videoChunkRatio = zip(budget.videoChunkRatio, frames).map { ratio, counts in counts == nil ? 0 : ratio }
+        videoChunkKept = zip(layout.videoRunLengths, frames).map { length, counts in counts?.reduce(0, +) ?? length }
+        videoFrameKept = frames
+        videoBudget = parameters.videoBudget
     }
 }

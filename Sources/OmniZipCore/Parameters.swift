@@ -8,6 +8,8 @@ public struct Parameters: Sendable, Equatable, Hashable {
     public var contextualRatio: Double
     /// How many pooled audio tokens at most merge into each anchor.
     public var g: Int
+    /// How stage 3's per-frame counts are set; `.reference` unless asked otherwise.
+    public var videoBudget: VideoBudgetMode
 
     /// Paper defaults for Qwen2.5-Omni.
     public static let defaults = Parameters(rhoAudio: 0.3, rhoVideo: 0.6, contextualRatio: 0.05, g: 3)
@@ -16,11 +18,12 @@ public struct Parameters: Sendable, Equatable, Hashable {
     public static let ratioFloor = 0.35
     public static let ratioCeiling = 0.75
 
-    public init(rhoAudio: Double, rhoVideo: Double, contextualRatio: Double, g: Int) {
+    public init(rhoAudio: Double, rhoVideo: Double, contextualRatio: Double, g: Int, videoBudget: VideoBudgetMode = .reference) {
         self.rhoAudio = rhoAudio
         self.rhoVideo = rhoVideo
         self.contextualRatio = contextualRatio
         self.g = g
+        self.videoBudget = videoBudget
     }
 
     /// Ratios must be finite and in [0, 1]; g must be non-negative.

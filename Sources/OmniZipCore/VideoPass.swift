@@ -45,7 +45,7 @@ struct VideoPass {
         var finite = [Bool](repeating: true, count: units.count)
         let maxRows = units.map(\.count).max() ?? 0
         let poolUnit = UnsafePointer(audio.poolUnit.baseAddress!)
-        let frameBudget = plan.videoFrameBudget
+        let frameKept = plan.videoFrameKept
 
         final class Workspace {
             let raw: Scratch, unit: Scratch, norms: Scratch, cross: Scratch
@@ -97,7 +97,7 @@ struct VideoPass {
                                 unitMaxima[u * pooled + i] = best
                             }
                         }
-                        guard let budget = frameBudget[unit.run] else {
+                        guard let counts = frameKept[unit.run] else {
                             // A run shorter than one frame is kept whole.
                             for r in 0..<unit.count { keep[unit.start + r] = true }
                             return
@@ -109,6 +109,7 @@ struct VideoPass {
                         for f in 0..<(unit.count / p) {
                             let frame = unit.firstFrame + f
                             let offset = f * p
+                            let budget = counts[frame]
                             let picked: [Int]
                             if budget >= p {
                                 picked = Array(0..<p)

@@ -55,6 +55,12 @@ PY
 expect 200 "POST /v1/score (JSON)" -H 'Content-Type: application/json' \
     -d '{"audio_scores":[0.1,0.5,0.2,0.9],"audio_chunk_lens":[2,2],"video_chunk_lens":[8,8],"tokens_per_frame":4}' "$base/v1/score"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert "video_chunk_kept" in d and "kept_video" in d, d' "$work/body" || fail "score JSON lacks the plan"
+expect 200 "POST /v1/budget" -H 'Content-Type: application/json' \
+    -d '{"audio_chunk_lens":[50,50,50,3],"video_chunk_lens":[240,240,240,100],"tokens_per_frame":120}' "$base/v1/budget"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert (d["kept_audio"], d["kept_video"], d["kept"]) == (115, 388, 503), d' "$work/body" \
+    || fail "budget JSON has the wrong totals"
+expect 200 "POST /v1/compress?video_budget=exact (golden $CASE)" -H 'Content-Type: application/octet-stream' \
+    --data-binary @"$GOLDEN/$CASE.request.safetensors" "$base/v1/compress?video_budget=exact"
 expect 400 "POST /v1/compress with a bad parameter" -H 'Content-Type: application/octet-stream' \
     --data-binary @"$GOLDEN/$CASE.request.safetensors" "$base/v1/compress?rho_audio=2"
 grep -q '"invalid_parameter"' "$work/body" || fail "400 body does not name the error code"

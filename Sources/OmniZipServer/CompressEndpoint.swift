@@ -16,6 +16,7 @@ struct Job: Sendable {
     enum Kind: Sendable {
         case compress(includeEmbeddings: Bool)
         case score(json: Bool, safetensorsAnswer: Bool)
+        case budget
     }
 
     let kind: Kind
@@ -31,6 +32,8 @@ struct Job: Sendable {
             CompressEndpoint.run(self, includeEmbeddings: includeEmbeddings, compressor: compressor)
         case let .score(json, safetensorsAnswer):
             ScoreEndpoint.run(body: body, json: json, safetensorsAnswer: safetensorsAnswer, overrides: overrides, requestID: requestID)
+        case .budget:
+            BudgetEndpoint.run(body: body, overrides: overrides, requestID: requestID)
         }
     }
 }

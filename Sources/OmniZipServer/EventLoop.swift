@@ -163,21 +163,20 @@ final class ServerLoop {
             return
         }
         switch endpoint {
-        case .compress, .score:
+        case .compress, .score, .budget:
             guard let body = exchange.body else {
                 exchange.response = ErrorBody.response(500, "internal_error", "request body missing", requestID: exchange.requestID)
                 return
             }
-            let kind: Job.Kind
-            if endpoint == .compress {
-                kind = .compress(includeEmbeddings: exchange.query["return"] == "embeds")
-            } else {
-                kind = .score(json: exchange.contentType.map(mediaType) == "application/json",
-                              safetensorsAnswer: Router.wantsSafetensors(exchange.accept))
+            let kind: Job.Kind = switch endpoint {
+            case .compress: .compress(includeEmbeddings: exchange.query["return"] == "embeds")
+            case .budget: .budget
+            default: .score(json: exchange.contentType.map(mediaType) == "application/json",
+                            safetensorsAnswer: Router.wantsSafetensors(exchange.accept))
             }
             let job = Job(kind: kind, body: body, overrides: Router.overrides(exchange), requestID: exchange.requestID,
                           receivedAt: exchange.receivedAt)
-            if endpoint == .score, body.count <= configuration.inlineScoreBytes {
+            if endpoint != .compress, body.count <= configuration.inlineScoreBytes {
                 exchange.response = job.run(compressor).response
                 exchange.body = nil
             } else {

@@ -17,7 +17,7 @@ enum OpsEndpoints {
                                 body: .bytes(server.metrics.registry.emitToBuffer()))
         case .info:
             return .json(info(server.configuration, inflight: server.inflight))
-        case .compress, .score:
+        case .compress, .score, .budget:
             return ErrorBody.response(500, "internal_error", "not an ops endpoint", requestID: exchange.requestID)
         }
     }
@@ -27,6 +27,7 @@ enum OpsEndpoints {
         let defaults = JSONText.object([
             ("rho_audio", JSONText.number(p.rhoAudio)), ("rho_video", JSONText.number(p.rhoVideo)),
             ("contextual_ratio", JSONText.number(p.contextualRatio)), ("g", String(p.g)),
+            ("video_budget", JSONText.string(p.videoBudget.rawValue)),
             ("audio_token_id", String(RequestOptions.defaultAudioTokenID)), ("video_token_id", String(RequestOptions.defaultVideoTokenID)),
         ])
         let limits = JSONText.object([

@@ -4,6 +4,7 @@ import OmniZipWire
 enum Endpoint: String, CaseIterable, Sendable {
     case compress = "/v1/compress"
     case score = "/v1/score"
+    case budget = "/v1/budget"
     case info = "/v1/info"
     case livez = "/livez"
     case healthz = "/healthz"
@@ -12,13 +13,13 @@ enum Endpoint: String, CaseIterable, Sendable {
 
     var method: String {
         switch self {
-        case .compress, .score: "POST"
+        case .compress, .score, .budget: "POST"
         default: "GET"
         }
     }
 
-    /// compress and score do real work: they are admitted, limited and may go to the pool.
-    var isWork: Bool { self == .compress || self == .score }
+    /// compress, score and budget take a body: they are admitted, limited and may go to the pool.
+    var isWork: Bool { self == .compress || self == .score || self == .budget }
 
     /// The `endpoint` label of the metrics (bounded: unknown paths share one value).
     static func label(for path: String) -> String {
@@ -80,11 +81,13 @@ enum Router {
     private static func mediaTypeFailure(_ exchange: Exchange, _ endpoint: Endpoint) -> String? {
         guard let header = exchange.contentType else { return nil }
         let type = mediaType(header)
-        if safetensorsTypes.contains(type) { return nil }
-        if endpoint == .score, type == "application/json" { return nil }
-        let accepted = endpoint == .score ? "application/octet-stream, application/x-safetensors or application/json"
-                                          : "application/octet-stream or application/x-safetensors"
-        return "Content-Type '\(header)' is not accepted by \(endpoint.rawValue); send \(accepted)"
+        let accepted: Set<String> = switch endpoint {
+        case .score: safetensorsTypes.union(["application/json"])
+        case .budget: ["application/json"]
+        default: safetensorsTypes
+        }
+        if accepted.contains(type) { return nil }
+        return "Content-Type '\(header)' is not accepted by \(endpoint.rawValue); send \(accepted.sorted().joined(separator: " or "))"
     }
 
     /// Parameter names are checked here so a typo costs no body transfer; values are checked

@@ -11,7 +11,8 @@ public struct RequestOptions: Sendable, Equatable {
     public static let defaultVideoTokenID: Int64 = 151_656
 
     /// Names accepted as overrides; anything else there is a typo worth rejecting.
-    public static let overrideNames: Set<String> = ["rho_audio", "rho_video", "contextual_ratio", "g", "audio_token_id", "video_token_id"]
+    public static let overrideNames: Set<String> = ["rho_audio", "rho_video", "contextual_ratio", "g", "video_budget",
+                                                    "audio_token_id", "video_token_id"]
 
     public init(parameters: Parameters = .defaults, audioTokenID: Int64 = defaultAudioTokenID, videoTokenID: Int64 = defaultVideoTokenID) {
         self.parameters = parameters
@@ -34,6 +35,7 @@ public struct RequestOptions: Sendable, Equatable {
         if let (text, origin) = value("rho_video") { options.parameters.rhoVideo = try Self.ratio(text, origin) }
         if let (text, origin) = value("contextual_ratio") { options.parameters.contextualRatio = try Self.ratio(text, origin) }
         if let (text, origin) = value("g") { options.parameters.g = Int(try Self.integer(text, origin, minimum: 0, maximum: 1_000_000)) }
+        if let (text, origin) = value("video_budget") { options.parameters.videoBudget = try Self.videoBudget(text, origin) }
         if let (text, origin) = value("audio_token_id") { options.audioTokenID = try Self.integer(text, origin, minimum: Int64.min, maximum: Int64.max) }
         if let (text, origin) = value("video_token_id") { options.videoTokenID = try Self.integer(text, origin, minimum: Int64.min, maximum: Int64.max) }
         do {
@@ -55,6 +57,14 @@ public struct RequestOptions: Sendable, Equatable {
             throw WireError("invalid_parameter", "\(origin) must be in [0, 1], got \(text)")
         }
         return value
+    }
+
+    static func videoBudget(_ text: String, _ origin: String) throws(WireError) -> VideoBudgetMode {
+        guard let mode = VideoBudgetMode(rawValue: text.trimmingASCIISpaces()) else {
+            let names = VideoBudgetMode.allCases.map { "'\($0.rawValue)'" }.joined(separator: " or ")
+            throw WireError("invalid_parameter", "\(origin) must be \(names), got '\(text)'")
+        }
+        return mode
     }
 
     static func integer(_ text: String, _ origin: String, minimum: Int64, maximum: Int64) throws(WireError) -> Int64 {

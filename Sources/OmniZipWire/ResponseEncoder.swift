@@ -69,6 +69,7 @@ public enum ResponseEncoder {
         writer.add("video_chunk_ratio", dtype: .f64, shape: [result.plan.videoChunkRatio.count], elements: result.plan.videoChunkRatio)
         writer.add("audio_chunk_retention", dtype: .f64, shape: [result.plan.audioChunkRetention.count],
                    elements: result.plan.audioChunkRetention)
+        addFrameKept(result.plan, into: &writer)
         return writer
     }
 
@@ -92,6 +93,13 @@ public enum ResponseEncoder {
         }
     }
 
+    /// `video_frame_kept [F]`: each whole frame's kept count, frames in run order (runs kept
+    /// whole have none).
+    static func addFrameKept(_ plan: BudgetPlan, into writer: inout SafetensorsWriter) {
+        let counts = plan.videoFrameKept.flatMap { $0 ?? [] }
+        writer.add("video_frame_kept", dtype: .i64, shape: [counts.count], elements: counts.map { Int64($0) })
+    }
+
     static func metadata(_ request: DecodedRequest, _ c: Counts) -> [String: String] {
         [
             "layout": request.layout.rawValue,
@@ -101,6 +109,7 @@ public enum ResponseEncoder {
             "merged": String(c.merged),
             "rho_audio": String(request.options.parameters.rhoAudio), "rho_video": String(request.options.parameters.rhoVideo),
             "contextual_ratio": String(request.options.parameters.contextualRatio), "g": String(request.options.parameters.g),
+            "video_budget": request.options.parameters.videoBudget.rawValue,
         ]
     }
 }

@@ -6,7 +6,7 @@ struct OmniZipCommand: ParsableCommand {
         commandName: "omnizip",
         abstract: "Audio-guided token compression (OmniZip) for omnimodal LLM prompts.",
         version: OmniZipVersion.string,
-        subcommands: [CompressCommand.self, ScoreCommand.self, BenchCommand.self, ServeCommand.self]
+        subcommands: [CompressCommand.self, ScoreCommand.self, BudgetCommand.self, BenchCommand.self, ServeCommand.self]
     )
 }
 
@@ -14,7 +14,7 @@ enum OmniZipVersion {
     static let string = "0.1.0"
 }
 
-/// Parameter flags shared by `compress` and `score`; they override the request's `__metadata__`.
+/// Parameter flags shared by `compress`, `score` and `budget`; they override the request's `__metadata__`.
 struct ParameterFlags: ParsableArguments {
     @Option(name: .customLong("rho-audio"), help: "Audio merging ratio in [0, 1] (default 0.3).")
     var rhoAudio: String?
@@ -24,6 +24,8 @@ struct ParameterFlags: ParsableArguments {
     var contextualRatio: String?
     @Option(name: .customLong("g"), help: "Pooled tokens merged into each anchor at most (default 3).")
     var g: String?
+    @Option(name: .customLong("video-budget"), help: "reference (the paper's per-frame counts) or exact (the kept video total known from sizes) (default reference).")
+    var videoBudget: String?
     @Option(name: .customLong("audio-token-id"), help: "Audio placeholder id in input_ids (default 151646).")
     var audioTokenID: String?
     @Option(name: .customLong("video-token-id"), help: "Video placeholder id in input_ids (default 151656).")
@@ -35,6 +37,7 @@ struct ParameterFlags: ParsableArguments {
         o["rho_video"] = rhoVideo
         o["contextual_ratio"] = contextualRatio
         o["g"] = g
+        o["video_budget"] = videoBudget
         o["audio_token_id"] = audioTokenID
         o["video_token_id"] = videoTokenID
         return o

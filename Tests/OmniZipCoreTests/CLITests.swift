@@ -84,4 +84,51 @@ struct CLITests {
         let badFlag = try run(["compress", path, "-o", "/tmp/x", "--rho-audio", "2"])
         #expect(badFlag.status != 0)
     }
+
+    @Test("--video-budget exact gives the golden-exact mask; budget prints the same totals from sizes",
+          .enabled(if: available), arguments: GoldenCases.exactNames.prefix(6))
+    func exactBudget(name: String) throws {
+        let output = temporary("\(name).exact.safetensors")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let requestPath = GoldenCases.all[name]!.appendingPathComponent("\(name).request.safetensors").path
+        let result = try run(["compress", requestPath, "-o", output, "--video-budget", "exact"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let response = try TensorBundle([UInt8](Data(contentsOf: URL(fileURLWithPath: output))))
+        #expect(try parityMismatches(response: response, expected: TensorBundle(GoldenCases.expected(name)),
+                                     exact: TensorBundle(GoldenCases.expectedExact(name))) == [])
+
+        // The sizes of the same request, as a budget request.
+        let plan = try #require(try JSONSerialization.jsonObject(with: run(["score", requestPath]).stdout) as? [String: Any])
+        let request = try TensorBundle(GoldenCases.request(name))
+        let ids = try request.ints("input_ids")
+        func runs(_ id: Int64) -> [Int] { ChunkRuns.lengths(ids.indices.filter { ids[$0] == id }) }
+        let metadata = request.file.metadata
+        var sizes: [String: Any] = [
+            "audio_chunk_lens": runs(Int64(metadata["audio_token_id"] ?? "151646")!),
+            "video_chunk_lens": runs(Int64(metadata["video_token_id"] ?? "151656")!),
+            "video_grid_thw": try request.ints("video_grid_thw").map { Int($0) },
+        ]
+        for key in ["rho_audio", "rho_video", "contextual_ratio", "g"] { sizes[key] = metadata[key] }
+        let path = temporary("\(name).budget.json")
+        try JSONSerialization.data(withJSONObject: sizes).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let budget = try run(["budget", path])
+        #expect(budget.status == 0, "\(budget.stderr)")
+        let totals = try #require(try JSONSerialization.jsonObject(with: budget.stdout) as? [String: Any])
+        #expect(totals["kept_video"] as? Int == Int(response.file.metadata["kept_video"]!))
+        #expect(totals["kept_audio"] as? Int == plan["kept_audio"] as? Int)
+        let refused = try run(["budget", path, "--video-budget", "reference"])
+        #expect(refused.status != 0 && refused.stderr.contains("video_budget"))
+    }
+}
+
+/// Run lengths of ascending positions (an independent statement of the chunk rule).
+enum ChunkRuns {
+    static func lengths(_ positions: [Int]) -> [Int] {
+        var out: [Int] = []
+        for (k, p) in positions.enumerated() {
+            if k > 0, positions[k - 1] == p - 1 { out[out.count - 1] += 1 } else { out.append(1) }
+        }
+        return out
+    }
 }

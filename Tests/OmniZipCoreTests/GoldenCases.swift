@@ -23,6 +23,27 @@ enum GoldenCases {
     }()
 
     static var names: [String] { all.keys.sorted() }
+
+    /// Expectations under `video_budget=exact`, for the cases whose request is at hand.
+    static let exactFixtureDirectory = packageRoot.appendingPathComponent("Tests/OmniZipCoreTests/Fixtures/golden-exact")
+    static let exactSharedDirectory = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/golden-exact")
+    static let exact: [String: URL] = {
+        var cases: [String: URL] = [:]
+        for directory in [exactFixtureDirectory, exactSharedDirectory] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+            for name in names where name.hasSuffix(".exact.safetensors") {
+                let base = String(name.dropLast(".exact.safetensors".count))
+                if all[base] != nil { cases[base] = directory }
+            }
+        }
+        return cases
+    }()
+
+    static var exactNames: [String] { exact.keys.sorted() }
+
+    static func expectedExact(_ name: String) throws -> [UInt8] {
+        try [UInt8](Data(contentsOf: exact[name]!.appendingPathComponent("\(name).exact.safetensors")))
+    }
     static var sharedAvailable: Bool { FileManager.default.fileExists(atPath: sharedDirectory.path) }
 
     static func request(_ name: String) throws -> [UInt8] {
@@ -76,9 +97,17 @@ struct TestFailure: Error, CustomStringConvertible {
 }
 
 /// Parity as `golden/README.md` defines it. Returns the mismatches (empty when the response passes).
-func parityMismatches(response: TensorBundle, expected: TensorBundle) throws -> [String] {
+/// `exact` (a `golden-exact` expectation) replaces the keep mask and adds the per-frame counts.
+func parityMismatches(response: TensorBundle, expected: TensorBundle, exact: TensorBundle? = nil) throws -> [String] {
     var problems: [String] = []
-    let mask = try response.bools("keep_mask"), expectedMask = try expected.bools("keep_mask")
+    if let exact {
+        let frames = try response.ints("video_frame_kept"), expectedFrames = try exact.ints("video_frame_kept")
+        if frames != expectedFrames { problems.append("video_frame_kept differs: \(frames) vs \(expectedFrames)") }
+        for key in ["kept_audio", "kept_video", "video_budget"] where response.file.metadata[key] != exact.file.metadata[key] {
+            problems.append("metadata \(key) is \(response.file.metadata[key] ?? "absent"), expected \(exact.file.metadata[key] ?? "absent")")
+        }
+    }
+    let mask = try response.bools("keep_mask"), expectedMask = try (exact ?? expected).bools("keep_mask")
     if mask != expectedMask {
         let diff = zip(mask, expectedMask).filter { $0 != $1 }.count
         problems.append("keep_mask differs at \(diff) positions (or in length: \(mask.count) vs \(expectedMask.count))")
@@ -118,9 +147,10 @@ func bf16Rounded(_ x: Float) -> UInt16 {
 }
 
 /// Runs one golden request through the wire decoder and the core, as the CLI and server do.
-func compressGolden(_ request: [UInt8], workers: Int = 2, allowBF16: Bool = true) throws -> TensorBundle {
+func compressGolden(_ request: [UInt8], workers: Int = 2, allowBF16: Bool = true,
+                    overrides: [String: String] = [:]) throws -> TensorBundle {
     let response = try request.withUnsafeBytes { body in
-        let decoded = try RequestDecoder.decode(body, requireEmbeddings: true)
+        let decoded = try RequestDecoder.decode(body, overrides: overrides, requireEmbeddings: true)
         let result = try Compressor(workers: workers, allowBF16DotProducts: allowBF16).compress(try decoded.compressionInput())
         return ResponseEncoder.compress(decoded, result, includeEmbeddings: false).serialized()
     }

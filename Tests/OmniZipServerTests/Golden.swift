@@ -25,6 +25,14 @@ enum Golden {
     }
 
     static func request(_ name: String) throws -> [UInt8] { try read("\(name).request.safetensors") }
+
+    /// The expectation under `video_budget=exact`, from the `golden-exact` folder beside the
+    /// golden one (shared, or the committed fixtures).
+    static func expectedExact(_ name: String) throws -> [UInt8] {
+        guard let directory else { throw CocoaError(.fileNoSuchFile) }
+        let exact = directory.deletingLastPathComponent().appendingPathComponent(directory.lastPathComponent + "-exact")
+        return [UInt8](try Data(contentsOf: exact.appendingPathComponent("\(name).exact.safetensors")))
+    }
     static func expected(_ name: String) throws -> [UInt8] { try read("\(name).expected.safetensors") }
 
     private static func read(_ file: String) throws -> [UInt8] {

@@ -1,0 +1,114 @@
+import Foundation
+import OmniZipCore
+
+/// What JSON requests (`/v1/score`, `/v1/budget`) share: run lengths, the frame size and
+/// parameters; score requests add the audio scores. Parameters may be numbers or strings;
+/// unknown fields are refused.
+struct JSONLayoutRequest: Decodable {
+    var audioScores: [Double]?
+    var audioChunkLens: [Int]?
+    var videoChunkLens: [Int]?
+    var tokensPerFrame: Int?
+    var videoGridTHW: [Int]?
+    var parameters: [String: String] = [:]
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    static let layoutFields: Set<String> = ["audio_chunk_lens", "video_chunk_lens", "tokens_per_frame", "video_grid_thw"]
+    private static let fieldsKey = CodingUserInfoKey(rawValue: "omnizip.fields")!
+
+    /// Decodes `body`, accepting `fields` plus the parameters.
+    static func decode(_ body: UnsafeRawBufferPointer, fields: Set<String>) throws(WireError) -> JSONLayoutRequest {
+        let decoder = JSONDecoder()
+        decoder.userInfo[fieldsKey] = fields
+        do {
+            return try decoder.decode(JSONLayoutRequest.self, from: Data(body))
+        } catch let error as WireError {
+            throw error
+        } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {
+            throw WireError("invalid_json", "the body must be a JSON object")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw WireError("invalid_value", "field '\(fieldPath(context.codingPath))' has the wrong type (\(context.debugDescription))")
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw WireError("missing_field", "field '\(key.stringValue)' missing")
+        } catch DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty {
+            throw WireError("invalid_value", "field '\(fieldPath(context.codingPath))' is invalid (\(context.debugDescription))")
+        } catch {
+            throw WireError("invalid_json", "the body is not a valid JSON object")
+        }
+    }
+
+    private static func fieldPath(_ path: [any CodingKey]) -> String {
+        path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined()
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        let fields = decoder.userInfo[Self.fieldsKey] as? Set<String> ?? Self.layoutFields
+        let known = fields.union(RequestOptions.overrideNames)
+        if let unknown = c.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+            throw WireError("unexpected_field", "field '\(unknown)' is not part of this request; expected \(known.sorted().joined(separator: ", "))")
+        }
+        audioScores = try c.decodeIfPresent([Double].self, forKey: Key(stringValue: "audio_scores"))
+        audioChunkLens = try c.decodeIfPresent([Int].self, forKey: Key(stringValue: "audio_chunk_lens"))
+        videoChunkLens = try c.decodeIfPresent([Int].self, forKey: Key(stringValue: "video_chunk_lens"))
+        tokensPerFrame = try c.decodeIfPresent(Int.self, forKey: Key(stringValue: "tokens_per_frame"))
+        videoGridTHW = try c.decodeIfPresent([Int].self, forKey: Key(stringValue: "video_grid_thw"))
+        for name in RequestOptions.overrideNames {
+            let key = Key(stringValue: name)
+            guard c.contains(key) else { continue }
+            if let text = try? c.decode(String.self, forKey: key) {
+                parameters[name] = text
+            } else if let integer = try? c.decode(Int.self, forKey: key) {
+                parameters[name] = String(integer)
+            } else if let number = try? c.decode(Double.self, forKey: key) {
+                parameters[name] = String(number)
+            } else {
+                throw WireError("invalid_parameter", "field '\(name)' must be a number or a string")
+            }
+        }
+    }
+
+    /// The chunk layout the fields describe. `audioRuns` stands in when `audio_chunk_lens` is
+    /// absent. Without a grid, the budget base T*P is the number of video tokens.
+    func layout(defaultAudioRuns audioRuns: [Int]) throws(WireError) -> ChunkLayout {
+        let audioRuns = audioChunkLens ?? audioRuns
+        let videoRuns = videoChunkLens ?? []
+        for (name, runs) in [("audio_chunk_lens", audioRuns), ("video_chunk_lens", videoRuns)] {
+            if let bad = runs.firstIndex(where: { $0 <= 0 || $0 > 1 << 40 }) {
+                throw WireError("invalid_value", "field '\(name)'[\(bad)] is \(runs[bad]); chunk lengths must be positive")
+            }
+        }
+        let videoCount = videoRuns.reduce(0, +)
+        if let grid = videoGridTHW {
+            guard grid.count == 3, grid.allSatisfy({ $0 >= 0 && $0 <= 1 << 24 }) else {
+                throw WireError("invalid_value", "field 'video_grid_thw' must be [T, H, W] with values in [0, 16777216]")
+            }
+            let chunks: ChunkLayout
+            do {
+                chunks = try ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, grid: (grid[0], grid[1], grid[2]))
+            } catch {
+                throw .core(error)
+            }
+            guard chunks.gridTokens == videoCount else {
+                throw WireError("inconsistent_shapes", "video_grid_thw \(grid) gives \(chunks.gridTokens) video tokens but video_chunk_lens sums to \(videoCount)")
+            }
+            return chunks
+        }
+        if let perFrame = tokensPerFrame {
+            guard perFrame > 0, perFrame <= Compressor.maxTokensPerFrame else {
+                throw WireError("invalid_value", "field 'tokens_per_frame' must be an integer in [1, \(Compressor.maxTokensPerFrame)]")
+            }
+            return ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: perFrame, gridTokens: videoCount)
+        }
+        guard videoRuns.isEmpty else {
+            throw WireError("missing_field", "field 'tokens_per_frame' (or 'video_grid_thw') missing")
+        }
+        return ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: [], tokensPerFrame: 1, gridTokens: 0)
+    }
+}

@@ -1,12 +1,15 @@
 """Python client of the omnizip sidecar (OmniZip token compression, arXiv 2511.14582).
 
 - :class:`Client` / :class:`AsyncClient`: ``compress``, ``score``, ``info``, ``ready``...
+- :mod:`budget`: the exact-count budget from sizes alone (``/v1/budget`` without a round trip).
 - :func:`apply`: slice the prefill inputs (embeddings, attention mask, M-RoPE position ids).
 - :func:`omnizip`: drop-in for the reference ``omnizip(...)``, computed by the server.
 """
 
 from .apply import Applied, apply, write_merged
+from . import budget
 from .async_client import AsyncClient
+from .budget import Budget
 from .client import DEFAULT_URL, Client
 from .codec import BF16Bits
 from .dropin import default_client, omnizip, set_default_client
@@ -28,6 +31,7 @@ __all__ = [
     "Applied",
     "AsyncClient",
     "BF16Bits",
+    "Budget",
     "Client",
     "ClientError",
     "CompressResult",
@@ -42,6 +46,7 @@ __all__ = [
     "TimeoutError",
     "TransportError",
     "apply",
+    "budget",  # the module: budget.budget(...) sizes placeholders without a round trip
     "default_client",
     "omnizip",
     "set_default_client",

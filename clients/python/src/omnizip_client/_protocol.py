@@ -13,12 +13,13 @@ import numpy as np
 from . import codec
 from .codec import BF16Bits, is_ml_dtypes_bf16, is_torch
 from .errors import ProtocolError, error_from_response
+from .budget import Budget
 from .results import CompressResult, Counts, ScorePlan
 
 DEFAULT_AUDIO_TOKEN_ID = 151646
 DEFAULT_VIDEO_TOKEN_ID = 151656
 SYNC_CHUNK = 1 << 20
-PARAMETER_NAMES = ("rho_audio", "rho_video", "contextual_ratio", "g", "audio_token_id", "video_token_id")
+PARAMETER_NAMES = ("rho_audio", "rho_video", "contextual_ratio", "g", "video_budget", "audio_token_id", "video_token_id")
 
 
 @dataclass
@@ -268,6 +269,34 @@ def prepare_score(
     )
 
 
+def prepare_budget(
+    *,
+    audio_chunk_lens: Any,
+    video_chunk_lens: Any,
+    tokens_per_frame: Optional[int],
+    video_grid_thw: Any,
+    params: Dict[str, str],
+    request_id: Optional[str],
+) -> Prepared:
+    doc: Dict[str, Any] = {
+        "audio_chunk_lens": [int(n) for n in np.asarray(audio_chunk_lens if audio_chunk_lens is not None else []).reshape(-1).tolist()],
+        "video_chunk_lens": [int(n) for n in np.asarray(video_chunk_lens if video_chunk_lens is not None else []).reshape(-1).tolist()],
+    }
+    if video_grid_thw is not None:
+        grid = video_grid_thw.detach().cpu().numpy() if is_torch(video_grid_thw) else np.asarray(video_grid_thw)
+        doc["video_grid_thw"] = [int(n) for n in grid.reshape(-1).tolist()]
+    if tokens_per_frame is not None:
+        doc["tokens_per_frame"] = int(tokens_per_frame)
+    doc.update(params)
+    return Prepared(
+        method="POST",
+        path="/v1/budget",
+        content=json.dumps(doc, separators=(",", ":")).encode("utf-8"),
+        headers=dict(request_headers(request_id, "application/json"), Accept="application/json"),
+        parse=parse_budget,
+    )
+
+
 def prepare_get(path: str, *, request_id: Optional[str] = None, kind: str = "json") -> Prepared:
     def parse(r: httpx.Response, attempts: int, elapsed: float) -> Any:
         check(r, attempts)
@@ -359,6 +388,7 @@ def parse_compress(response: httpx.Response, as_torch: bool, attempts: int, elap
         compressed_embeds=tensors.get("compressed_embeds"),
         compressed_audio_embeds=tensors.get("compressed_audio_embeds"),
         compressed_video_embeds=tensors.get("compressed_video_embeds"),
+        video_frame_kept=tensors.get("video_frame_kept"),
         attempts=attempts,
         elapsed=elapsed,
         tensors=tensors,
@@ -381,6 +411,7 @@ def parse_score(response: httpx.Response, as_torch: bool, attempts: int, elapsed
             audio_chunk_retention=np.asarray(doc["audio_chunk_retention"], dtype=np.float64).reshape(-1),
             video_chunk_ratio=np.asarray(doc["video_chunk_ratio"], dtype=np.float64).reshape(-1),
             video_chunk_kept=np.asarray(doc["video_chunk_kept"], dtype=np.int64).reshape(-1),
+            video_frame_kept=np.asarray(doc.get("video_frame_kept", []), dtype=np.int64).reshape(-1),
         )
     except (ValueError, KeyError, TypeError, IndexError) as e:
         raise ProtocolError(f"unreadable /v1/score response: {e}", code="invalid_response",
@@ -399,6 +430,16 @@ def parse_score(response: httpx.Response, as_torch: bool, attempts: int, elapsed
         raw=doc,
         **fields,
     )
+
+
+def parse_budget(response: httpx.Response, attempts: int, elapsed: float) -> Budget:
+    check(response, attempts)
+    try:
+        doc = response.json()
+        return Budget(**{name: int(doc[name]) for name in Budget.__dataclass_fields__})
+    except (ValueError, KeyError, TypeError) as e:
+        raise ProtocolError(f"unreadable /v1/budget response: {e}", code="invalid_response",
+                            status=response.status_code, request_id=response.headers.get("x-request-id")) from None
 
 
 def split_timeout(timeout: Any, connect_timeout: Optional[float]) -> httpx.Timeout:

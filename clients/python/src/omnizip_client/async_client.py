@@ -9,6 +9,7 @@ import anyio
 import httpx
 
 from . import _protocol as proto
+from .budget import Budget
 from .client import _BaseClient
 from .errors import parse_retry_after
 from .results import CompressResult, ScorePlan
@@ -60,13 +61,14 @@ class AsyncClient(_BaseClient):
         rho_video: Optional[float] = None,
         contextual_ratio: Optional[float] = None,
         g: Optional[int] = None,
+        video_budget: Optional[str] = None,
         audio_token_id: Optional[int] = None,
         video_token_id: Optional[int] = None,
         return_embeds: bool = False,
         request_id: Optional[str] = None,
     ) -> CompressResult:
         """See :meth:`omnizip_client.Client.compress`."""
-        params = dict(rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g,
+        params = dict(rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g, video_budget=video_budget,
                       audio_token_id=audio_token_id, video_token_id=video_token_id)
         prep = self._compress_request(inputs_embeds, input_ids, audio_scores, video_grid_thw, audio_embeds, video_embeds,
                                       audio_chunk_lens, video_chunk_lens, params, return_embeds, request_id)
@@ -99,6 +101,7 @@ class AsyncClient(_BaseClient):
         rho_video: Optional[float] = None,
         contextual_ratio: Optional[float] = None,
         g: Optional[int] = None,
+        video_budget: Optional[str] = None,
         audio_token_id: Optional[int] = None,
         video_token_id: Optional[int] = None,
         request_id: Optional[str] = None,
@@ -108,9 +111,31 @@ class AsyncClient(_BaseClient):
         prep = proto.prepare_score(
             audio_scores=audio_scores, audio_chunk_lens=audio_chunk_lens, video_chunk_lens=video_chunk_lens,
             tokens_per_frame=tokens_per_frame, video_grid_thw=video_grid_thw, input_ids=input_ids,
-            params=proto.merge_params(dict(rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g,
+            params=proto.merge_params(dict(rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g, video_budget=video_budget,
                                            audio_token_id=audio_token_id, video_token_id=video_token_id)),
             request_id=request_id, as_torch=as_torch)
+        return await self._execute(prep)
+
+    async def budget(
+        self,
+        audio_chunk_lens: Any,
+        video_chunk_lens: Any,
+        tokens_per_frame: Optional[int] = None,
+        *,
+        video_grid_thw: Any = None,
+        rho_audio: Optional[float] = None,
+        rho_video: Optional[float] = None,
+        contextual_ratio: Optional[float] = None,
+        g: Optional[int] = None,
+        request_id: Optional[str] = None,
+    ) -> Budget:
+        """``POST /v1/budget``: the exact-budget totals from sizes alone (see :mod:`omnizip_client.budget`
+        for the same without a round trip)."""
+        prep = proto.prepare_budget(
+            audio_chunk_lens=audio_chunk_lens, video_chunk_lens=video_chunk_lens, tokens_per_frame=tokens_per_frame,
+            video_grid_thw=video_grid_thw,
+            params=proto.merge_params(dict(rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g)),
+            request_id=request_id)
         return await self._execute(prep)
 
     async def info(self) -> Dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any, Dict, Mapping, Optional, Union
 import httpx
 
 from . import _protocol as proto
+from .budget import Budget
 from .errors import TimeoutError, TransportError, parse_retry_after
 from .results import CompressResult, ScorePlan
 from .retry import RetryPolicy, RetryState
@@ -135,6 +136,7 @@ class Client(_BaseClient):
         rho_video: Optional[float] = None,
         contextual_ratio: Optional[float] = None,
         g: Optional[int] = None,
+        video_budget: Optional[str] = None,
         audio_token_id: Optional[int] = None,
         video_token_id: Optional[int] = None,
         return_embeds: bool = False,
@@ -148,7 +150,7 @@ class Client(_BaseClient):
         ``audio_chunk_lens``/``video_chunk_lens`` (default: one run each). Parameters left
         None take the server's defaults. Torch tensors in give torch tensors out.
         """
-        params = dict(rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g,
+        params = dict(rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g, video_budget=video_budget,
                       audio_token_id=audio_token_id, video_token_id=video_token_id)
         prep = self._compress_request(inputs_embeds, input_ids, audio_scores, video_grid_thw, audio_embeds, video_embeds,
                                       audio_chunk_lens, video_chunk_lens, params, return_embeds, request_id)
@@ -181,6 +183,7 @@ class Client(_BaseClient):
         rho_video: Optional[float] = None,
         contextual_ratio: Optional[float] = None,
         g: Optional[int] = None,
+        video_budget: Optional[str] = None,
         audio_token_id: Optional[int] = None,
         video_token_id: Optional[int] = None,
         request_id: Optional[str] = None,
@@ -194,9 +197,31 @@ class Client(_BaseClient):
         prep = proto.prepare_score(
             audio_scores=audio_scores, audio_chunk_lens=audio_chunk_lens, video_chunk_lens=video_chunk_lens,
             tokens_per_frame=tokens_per_frame, video_grid_thw=video_grid_thw, input_ids=input_ids,
-            params=proto.merge_params(dict(rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g,
+            params=proto.merge_params(dict(rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g, video_budget=video_budget,
                                            audio_token_id=audio_token_id, video_token_id=video_token_id)),
             request_id=request_id, as_torch=as_torch)
+        return self._execute(prep)
+
+    def budget(
+        self,
+        audio_chunk_lens: Any,
+        video_chunk_lens: Any,
+        tokens_per_frame: Optional[int] = None,
+        *,
+        video_grid_thw: Any = None,
+        rho_audio: Optional[float] = None,
+        rho_video: Optional[float] = None,
+        contextual_ratio: Optional[float] = None,
+        g: Optional[int] = None,
+        request_id: Optional[str] = None,
+    ) -> Budget:
+        """``POST /v1/budget``: the exact-budget totals from sizes alone (see :mod:`omnizip_client.budget`
+        for the same without a round trip)."""
+        prep = proto.prepare_budget(
+            audio_chunk_lens=audio_chunk_lens, video_chunk_lens=video_chunk_lens, tokens_per_frame=tokens_per_frame,
+            video_grid_thw=video_grid_thw,
+            params=proto.merge_params(dict(rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g)),
+            request_id=request_id)
         return self._execute(prep)
 
     def info(self) -> Dict[str, Any]:

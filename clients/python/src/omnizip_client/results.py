@@ -82,6 +82,8 @@ class CompressResult:
     compressed_embeds: Any = field(default=None, repr=False)
     compressed_audio_embeds: Any = field(default=None, repr=False)
     compressed_video_embeds: Any = field(default=None, repr=False)
+    #: Each whole frame's kept count, frames in run order (runs shorter than a frame have none).
+    video_frame_kept: Any = field(default=None, repr=False)
     #: Attempts this call took (>1 after retries) and its wall time in seconds.
     attempts: int = 1
     elapsed: float = 0.0
@@ -117,3 +119,5 @@ class ScorePlan:
     attempts: int = 1
     elapsed: float = 0.0
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+    #: Each whole frame's kept count, frames in run order.
+    video_frame_kept: Any = field(default=None, repr=False)

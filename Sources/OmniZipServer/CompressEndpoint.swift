@@ -55,20 +55,18 @@ enum CompressEndpoint {
                 throw WireError.core(error)
             }
             let compressedAt = monotonicNanos()
-            var writer = ResponseEncoder.compress(decoded, result, includeEmbeddings: includeEmbeddings)
+            let writer = ResponseEncoder.compress(decoded, result, includeEmbeddings: includeEmbeddings)
             let encodedAt = monotonicNanos()
 
             let phases: [(name: String, ms: Double)] = [
                 ("queue", queueMs), ("decode", milliseconds(from: start, to: decodedAt)),
                 ("compress", milliseconds(from: decodedAt, to: compressedAt)), ("encode", milliseconds(from: compressedAt, to: encodedAt)),
             ]
-            // Timings are the only per-request values in the payload; the tensors are the same
-            // bytes at any worker count.
-            for (name, ms) in phases { writer.metadata["\(name)_ms"] = formatMilliseconds(ms) }
+            // Timings go in Server-Timing and the metrics, never in the body: the same request
+            // gives the same response bytes, whatever the load or worker count.
             let core = result.timings
-            for (name, seconds) in [("plan", core.plan), ("audio", core.audio), ("video", core.video), ("merge", core.merge)] {
-                writer.metadata["core_\(name)_ms"] = formatMilliseconds(seconds * 1000)
-            }
+            let corePhases = [("core_plan", core.plan), ("core_audio", core.audio), ("core_video", core.video), ("core_merge", core.merge)]
+                .map { (name: $0.0, ms: $0.1 * 1000) }
 
             let size = writer.serializedByteCount
             guard let out = ByteBuffer(capacity: size), let base = out.base else {
@@ -77,7 +75,7 @@ enum CompressEndpoint {
             }
             out.setCount(writer.serialize(into: UnsafeMutableRawBufferPointer(start: base, count: size)))
             var response = HTTPResponse(status: 200, contentType: "application/octet-stream", body: .buffer(out))
-            response.headers = [("Server-Timing", phases.map { "\($0.name);dur=\(formatMilliseconds($0.ms))" }.joined(separator: ", "))]
+            response.headers = [("Server-Timing", (phases + corePhases).map { "\($0.name);dur=\(formatMilliseconds($0.ms))" }.joined(separator: ", "))]
             return JobOutcome(response: response, counts: ResponseEncoder.counts(decoded, result.plan, merged: result.mergedAnchors.count),
                               phases: phases)
         } catch {

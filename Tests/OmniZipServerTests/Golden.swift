@@ -153,12 +153,4 @@ enum Parity {
         }
         return (audio, video)
     }
-
-    /// Tensor bytes and non-timing metadata: what must not depend on scheduling.
-    static func stablePart(_ response: Tensors) throws -> [String: [UInt8]] {
-        var out: [String: [UInt8]] = [:]
-        for name in response.names { out[name] = try response.raw(name) }
-        for (key, value) in response.metadata where !key.hasSuffix("_ms") { out["__metadata__." + key] = Array(value.utf8) }
-        return out
-    }
 }

@@ -322,7 +322,9 @@ def check(response: httpx.Response, attempts: int = 1) -> None:
 _SERVER_TIMING = re.compile(r"\s*([A-Za-z0-9_.-]+)\s*(?:;[^,]*?dur=([0-9.eE+-]+))?[^,]*")
 
 
-def timings_of(metadata: Mapping[str, str], server_timing: Optional[str]) -> Dict[str, float]:
+def timings_of(server_timing: Optional[str]) -> Dict[str, float]:
+    """Server phases in ms from ``Server-Timing`` (the body carries none: it is byte-identical
+    for the same request)."""
     out: Dict[str, float] = {}
     if server_timing:
         for part in server_timing.split(","):
@@ -332,12 +334,6 @@ def timings_of(metadata: Mapping[str, str], server_timing: Optional[str]) -> Dic
                     out[m.group(1)] = float(m.group(2))
                 except ValueError:
                     pass
-    for key, value in metadata.items():
-        if key.endswith("_ms"):
-            try:
-                out[key[:-3]] = float(value)
-            except ValueError:
-                pass
     return out
 
 
@@ -376,7 +372,7 @@ def parse_compress(response: httpx.Response, as_torch: bool, attempts: int, elap
         audio_chunk_retention=tensors["audio_chunk_retention"],
         counts=Counts.from_mapping(metadata),
         request_id=request_id,
-        timings=timings_of(metadata, response.headers.get("server-timing")),
+        timings=timings_of(response.headers.get("server-timing")),
         metadata=metadata,
         embeds_dtype=embeds_dtype,
         keep_mask=tensors.get("keep_mask"),

@@ -26,6 +26,8 @@ final class Connection {
     /// No more requests are parsed; bytes still arriving are read and dropped.
     var parsingStopped = false
     var peerClosed = false
+    /// Why a parser callback stopped the parser (it only reports "callback failed").
+    var parseFailure: String?
     private var reading = false
     private var timerMode = TimerMode.none
     private var openHandles = 0
@@ -85,8 +87,10 @@ final class Connection {
         guard nread > 0, phase == .open, !parsingStopped, let base = buffer?.pointee.base else { return }
         let consumed = http_parser_execute(parser, HTTPParserBridge.settings, base, nread)
         let code = UInt32(parser.pointee.http_errno)
-        if code != HPE_OK.rawValue, code != HPE_PAUSED.rawValue {
-            malformed(HTTPParserBridge.errorDescription(code))
+        if code == HPE_INVALID_METHOD.rawValue {
+            notImplemented()
+        } else if code != HPE_OK.rawValue, code != HPE_PAUSED.rawValue {
+            malformed(parseFailure ?? HTTPParserBridge.errorDescription(code, chunked: UInt32(parser.pointee.flags) & F_CHUNKED.rawValue != 0))
         } else if code == HPE_OK.rawValue, consumed < nread, parser.pointee.upgrade != 0 {
             parsingStopped = true
             exchanges.last?.closeAfter = true
@@ -113,6 +117,17 @@ final class Connection {
     }
 
     private func malformed(_ description: String) {
+        failedExchange().rejectError(400, "malformed_http", "malformed HTTP request: \(description)", close: true)
+    }
+
+    /// A method http_parser does not know: no resource here implements it (RFC 9110 15.6.2).
+    private func notImplemented() {
+        failedExchange().rejectError(501, "not_implemented", "the request method is not implemented; this server takes GET, HEAD and POST",
+                                     close: true)
+    }
+
+    /// The exchange a parse failure is answered on: the partial one, or a new one. Nothing more is parsed.
+    private func failedExchange() -> Exchange {
         let exchange: Exchange
         if let partial = current {
             exchange = partial
@@ -124,7 +139,7 @@ final class Connection {
         current = nil
         stopTimer()
         parsingStopped = true
-        exchange.rejectError(400, "malformed_http", "malformed HTTP request: \(description)", close: true)
+        return exchange
     }
 
     func stopParsing() {

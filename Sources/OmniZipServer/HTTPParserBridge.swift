@@ -12,6 +12,7 @@ enum HTTPParserBridge {
         s.pointee.on_header_field = { p, at, n in connection(p)?.onHeaderField(bytes(at, n)) ?? 0 }
         s.pointee.on_header_value = { p, at, n in connection(p)?.onHeaderValue(bytes(at, n)) ?? 0 }
         s.pointee.on_headers_complete = { p in connection(p)?.onHeadersComplete() ?? 0 }
+        s.pointee.on_chunk_header = { p in connection(p)?.onChunkHeader() ?? 0 }
         s.pointee.on_body = { p, at, n in connection(p)?.onBody(bytes(at, n)) ?? 0 }
         s.pointee.on_message_complete = { p in connection(p)?.onMessageComplete() ?? 0 }
         return s
@@ -26,8 +27,10 @@ enum HTTPParserBridge {
         UnsafeRawBufferPointer(start: at, count: at == nil ? 0 : n)
     }
 
-    static func errorDescription(_ code: UInt32) -> String {
-        String(cString: http_errno_description(http_errno(rawValue: code)))
+    /// http_parser reports a chunk size too large for 64 bits as a bad Content-Length.
+    static func errorDescription(_ code: UInt32, chunked: Bool) -> String {
+        if code == HPE_INVALID_CONTENT_LENGTH.rawValue, chunked { return "invalid chunk size (not hexadecimal, or too large)" }
+        return String(cString: http_errno_description(http_errno(rawValue: code)))
     }
 
     static func methodName(_ code: UInt32) -> String {
@@ -72,6 +75,14 @@ extension Connection {
     }
 
     func onHeaderField(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        // RFC 9112 5.1: a field name is a token; whitespace before the colon must be refused,
+        // or a proxy that ignores the field and this server would read different requests.
+        if let bad = bytes.first(where: { !HeaderAccumulator.isTokenCharacter($0) }) {
+            parseFailure = bad == 0x20 || bad == 0x09
+                ? "whitespace between a header name and its colon"
+                : "a header name has the invalid character 0x\(String(bad, radix: 16))"
+            return 1
+        }
         if let exchange = current { headers.addField(bytes, into: exchange) }
         return 0
     }
@@ -94,6 +105,7 @@ extension Connection {
         let chunked = UInt32(p.flags) & F_CHUNKED.rawValue != 0
         let contentLength = UInt32(p.flags) & F_CONTENTLENGTH.rawValue != 0 ? Int(clamping: p.content_length) : nil
         exchange.contentLength = contentLength
+        exchange.declaredLength = contentLength == nil ? nil : p.content_length
         exchange.expectsBody = chunked || (contentLength ?? 0) > 0
 
         if exchange.url.count > Self.maxURLBytes {
@@ -113,6 +125,22 @@ extension Connection {
         }
         server.headersComplete(exchange, contentLength: contentLength, chunked: chunked)
         if exchange.respondEarly { stopParsing() }
+        return 0
+    }
+
+    /// A chunk that would take the body past the limit is refused when announced, not when
+    /// its bytes arrive (`content_length` holds the chunk's size here).
+    func onChunkHeader() -> Int32 {
+        guard let exchange = current, !parsingStopped, !exchange.discardBody, let body = exchange.body else { return 0 }
+        let limit = server.configuration.maxBodyBytes
+        let announced = parser.pointee.content_length
+        if announced > UInt64(limit - body.count) {
+            exchange.rejectError(413, "body_too_large",
+                                 "a chunk of \(announced) bytes takes the body past the limit of \(limit) bytes", close: true)
+            current = nil
+            stopTimer()
+            stopParsing()
+        }
         return 0
     }
 

@@ -24,6 +24,8 @@ final class Exchange {
     var body: ByteBuffer?
     /// Content-Length when given (a direct socket read may fill the body in place).
     var contentLength: Int?
+    /// Content-Length as sent (may exceed Int.max), for messages.
+    var declaredLength: UInt64?
     var expectsBody = false
     var discardBody = false
     var bytesIn = 0
@@ -80,6 +82,14 @@ struct HeaderAccumulator {
         if inValue { finish(into: exchange) }
         total += bytes.count
         if field.count < 256 { field.append(contentsOf: bytes.prefix(256 - field.count)) }
+    }
+
+    /// RFC 9110 tchar: what a header name may hold.
+    static func isTokenCharacter(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        default: Array("!#$%&'*+-.^_`|~".utf8).contains(b)
+        }
     }
 
     mutating func addValue(_ bytes: UnsafeRawBufferPointer) {

@@ -51,8 +51,8 @@ extension Connection {
     private func send(_ response: HTTPResponse, for exchange: Exchange, closing: Bool) {
         var head = response.head(requestID: exchange.requestID, keepAlive: !closing, http10: exchange.http10, date: server.date())
         var buffers: [ByteBuffer] = []
-        // A response to HEAD (always a 405 here) has headers only, or the client would read
-        // the body as the next response.
+        // A response to HEAD has headers only (Content-Length still that of the GET answer),
+        // or the client would read the body as the next response.
         if exchange.method != "HEAD" {
             switch response.body {
             case let .bytes(bytes): head.append(contentsOf: bytes)

@@ -18,6 +18,13 @@ enum Endpoint: String, CaseIterable, Sendable {
         }
     }
 
+    static let implementedMethods: Set<String> = ["GET", "HEAD", "POST"]
+
+    /// HEAD works wherever GET does, as RFC 9110 requires (the answer has headers only).
+    var allowedMethods: [String] { method == "GET" ? ["GET", "HEAD"] : [method] }
+
+    func allows(_ requestMethod: String) -> Bool { allowedMethods.contains(requestMethod) }
+
     /// compress, score and budget take a body: they are admitted, limited and may go to the pool.
     var isWork: Bool { self == .compress || self == .score || self == .budget }
 
@@ -39,16 +46,23 @@ enum Router {
     static func check(_ exchange: Exchange, contentLength: Int?, chunked: Bool, limits: Limits) {
         if let length = contentLength, length > limits.maxBodyBytes {
             exchange.rejectError(413, "body_too_large",
-                                 "Content-Length \(length) exceeds the limit of \(limits.maxBodyBytes) bytes", close: true)
+                                 "Content-Length \(exchange.declaredLength ?? UInt64(length)) exceeds the limit of \(limits.maxBodyBytes) bytes",
+                                 close: true)
+            return
+        }
+        // RFC 9110: 501 for a method no resource here implements, 405 for one this path does not take.
+        guard Endpoint.implementedMethods.contains(exchange.method) else {
+            exchange.rejectError(501, "not_implemented", "method \(exchange.method) is not implemented; this server takes GET, HEAD and POST")
             return
         }
         guard let endpoint = Endpoint(rawValue: exchange.path) else {
             exchange.rejectError(404, "not_found", "no endpoint at '\(exchange.path)'")
             return
         }
-        guard exchange.method == endpoint.method else {
-            exchange.rejectError(405, "method_not_allowed", "\(exchange.path) accepts \(endpoint.method), not \(exchange.method)",
-                                 headers: [("Allow", endpoint.method)])
+        guard endpoint.allows(exchange.method) else {
+            let allowed = endpoint.allowedMethods.joined(separator: ", ")
+            exchange.rejectError(405, "method_not_allowed", "\(exchange.path) accepts \(allowed), not \(exchange.method)",
+                                 headers: [("Allow", allowed)])
             return
         }
         exchange.endpoint = endpoint

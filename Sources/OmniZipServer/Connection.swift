@@ -10,9 +10,6 @@ import CUV
 /// connection stays registered with the server, which keeps it alive, until both its libuv
 /// handles have been closed; their close callbacks free the memory.
 final class Connection {
-    enum Phase { case open, lingering, closing }
-    enum TimerMode { case none, idle, request, linger }
-
     unowned let server: ServerLoop
     let tcp: UnsafeMutablePointer<uv_tcp_t>
     let timer: UnsafeMutablePointer<uv_timer_t>
@@ -22,18 +19,21 @@ final class Connection {
     /// Exchanges in request order; the last one may be `current`, still being received.
     var exchanges: [Exchange] = []
     var current: Exchange?
-    var phase = Phase.open
+    /// Timers, lingering and closing: decided by a pure state machine, carried out here.
+    var lifecycle: ConnectionLifecycle<ContinuousClock>
     /// No more requests are parsed; bytes still arriving are read and dropped.
     var parsingStopped = false
     var peerClosed = false
     /// Why a parser callback stopped the parser (it only reports "callback failed").
     var parseFailure: String?
     private var reading = false
-    private var timerMode = TimerMode.none
     private var openHandles = 0
+
+    var phase: ConnectionLifecycle<ContinuousClock>.Phase { lifecycle.phase }
 
     init?(server: ServerLoop) {
         self.server = server
+        lifecycle = ConnectionLifecycle(limits: server.configuration.lifecycleLimits, clock: ContinuousClock())
         tcp = .allocate(capacity: 1)
         timer = .allocate(capacity: 1)
         parser = .allocate(capacity: 1)
@@ -62,7 +62,7 @@ final class Connection {
     func start() {
         guard phase == .open else { return }
         _ = uv_tcp_nodelay(tcp, 1)
-        startTimer(.idle, seconds: server.configuration.idleTimeout)
+        apply(lifecycle.opened())
         updateReading()
     }
 
@@ -109,10 +109,10 @@ final class Connection {
             // Half a request and no more bytes coming: nothing to answer.
             current = nil
             exchanges.removeAll { $0 === partial }
+            lifecycle.requestDropped()
             server.abandon(partial)
         }
         parsingStopped = true
-        stopTimer()
         if exchanges.isEmpty { close() } else { afterEvent() }
     }
 
@@ -135,10 +135,11 @@ final class Connection {
             exchange = Exchange(startedAt: monotonicNanos())
             exchange.connection = self
             exchanges.append(exchange)
+            apply(lifecycle.requestStarted())
         }
         current = nil
-        stopTimer()
         parsingStopped = true
+        apply(lifecycle.requestEnded())
         return exchange
     }
 
@@ -147,35 +148,22 @@ final class Connection {
         http_parser_pause(parser, 1)
     }
 
-    func requestTimedOut() {
-        guard phase == .open, let exchange = current else { return }
+    /// The request being received is refused before its end: nothing more is read of it.
+    func endRequestEarly() {
         current = nil
         stopParsing()
-        let seconds = server.configuration.requestTimeout
-        exchange.rejectError(408, "request_timeout", "the request was not received completely within \(JSONText.number(seconds)) s", close: true)
-        afterEvent()
+        apply(lifecycle.requestEnded())
     }
 
     /// After anything that may have made a response ready or changed what to read.
     func afterEvent() {
         pump()
-        guard phase == .open else {
-            updateReading()
-            return
-        }
-        if current == nil {
-            if exchanges.isEmpty {
-                if timerMode != .idle { startTimer(.idle, seconds: server.configuration.idleTimeout) }
-            } else if timerMode == .idle {
-                stopTimer()
-            }
-        }
         updateReading()
     }
 
     private func updateReading() {
         switch phase {
-        case .closing:
+        case .closed:
             return
         case .lingering:
             if peerClosed { stopReading() } else { startReading() }
@@ -206,50 +194,48 @@ final class Connection {
 
     // MARK: Timer
 
-    func startTimer(_ mode: TimerMode, seconds: Double) {
-        guard phase != .closing else { return }
-        timerMode = mode
-        let ms = UInt64(max(1, (seconds * 1000).rounded()))
-        let status = uv_timer_start(timer, { handle in
-            guard let handle, let data = handle.pointee.data else { return }
-            Unmanaged<Connection>.fromOpaque(data).takeUnretainedValue().timerFired()
-        }, ms, 0)
-        if status != 0 { timerMode = .none }
-    }
-
-    func stopTimer() {
-        timerMode = .none
-        uv_timer_stop(timer)
+    /// Carries out what the lifecycle decided.
+    func apply(_ action: ConnectionLifecycle<ContinuousClock>.Action) {
+        server.assertOnLoopThread()
+        switch action {
+        case .none:
+            break
+        case let .armTimer(deadline):
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            let ms = UInt64(max(1, (Double(remaining.components.seconds) * 1000 + Double(remaining.components.attoseconds) * 1e-15).rounded(.up)))
+            uv_timer_start(timer, { handle in
+                guard let handle, let data = handle.pointee.data else { return }
+                Unmanaged<Connection>.fromOpaque(data).takeUnretainedValue().timerFired()
+            }, ms, 0)
+        case .disarmTimer:
+            uv_timer_stop(timer)
+        case let .timeOut(message):
+            guard let exchange = current else { return }
+            endRequestEarly()
+            exchange.rejectError(408, "request_timeout", message, close: true)
+            afterEvent()
+        case .close:
+            close()
+        }
     }
 
     private func timerFired() {
-        let mode = timerMode
-        timerMode = .none
-        switch mode {
-        case .idle, .linger: close()
-        case .request: requestTimedOut()
-        case .none: break
-        }
+        apply(lifecycle.timerFired())
     }
 
     // MARK: Draining and closing
 
-    /// The server is shutting down: an idle connection closes now, a busy one after its last
-    /// response (see `pump`).
+    /// The server is shutting down: an idle connection closes after the drain grace (a request
+    /// already on the wire is still answered, with `Connection: close`), a busy one after its
+    /// last response (see `pump`).
     func drain() {
-        switch phase {
-        case .closing: return
-        case .lingering: close()
-        case .open: if exchanges.isEmpty && current == nil { close() }
-        }
+        apply(lifecycle.drain())
     }
 
     /// After our last response: send FIN once it is flushed, keep reading and dropping what the
     /// client still sends, and close when it closes or the linger time is up. Closing at once
     /// could reset the connection and destroy the response before the client reads it.
     func beginLinger() {
-        guard phase == .open else { return }
-        phase = .lingering
         parsingStopped = true
         for exchange in exchanges { server.abandon(exchange) }
         exchanges = []
@@ -262,8 +248,8 @@ final class Connection {
             request.deallocate()
             if status < 0 || connection.peerClosed {
                 connection.close()
-            } else if connection.phase == .lingering {
-                connection.startTimer(.linger, seconds: connection.server.configuration.lingerTimeout)
+            } else {
+                connection.apply(connection.lifecycle.shutdownCompleted())
             }
         }
         guard status == 0 else {
@@ -272,14 +258,11 @@ final class Connection {
             close()
             return
         }
-        // Bounds a client that never reads our last response (the shutdown then never completes).
-        startTimer(.linger, seconds: max(server.configuration.idleTimeout, server.configuration.lingerTimeout))
         updateReading()
     }
 
     func close() {
-        guard phase != .closing else { return }
-        phase = .closing
+        guard lifecycle.closed() else { return }
         stopReading()
         for exchange in exchanges { server.abandon(exchange) }
         exchanges = []

@@ -27,6 +27,8 @@ final class ServerLoop {
     var signals: [UnsafeMutablePointer<uv_signal_t>] = []
     var signalCount = 0
     var finished = false
+    /// Between an EMFILE/ENFILE at accept and the next successful accept: logged once.
+    private var descriptorsExhausted = false
 
     private let compressor: Compressor
     private let jobQueue = DispatchQueue(label: "omnizip.jobs", qos: .userInitiated, attributes: .concurrent)
@@ -38,7 +40,7 @@ final class ServerLoop {
         self.logger = logger
         metrics = ServerMetrics(registry: registry)
         compressor = Compressor(workers: configuration.workers)
-        admission = Admission(limit: configuration.maxInflight)
+        admission = Admission(maxQueued: configuration.maxInflight, maxBufferedBytes: configuration.maxBufferedBytes)
         loop = .allocate(capacity: 1)
         readBuffer = .allocate(byteCount: 256 << 10, alignment: 64)
         let status = uv_loop_init(loop)
@@ -53,8 +55,18 @@ final class ServerLoop {
         readBuffer.deallocate()
     }
 
+    /// The thread running the loop: everything here belongs to it (checked in debug builds).
+    private var loopThread = pthread_self()
+
+    /// Debug builds trap when loop-only state is touched from another thread.
+    @inline(__always)
+    func assertOnLoopThread(_ function: StaticString = #function) {
+        assert(pthread_equal(pthread_self(), loopThread) != 0, "\(function) runs off the loop thread")
+    }
+
     /// Sets up the handles and binds; returns the port. Loop thread.
     func open() throws(ServerError) -> Int {
+        loopThread = pthread_self()
         let me = Unmanaged.passUnretained(self).toOpaque()
         loop.pointee.data = me
         guard let queue = CompletionQueue(loop: loop, owner: me, callback: { handle in
@@ -105,18 +117,40 @@ final class ServerLoop {
     // MARK: Connections
 
     private func accept(status: Int32) {
-        guard status == 0, !draining, let listener else { return }
+        guard !draining, let listener else { return }
+        if status == UV_EMFILE.rawValue || status == UV_ENFILE.rawValue {
+            // libuv has already accepted and closed the connection with its spare descriptor.
+            metrics.connectionRejected(reason: "descriptors")
+            if !descriptorsExhausted {
+                descriptorsExhausted = true
+                logger.error("out of file descriptors: new connections are being closed",
+                             metadata: ["connections": .stringConvertible(connections.count), "max_connections": .stringConvertible(configuration.maxConnections)])
+            }
+            return
+        }
+        guard status == 0 else { return }
+        if descriptorsExhausted {
+            descriptorsExhausted = false
+            logger.info("file descriptors available again", metadata: ["connections": .stringConvertible(connections.count)])
+        }
         // Fails only if uv_tcp_init does, which libuv never does without flags.
         guard let connection = Connection(server: self) else {
             logger.error("cannot set up a connection")
             return
         }
         connections[ObjectIdentifier(connection)] = connection
-        metrics.setConnections(connections.count)
         guard connection.phase == .open, listener.accept(into: connection.stream) else {
             connection.close()
             return
         }
+        if connections.count > configuration.maxConnections {
+            // Accepted only to be closed: the client sees a clean FIN at once instead of a
+            // queue that never drains.
+            metrics.connectionRejected(reason: "limit")
+            connection.close()
+            return
+        }
+        metrics.setConnections(connections.count)
         connection.start()
     }
 
@@ -131,18 +165,21 @@ final class ServerLoop {
     /// From the headers alone: route, limits, media type, parameters, then admission; only
     /// then is the body's buffer allocated (once, sized from Content-Length).
     func headersComplete(_ exchange: Exchange, contentLength: Int?, chunked: Bool) {
+        assertOnLoopThread()
         if exchange.response == nil {
             Router.check(exchange, contentLength: contentLength, chunked: chunked,
                          limits: .init(maxBodyBytes: configuration.maxBodyBytes, draining: draining))
         }
         if exchange.response == nil, let endpoint = exchange.endpoint, endpoint.isWork {
-            guard admission.tryAdmit(exchange) else {
-                exchange.rejectError(429, "too_many_requests",
-                                     "more than \(admission.limit) requests are in flight; retry after 1 s", headers: [("Retry-After", "1")])
-                return
-            }
-            metrics.setInflight(admission.inflight)
             let capacity = contentLength ?? min(64 << 10, configuration.maxBodyBytes)
+            switch admission.admit(reserving: capacity) {
+            case let .failure(refusal):
+                exchange.rejectError(429, "too_many_requests", "\(refusal.message); retry after 1 s", headers: [("Retry-After", "1")])
+                return
+            case let .success(ticket):
+                exchange.ticket = ticket
+            }
+            metrics.setInflight(admission.admitted)
             guard let body = ByteBuffer(capacity: capacity) else {
                 exchange.rejectError(503, "insufficient_memory", "cannot allocate \(capacity) bytes for the body",
                                      headers: [("Retry-After", "1")], close: true)
@@ -155,8 +192,22 @@ final class ServerLoop {
         }
     }
 
+    /// A chunked body outgrows its reservation: reserve up to `bytes` more (doubling), or refuse.
+    func reserveBody(_ exchange: Exchange, upTo bytes: Int) -> Bool {
+        guard var ticket = exchange.ticket else { return true }
+        guard bytes > ticket.reservedBytes else { return true }
+        let target = min(max(bytes, 2 * ticket.reservedBytes), configuration.maxBodyBytes)
+        let granted = admission.grow(&ticket, to: max(target, bytes))
+        exchange.ticket = ticket
+        return granted
+    }
+
     /// The whole request is in: answer the cheap endpoints here, queue the rest for the pool.
     func requestReceived(_ exchange: Exchange) {
+        if var ticket = exchange.ticket {
+            admission.enqueue(&ticket)
+            exchange.ticket = ticket
+        }
         guard exchange.response == nil else { return }
         guard let endpoint = exchange.endpoint else {
             exchange.response = ErrorBody.response(500, "internal_error", "request without a route", requestID: exchange.requestID)
@@ -218,6 +269,7 @@ final class ServerLoop {
     }
 
     private func jobFinished(_ exchange: Exchange, _ outcome: JobOutcome) {
+        assertOnLoopThread()
         runningJobs -= 1
         exchange.jobRunning = false
         exchange.body = nil
@@ -237,10 +289,7 @@ final class ServerLoop {
         exchange.abandoned = true
         guard !exchange.jobRunning else { return }
         exchange.body = nil
-        if exchange.admitted {
-            admission.release(exchange)
-            metrics.setInflight(admission.inflight)
-        }
+        releaseTicket(exchange)
         if exchange.headersComplete, !exchange.loggedDone {
             exchange.loggedDone = true
             RequestLog.write(logger, exchange: exchange, status: 499, bytesOut: 0,
@@ -249,10 +298,7 @@ final class ServerLoop {
     }
 
     func responseWritten(_ exchange: Exchange, status: Int, errorCode: String?, bytesOut: Int, failure: String?) {
-        if exchange.admitted {
-            admission.release(exchange)
-            metrics.setInflight(admission.inflight)
-        }
+        releaseTicket(exchange)
         let duration = monotonicNanos() &- exchange.startedAt
         metrics.request(endpoint: Endpoint.label(for: exchange.path), status: status, nanoseconds: duration)
         if let errorCode { metrics.rejected(reason: errorCode) }
@@ -260,6 +306,13 @@ final class ServerLoop {
         RequestLog.write(logger, exchange: exchange, status: status, bytesOut: bytesOut, durationNanos: duration, note: failure)
     }
 
-    var inflight: Int { admission.inflight }
+    private func releaseTicket(_ exchange: Exchange) {
+        guard let ticket = exchange.ticket else { return }
+        exchange.ticket = nil
+        admission.release(ticket)
+        metrics.setInflight(admission.admitted)
+    }
+
+    var inflight: Int { admission.admitted }
     var workers: Int { configuration.workers }
 }

@@ -63,7 +63,7 @@ extension Connection {
         current = exchange
         exchanges.append(exchange)
         headers = HeaderAccumulator()
-        startTimer(.request, seconds: server.configuration.requestTimeout)
+        apply(lifecycle.requestStarted())
         return 0
     }
 
@@ -124,7 +124,7 @@ extension Connection {
             exchange.rejectError(400, "malformed_http", "the request target is not a valid URL")
         }
         server.headersComplete(exchange, contentLength: contentLength, chunked: chunked)
-        if exchange.respondEarly { stopParsing() }
+        if exchange.respondEarly { endRequestEarly() }
         return 0
     }
 
@@ -137,9 +137,7 @@ extension Connection {
         if announced > UInt64(limit - body.count) {
             exchange.rejectError(413, "body_too_large",
                                  "a chunk of \(announced) bytes takes the body past the limit of \(limit) bytes", close: true)
-            current = nil
-            stopTimer()
-            stopParsing()
+            endRequestEarly()
         }
         return 0
     }
@@ -147,8 +145,16 @@ extension Connection {
     func onBody(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         guard let exchange = current, !parsingStopped, let base = bytes.baseAddress else { return 0 }
         exchange.bytesIn += bytes.count
+        apply(lifecycle.bodyReceived(bytes.count))
         guard !exchange.discardBody, let body = exchange.body else { return 0 }
         let limit = server.configuration.maxBodyBytes
+        if body.count + bytes.count <= limit, !server.reserveBody(exchange, upTo: body.count + bytes.count) {
+            exchange.rejectError(429, "too_many_requests",
+                                 "the chunked body passed \(body.count) bytes and no more memory for request bodies is free (--max-buffered-bytes); retry after 1 s",
+                                 headers: [("Retry-After", "1")], close: true)
+            endRequestEarly()
+            return 0
+        }
         if !body.append(base, count: bytes.count, limit: limit) {
             if body.count + bytes.count > limit {
                 exchange.rejectError(413, "body_too_large", "the chunked body exceeds the limit of \(limit) bytes", close: true)
@@ -156,9 +162,7 @@ extension Connection {
                 exchange.rejectError(503, "insufficient_memory", "cannot grow the body buffer past \(body.count) bytes",
                                      headers: [("Retry-After", "1")], close: true)
             }
-            current = nil
-            stopTimer()
-            stopParsing()
+            endRequestEarly()
         }
         return 0
     }
@@ -166,7 +170,7 @@ extension Connection {
     func onMessageComplete() -> Int32 {
         guard let exchange = current else { return 0 }
         current = nil
-        stopTimer()
+        apply(lifecycle.requestEnded())
         exchange.received = true
         exchange.receivedAt = monotonicNanos()
         if !exchange.keepAlive || parser.pointee.upgrade != 0 {

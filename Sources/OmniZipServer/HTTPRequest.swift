@@ -40,7 +40,8 @@ final class Exchange {
     var keepAlive = true
     var needsContinue = false
     var continueSent = false
-    var admitted = false
+    /// What admission granted (compress, score and budget only), given back once at the end.
+    var ticket: Admission.Ticket?
     var jobRunning = false
     var abandoned = false
     var loggedDone = false
@@ -51,17 +52,22 @@ final class Exchange {
     }
 
     /// Decides the response before the body: sent early (and the connection closed) when the
-    /// client is waiting for 100-continue or `close` is asked for; otherwise after the body,
-    /// which is read and dropped so the connection can be reused.
+    /// client waits for 100-continue, the body is large or chunked, or `close` is asked for;
+    /// otherwise after the small body, which is read and dropped so the connection is reused.
     func reject(_ response: HTTPResponse, close: Bool = false) {
         self.response = response
         discardBody = true
         body = nil
-        if close || (expectsContinue && expectsBody && !received) {
+        if close || (expectsBody && !received && (expectsContinue || (contentLength ?? Int.max) > Self.smallBody)) {
             respondEarly = true
             closeAfter = true
         }
     }
+
+    /// A refused body up to this size is read and dropped, keeping the connection; a larger or
+    /// chunked one is answered at once and the connection closed (after a bounded linger), so a
+    /// refused upload costs neither side the transfer.
+    static let smallBody = 64 << 10
 
     func rejectError(_ status: Int, _ code: String, _ message: String, headers: [(String, String)] = [], close: Bool = false) {
         reject(ErrorBody.response(status, code, message, requestID: requestID, headers: headers), close: close)

@@ -32,6 +32,8 @@ enum OpsEndpoints {
         ])
         let limits = JSONText.object([
             ("max_inflight", String(c.maxInflight)), ("max_body_bytes", String(c.maxBodyBytes)),
+            ("max_buffered_bytes", String(c.maxBufferedBytes)), ("max_connections", String(c.maxConnections)),
+            ("min_upload_rate", String(c.minUploadRate)),
             ("request_timeout_seconds", JSONText.number(c.requestTimeout)), ("max_tokens_per_frame", String(Compressor.maxTokensPerFrame)),
         ])
         return JSONText.object([

@@ -36,6 +36,7 @@ extension Connection {
             let last = exchanges.isEmpty && current == nil
             let closing = head.closeAfter || (last && (server.draining || peerClosed))
             send(response, for: head, closing: closing)
+            apply(lifecycle.responseSent(closing: closing))
             if closing {
                 beginLinger()
                 return
@@ -117,7 +118,7 @@ extension Connection {
         }
         if status < 0 {
             close()
-        } else if inCallback, phase != .closing {
+        } else if inCallback, phase != .closed {
             afterEvent()
         }
     }

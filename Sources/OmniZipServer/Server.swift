@@ -113,6 +113,8 @@ public final class Server: Sendable {
             "address": .string(c.host.contains(":") ? "[\(c.host)]:\(port)" : "\(c.host):\(port)"),
             "host": .string(c.host), "port": .stringConvertible(port), "workers": .stringConvertible(c.workers),
             "max_inflight": .stringConvertible(c.maxInflight), "max_body_bytes": .stringConvertible(c.maxBodyBytes),
+            "max_buffered_bytes": .stringConvertible(c.maxBufferedBytes), "max_connections": .stringConvertible(c.maxConnections),
+            "min_upload_rate": .stringConvertible(c.minUploadRate),
             "request_timeout_s": .stringConvertible(c.requestTimeout), "log_format": .string(c.logFormat.rawValue),
             "version": .string(c.version), "pid": .stringConvertible(Int(getpid())),
         ])

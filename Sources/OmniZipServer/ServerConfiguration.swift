@@ -10,9 +10,15 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var port = 8080
     /// Width of the compression pool, and how many requests compress at once.
     public var workers: Int
-    /// compress/score requests admitted at once (headers complete until response written).
+    /// Complete compress/score/budget requests waiting for or holding a worker; a request
+    /// arriving when this many are queued gets 429 from its headers.
     public var maxInflight: Int
     public var maxBodyBytes = 1 << 30
+    /// Bytes of request bodies held in memory at once; a request whose Content-Length does not
+    /// fit gets 429 from its headers. Default: half the memory the process may use.
+    public var maxBufferedBytes = ServerConfiguration.defaultBufferedBytes()
+    /// Open client connections; past it new ones are closed at once and counted.
+    public var maxConnections = ServerConfiguration.defaultMaxConnections()
     /// Seconds from a request's first byte until it must be fully received.
     public var requestTimeout = 30.0
     public var logFormat = LogFormat.json
@@ -23,6 +29,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Seconds a closing connection keeps draining the client's unread bytes after our last
     /// response, so that closing does not reset the connection under a response still in flight.
     public var lingerTimeout = 2.0
+    /// Seconds an idle connection stays open after a drain began: a request already on the wire
+    /// is answered (with `Connection: close`) rather than reset.
+    public var drainGrace = 1.0
+    /// Bytes per second a request body must average once `uploadGrace` seconds have passed since
+    /// its first byte (0: no minimum). Slower clients get 408 and are closed.
+    public var minUploadRate = 64 << 10
+    public var uploadGrace = 5.0
     /// Install SIGINT/SIGTERM handlers on the loop (tests turn this off: signals are process-wide).
     public var handleSignals = true
     /// `/v1/score` bodies up to this size are planned on the loop thread (see ScoreEndpoint).
@@ -38,6 +51,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     }
 }
 
+extension ServerConfiguration {
+    var lifecycleLimits: ConnectionLifecycle<ContinuousClock>.Limits {
+        .init(idleTimeout: .seconds(idleTimeout), requestTimeout: .seconds(requestTimeout), lingerTimeout: .seconds(lingerTimeout),
+              drainGrace: .seconds(drainGrace), minUploadRate: minUploadRate, uploadGrace: .seconds(uploadGrace))
+    }
+}
+
 public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     public let description: String
 }
@@ -48,6 +68,8 @@ extension ServerConfiguration {
         ("host", "OMNIZIP_HOST"), ("port", "OMNIZIP_PORT"), ("workers", "OMNIZIP_WORKERS"),
         ("max-inflight", "OMNIZIP_MAX_INFLIGHT"), ("max-body-bytes", "OMNIZIP_MAX_BODY_BYTES"),
         ("request-timeout", "OMNIZIP_REQUEST_TIMEOUT"), ("log-format", "OMNIZIP_LOG_FORMAT"),
+        ("max-buffered-bytes", "OMNIZIP_MAX_BUFFERED_BYTES"), ("max-connections", "OMNIZIP_MAX_CONNECTIONS"),
+        ("min-upload-rate", "OMNIZIP_MIN_UPLOAD_RATE"),
     ]
 
     /// Flags win over the environment, which wins over defaults. `flags` maps option names
@@ -80,6 +102,9 @@ extension ServerConfiguration {
         if let workers = try integer("workers", in: 1...1024) { configuration.workers = workers }
         configuration.maxInflight = try integer("max-inflight", in: 1...1_000_000) ?? 2 * configuration.workers
         if let bytes = try integer("max-body-bytes", in: 1...(1 << 40)) { configuration.maxBodyBytes = bytes }
+        if let bytes = try integer("max-buffered-bytes", in: 1...(1 << 50)) { configuration.maxBufferedBytes = bytes }
+        if let count = try integer("max-connections", in: 1...10_000_000) { configuration.maxConnections = count }
+        if let rate = try integer("min-upload-rate", in: 0...(1 << 40)) { configuration.minUploadRate = rate }
         if let (text, origin) = raw("request-timeout") {
             guard let seconds = Double(text.trimmingSpaces), seconds.isFinite, seconds > 0, seconds <= 86_400 else {
                 throw ConfigurationError(description: "invalid value '\(text)' for \(origin): expected seconds in (0, 86400]")

@@ -15,6 +15,7 @@ final class ServerMetrics {
     private var rejections: [String: CoreMetrics.Counter] = [:]
     private var tokens: [String: CoreMetrics.Counter] = [:]
     private var phases: [String: Metrics.Timer] = [:]
+    private var refusedConnections: [String: CoreMetrics.Counter] = [:]
     private let inflight: CoreMetrics.Gauge
     private let connections: CoreMetrics.Gauge
 
@@ -49,6 +50,16 @@ final class ServerMetrics {
         let counter = rejections[reason] ?? {
             let c = CoreMetrics.Counter(label: "omnizip_http_requests_rejected_total", dimensions: [("reason", reason)], factory: factory)
             rejections[reason] = c
+            return c
+        }()
+        counter.increment()
+    }
+
+    /// A connection closed at accept: `limit` (--max-connections) or `descriptors` (EMFILE/ENFILE).
+    func connectionRejected(reason: String) {
+        let counter = refusedConnections[reason] ?? {
+            let c = CoreMetrics.Counter(label: "omnizip_http_connections_rejected_total", dimensions: [("reason", reason)], factory: factory)
+            refusedConnections[reason] = c
             return c
         }()
         counter.increment()

@@ -42,7 +42,7 @@ extension ServerLoop {
     func beginDrain() {
         guard !draining else { return }
         draining = true
-        logger.info("draining", metadata: ["inflight": .stringConvertible(admission.inflight), "connections": .stringConvertible(connections.count)])
+        logger.info("draining", metadata: ["inflight": .stringConvertible(admission.admitted), "connections": .stringConvertible(connections.count)])
         listener?.close()
         listener = nil
         for connection in Array(connections.values) { connection.drain() }

@@ -8,11 +8,12 @@ import Glibc
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the OmniZip pipeline over HTTP (POST /v1/compress, /v1/score; see openapi.yaml).",
+        abstract: "Serve the OmniZip pipeline over HTTP (POST /v1/compress, /v1/score, /v1/budget; see openapi.yaml).",
         discussion: """
             Every option may also come from the environment: \
             \(ServerConfiguration.environmentNames.map { "--\($0.option) = \($0.variable)" }.joined(separator: ", ")). \
-            Flags win over the environment. SIGINT or SIGTERM drains (in-flight requests finish, then exit 0); \
+            Flags win over the environment. SIGINT or SIGTERM drains (in-flight requests finish, a request already \
+            on an idle connection is still answered, then exit 0); \
             a second signal exits at once with status 130.
             """
     )
@@ -23,8 +24,14 @@ struct ServeCommand: ParsableCommand {
     var port: String?
     @Option(help: "Worker threads (default: the number of cores).")
     var workers: String?
-    @Option(name: .customLong("max-inflight"), help: "compress/score requests admitted at once; more get 429 (default 2 x workers).")
+    @Option(name: .customLong("max-inflight"), help: "Complete requests waiting for or holding a worker; a request arriving when this many wait gets 429 from its headers (default 2 x workers).")
     var maxInflight: String?
+    @Option(name: .customLong("max-buffered-bytes"), help: "Bytes of request bodies held in memory at once; a Content-Length that does not fit gets 429 at once (default half the memory limit).")
+    var maxBufferedBytes: String?
+    @Option(name: .customLong("max-connections"), help: "Open client connections; past it new ones are closed at once and counted (default 3/4 of the descriptor limit, at most 16384).")
+    var maxConnections: String?
+    @Option(name: .customLong("min-upload-rate"), help: "Bytes/s a body must average after its first 5 s; slower gets 408 (default 65536; 0 turns it off).")
+    var minUploadRate: String?
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body; larger gets 413 (default 1073741824).")
     var maxBodyBytes: String?
     @Option(name: .customLong("request-timeout"), help: "Seconds to receive a whole request; slower gets 408 (default 30).")
@@ -50,6 +57,9 @@ struct ServeCommand: ParsableCommand {
         flags["port"] = port
         flags["workers"] = workers
         flags["max-inflight"] = maxInflight
+        flags["max-buffered-bytes"] = maxBufferedBytes
+        flags["max-connections"] = maxConnections
+        flags["min-upload-rate"] = minUploadRate
         flags["max-body-bytes"] = maxBodyBytes
         flags["request-timeout"] = requestTimeout
         flags["log-format"] = logFormat

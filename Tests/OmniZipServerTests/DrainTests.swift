@@ -20,7 +20,7 @@ struct DrainTests {
         server.server.stop()
 
         #expect(throws: RawClient.Failure.self) { try server.raw() }
-        #expect(idle.closedByPeer(), "idle connections close at once")
+        #expect(idle.closedByPeer(), "idle connections close (after the drain grace)")
         // The in-flight request completes; a request pipelined behind it (in the same small
         // segment, so the server has parsed it before the compression ends) sees the drain.
         try busy.send(Array(request.suffix(10)) + Array(Raw.get("/readyz").utf8))

@@ -105,20 +105,22 @@ import Testing
         #expect(out[written...].allSatisfy { $0 == 0xEE })
     }
 
-    @Test func largeTensorSerialisesQuickly() throws {
+    /// A large tensor is filled once, as one buffer (no per-element path): checked by what the
+    /// fill closure sees, not by a wall clock (speed belongs to the benchmarks).
+    @Test func largeTensorIsFilledInPlaceOnce() throws {
         let byteCount = 60 << 20
         var writer = SafetensorsWriter(metadata: ["size": "60MB"])
+        var calls: [Int] = []
         writer.add("big", dtype: .f32, shape: [byteCount / 4], count: byteCount) { buffer in
+            calls.append(buffer.count)
             buffer.storeBytes(of: 0xDEAD_BEEF, toByteOffset: byteCount - 4, as: UInt32.self)
         }
-        let clock = ContinuousClock()
-        var bytes: [UInt8] = []
-        let elapsed = clock.measure { bytes = writer.serialized() }
-        // A per-element loop takes seconds in debug builds; a memcpy takes milliseconds.
-        #expect(elapsed < .seconds(1), "serialising 60 MB took \(elapsed)")
-        let file = try parse(bytes)
+        var out = [UInt8](repeating: 0, count: writer.serializedByteCount)
+        let written = out.withUnsafeMutableBytes { writer.serialize(into: $0) }
+        #expect(calls == [byteCount])
+        let file = try parse(Array(out[0..<written]))
         let big = try #require(file.tensor("big"))
         #expect(big.dataRange.count == byteCount)
-        #expect(bytes.withUnsafeBytes { $0.loadLE(at: big.dataRange.upperBound - 4, as: UInt32.self) } == 0xDEAD_BEEF)
+        #expect(out.withUnsafeBytes { $0.loadLE(at: big.dataRange.upperBound - 4, as: UInt32.self) } == 0xDEAD_BEEF)
     }
 }

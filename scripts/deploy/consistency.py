@@ -37,7 +37,7 @@ ENV_RE = re.compile(r"\bOMNIZIP_[A-Z0-9_]+\b")
 # Memory per in-flight request is at most this many times the largest body (body buffer,
 # decoded tensors, scratch), plus a fixed base for the process (binary, OpenBLAS buffers,
 # allocator slack). deploy/README.md explains the numbers.
-MEM_FACTOR = 3
+MEM_FACTOR = 2
 MEM_BASE = 512 * 1024 * 1024
 LONGEST_COMPRESSION_S = 5
 
@@ -291,12 +291,14 @@ def check_omnizip_container(rep, s, docs, deploy, pod, labels, c, where, df_info
         cpu = quantity_cpu(limits["cpu"])
         workers = int(env.get("OMNIZIP_WORKERS", "0") or 0)
         rep.check(workers == cpu, f"{where}: OMNIZIP_WORKERS ({workers}) = CPU limit ({limits['cpu']})")
-        inflight = int(env.get("OMNIZIP_MAX_INFLIGHT", 2 * workers))
         body = int(env.get("OMNIZIP_MAX_BODY_BYTES", 1 << 30))
-        need = inflight * MEM_FACTOR * body + MEM_BASE
         mem = quantity_bytes(limits["memory"])
-        rep.check(mem >= need, f"{where}: memory limit {limits['memory']} >= in-flight {inflight} x {MEM_FACTOR} x body "
-                  f"{body >> 20} MiB + {MEM_BASE >> 20} MiB = {need >> 20} MiB")
+        # Bodies held are bounded by --max-buffered-bytes (default: half the cgroup limit); each
+        # running job adds its response and working rows (about MEM_FACTOR x its body).
+        buffered = int(env.get("OMNIZIP_MAX_BUFFERED_BYTES", mem // 2))
+        need = buffered + workers * MEM_FACTOR * body + MEM_BASE
+        rep.check(mem >= need, f"{where}: memory limit {limits['memory']} >= buffered {buffered >> 20} MiB + workers {workers} x "
+                  f"{MEM_FACTOR} x body {body >> 20} MiB + {MEM_BASE >> 20} MiB = {need >> 20} MiB")
         rep.check(str(requests.get("cpu")) == str(limits["cpu"]) and str(requests.get("memory")) == str(limits["memory"]),
                   f"{where}: requests = limits (Guaranteed QoS, exclusive cores)")
 

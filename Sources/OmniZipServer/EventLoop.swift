@@ -169,7 +169,7 @@ final class ServerLoop {
                 return
             }
             let kind: Job.Kind = switch endpoint {
-            case .compress: .compress(includeEmbeddings: exchange.query["return"] == "embeds")
+            case .compress: .compress(includeEmbeddings: exchange.query["return"] == "embeds", json: Router.wantsJSON(exchange.accept))
             case .budget: .budget
             default: .score(json: exchange.contentType.map(mediaType) == "application/json",
                             safetensorsAnswer: Router.wantsSafetensors(exchange.accept))

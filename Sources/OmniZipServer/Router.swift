@@ -92,9 +92,15 @@ enum Router {
 
     static let safetensorsTypes: Set<String> = ["application/octet-stream", "application/x-safetensors"]
 
+    /// What `curl --data-binary` sends unless told otherwise. Safetensors endpoints treat it as
+    /// no Content-Type, so a plain curl works while debugging; a body that really is a form
+    /// fails safetensors parsing with a 400 that says so.
+    static let curlDefaultType = "application/x-www-form-urlencoded"
+
     private static func mediaTypeFailure(_ exchange: Exchange, _ endpoint: Endpoint) -> String? {
         guard let header = exchange.contentType else { return nil }
         let type = mediaType(header)
+        if type == curlDefaultType, endpoint != .budget { return nil }
         let accepted: Set<String> = switch endpoint {
         case .score: safetensorsTypes.union(["application/json"])
         case .budget: ["application/json"]
@@ -125,14 +131,24 @@ enum Router {
         exchange.query.filter { $0.key != "return" }
     }
 
-    /// Score answers: the first of JSON or safetensors named by Accept wins; JSON by default.
-    static func wantsSafetensors(_ accept: String?) -> Bool {
-        guard let accept else { return false }
+    /// The two answer formats the compression endpoints speak.
+    enum AnswerFormat { case json, safetensors }
+
+    /// The first of JSON or safetensors that `Accept` names, in the order listed (q-values
+    /// are not weighed); nil when it names neither. Each endpoint picks its own default.
+    static func namedAnswer(_ accept: String?) -> AnswerFormat? {
+        guard let accept else { return nil }
         for entry in accept.split(separator: ",") {
             let type = mediaType(String(entry))
-            if type == "application/json" { return false }
-            if safetensorsTypes.contains(type) { return true }
+            if type == "application/json" { return .json }
+            if safetensorsTypes.contains(type) { return .safetensors }
         }
-        return false
+        return nil
     }
+
+    /// Score answers: the first of JSON or safetensors named by Accept wins; JSON by default.
+    static func wantsSafetensors(_ accept: String?) -> Bool { namedAnswer(accept) == .safetensors }
+
+    /// Compress answers: the same rule, but safetensors by default (what clients send for).
+    static func wantsJSON(_ accept: String?) -> Bool { namedAnswer(accept) == .json }
 }

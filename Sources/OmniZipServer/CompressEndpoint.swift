@@ -1,4 +1,5 @@
 import OmniZipCore
+import OmniZipExplain
 import OmniZipWire
 
 /// What a worker hands back to the loop.
@@ -17,6 +18,7 @@ struct Job: Sendable {
         case compress(includeEmbeddings: Bool, json: Bool)
         case score(json: Bool, safetensorsAnswer: Bool)
         case budget
+        case explain(detail: ExplainDetail)
     }
 
     let kind: Kind
@@ -34,6 +36,8 @@ struct Job: Sendable {
             ScoreEndpoint.run(body: body, json: json, safetensorsAnswer: safetensorsAnswer, overrides: overrides, requestID: requestID)
         case .budget:
             BudgetEndpoint.run(body: body, overrides: overrides, requestID: requestID)
+        case let .explain(detail):
+            ExplainEndpoint.run(self, detail: detail, compressor: compressor)
         }
     }
 }

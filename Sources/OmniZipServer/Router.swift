@@ -1,3 +1,4 @@
+import OmniZipExplain
 import OmniZipWire
 
 /// The paths the server answers.
@@ -5,6 +6,7 @@ enum Endpoint: String, CaseIterable, Sendable {
     case compress = "/v1/compress"
     case score = "/v1/score"
     case budget = "/v1/budget"
+    case explain = "/v1/explain"
     case info = "/v1/info"
     case livez = "/livez"
     case healthz = "/healthz"
@@ -13,7 +15,7 @@ enum Endpoint: String, CaseIterable, Sendable {
 
     var method: String {
         switch self {
-        case .compress, .score, .budget: "POST"
+        case .compress, .score, .budget, .explain: "POST"
         default: "GET"
         }
     }
@@ -25,8 +27,11 @@ enum Endpoint: String, CaseIterable, Sendable {
 
     func allows(_ requestMethod: String) -> Bool { allowedMethods.contains(requestMethod) }
 
-    /// compress, score and budget take a body: they are admitted, limited and may go to the pool.
-    var isWork: Bool { self == .compress || self == .score || self == .budget }
+    /// compress, score, budget and explain take a body: they are admitted, limited and may go to the pool.
+    var isWork: Bool { self == .compress || self == .score || self == .budget || self == .explain }
+
+    /// Cheap enough to answer small bodies on the loop thread (no compression runs).
+    var isLight: Bool { self == .score || self == .budget }
 
     /// The `endpoint` label of the metrics (bounded: unknown paths share one value).
     static func label(for path: String) -> String {
@@ -114,21 +119,26 @@ enum Router {
     /// by the decoder, which also merges them with `__metadata__`.
     private static func checkQuery(_ exchange: Exchange, _ endpoint: Endpoint) throws(QueryString.Failure) {
         var names = exchange.query.keys.filter { !RequestOptions.overrideNames.contains($0) }
-        if endpoint == .compress, let value = exchange.query["return"] {
-            names.removeAll { $0 == "return" }
-            guard value == "embeds" || value == "indices" else {
-                throw QueryString.Failure(code: "invalid_parameter", message: "parameter 'return' must be 'indices' (the default) or 'embeds', got '\(value)'")
+        // The server's own query parameters, beside the pipeline's: compress's `return`, explain's `detail`.
+        let own: [String: [String]] = endpoint == .compress ? ["return": ["indices", "embeds"]]
+            : endpoint == .explain ? ["detail": ExplainDetail.allCases.map(\.rawValue)] : [:]
+        for (name, allowed) in own.sorted(by: { $0.key < $1.key }) {
+            guard let value = exchange.query[name] else { continue }
+            names.removeAll { $0 == name }
+            guard allowed.contains(value) else {
+                let choices = allowed.map { "'\($0)'" }.joined(separator: ", ")
+                throw QueryString.Failure(code: "invalid_parameter", message: "parameter '\(name)' must be one of \(choices) (default '\(allowed[0])'), got '\(value)'")
             }
         }
         if let unknown = names.sorted().first {
-            let expected = RequestOptions.overrideNames.union(endpoint == .compress ? ["return"] : []).sorted()
+            let expected = RequestOptions.overrideNames.union(own.keys).sorted()
             throw QueryString.Failure(code: "unknown_parameter", message: "unknown parameter '\(unknown)'; expected one of \(expected.joined(separator: ", "))")
         }
     }
 
-    /// The parameters handed to the decoder: the query without the server's own `return`.
+    /// The parameters handed to the decoder: the query without the server's own `return` and `detail`.
     static func overrides(_ exchange: Exchange) -> [String: String] {
-        exchange.query.filter { $0.key != "return" }
+        exchange.query.filter { $0.key != "return" && $0.key != "detail" }
     }
 
     /// The two answer formats the compression endpoints speak.

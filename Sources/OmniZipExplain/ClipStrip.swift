@@ -5,7 +5,7 @@ enum ClipStrip {
     static func svg(_ model: ReportModel) -> String {
         let n = max(1, model.chunks.count)
         let left = 86.0
-        let column = min(60, max(8, 1100 / Double(n)))
+        let column = min(84, max(8, 1100 / Double(n)))
         let bar = column * 0.7
         let height = 64.0
         let audioTop = 8.0, videoTop = audioTop + height + (column >= 44 ? 30 : 14)

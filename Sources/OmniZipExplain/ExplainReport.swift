@@ -32,6 +32,7 @@ public struct ExplainReport {
         s += clip()
         s += frames()
         s += audio()
+        s += numbers()
         s += "<footer>omnizip explain · \(Markup.escape(source)) · the numbers are the ones /v1/compress answers for this request; the drawing holds one filled cell per kept token.</footer>"
         s += "</main></body></html>\n"
         return s
@@ -69,7 +70,14 @@ public struct ExplainReport {
         s += "<p class=\"mute\">Each chunk's audio retention sets its video budget: the more of a chunk's audio is kept, the more of its video is kept. Stage 2 then renormalises the guided chunks to the global budget: the tick is where the chunk's audio alone would put it, the bar where it ended.</p>"
         s += "<div class=\"legend\"><span><i style=\"background:var(--dom)\"></i>audio kept (retention)</span><span><i style=\"background:var(--even)\"></i>video kept fraction, 1 − ratio</span><span><i style=\"background:var(--ink);height:3px;vertical-align:3px\"></i>before renormalisation</span><span><i style=\"border-top:1px dashed var(--ink);height:0;vertical-align:4px\"></i>1 − rho_video</span></div>"
         s += "<div class=\"scroll\">\(ClipStrip.svg(model))</div>"
-        s += "<details\(model.chunks.count <= ExplainDetail.compactAbove ? " open" : "")><summary>Every chunk in numbers</summary><div class=\"scroll\"><table>"
+        s += "</section>"
+        return s
+    }
+
+    /// The exact numbers behind the pictures, one row per chunk.
+    private func numbers() -> String {
+        var s = "<section id=\"numbers\"><h2>Every chunk in numbers</h2>"
+        s += "<details\(model.chunks.count <= ExplainDetail.compactAbove ? " open" : "")><summary>\(model.chunks.count) chunk\(model.chunks.count == 1 ? "" : "s"): retention, ratios, kept counts</summary><div class=\"scroll\"><table>"
         s += "<tr><th>chunk</th><th>audio kept</th><th>retention</th><th>ratio from audio</th><th>renormalisation</th><th>video ratio</th><th>video kept</th><th>per frame</th></tr>"
         for chunk in model.chunks {
             s += "<tr><td>\(chunk.index)\(chunk.guided ? "" : "*")</td>"

@@ -20,7 +20,8 @@ enum ExplainEndpoint {
                 throw WireError.core(error)
             }
             let compressedAt = monotonicNanos()
-            let page = ExplainReport(request: decoded, result: result, detail: detail, source: "POST /v1/explain (request \(job.requestID))").html()
+            // No request id or time in the page: the same request gives the same bytes, as everywhere.
+            let page = ExplainReport(request: decoded, result: result, detail: detail, source: "POST /v1/explain").html()
             let phases: [(name: String, ms: Double)] = [
                 ("queue", queueMs), ("decode", milliseconds(from: start, to: decodedAt)),
                 ("compress", milliseconds(from: decodedAt, to: compressedAt)),

@@ -2,8 +2,9 @@ import OmniZipCore
 
 /// The `/v1/compress` answer as JSON (`Accept: application/json`): the same indices, ratios and
 /// counts as the safetensors answer, readable from curl. One member per line so a terminal
-/// shows it plainly; no timings (they are in Server-Timing), so the bytes depend only on the request. Embeddings only on request, as base64 of the request dtype's
-/// little-endian bytes (`data_base64_le`), so a reader knows exactly how to decode them.
+/// shows it plainly. No timings (they travel in Server-Timing), so the bytes depend only on
+/// the request. Embeddings only on request, as base64 of the request dtype's little-endian
+/// bytes (`data_base64_le`), so a reader knows exactly how to decode them.
 public enum CompressJSON {
     public static func json(_ request: DecodedRequest, _ result: CompressionResult, includeEmbeddings: Bool) -> [UInt8] {
         let plan = result.plan

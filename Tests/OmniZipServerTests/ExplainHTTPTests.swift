@@ -55,6 +55,9 @@ struct ExplainHTTPTests {
         #expect(page.status == 200 && page.header("Content-Type") == "text/html; charset=utf-8")
         #expect(String(decoding: page.body, as: UTF8.self).contains("rho_audio 0.0"))
         #expect(page.header("Server-Timing")?.contains("render;dur=") == true)
+        // The same request gives the same page, byte for byte (timings only in Server-Timing).
+        let again = try await client.post(server.url("/v1/explain?rho_audio=0&detail=compact"), body)
+        #expect(again.body == page.body)
         expectError(try await client.post(server.url("/v1/explain?detail=everything"), body), status: 400, code: "invalid_parameter")
         expectError(try await client.post(server.url("/v1/explain?return=embeds"), body), status: 400, code: "unknown_parameter")
         expectError(try await client.post(server.url("/v1/explain"), Array("junk".utf8)), status: 400, code: "invalid_safetensors")

@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Architecture: a pure algorithm core (OmniZipCore), a wire layer for safetensors/JSON
-// (OmniZipWire), the libuv/http_parser server (OmniZipServer) and a thin CLI (omnizip).
+// (OmniZipWire), the explain report's drawing (OmniZipExplain), the libuv/http_parser server
+// (OmniZipServer) and a thin CLI (omnizip).
 // C libraries enter through system-library targets with shim headers (C*).
 let package = Package(
     name: "omnizip",
@@ -11,6 +12,7 @@ let package = Package(
         .library(name: "OmniZipCore", targets: ["OmniZipCore"]),
         .library(name: "OmniZipWire", targets: ["OmniZipWire"]),
         .library(name: "OmniZipServer", targets: ["OmniZipServer"]),
+        .library(name: "OmniZipExplain", targets: ["OmniZipExplain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -28,13 +30,15 @@ let package = Package(
         .target(name: "COmniZipKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         .target(name: "OmniZipCore", dependencies: ["CBLAS", "COmniZipKernels"]),
         .target(name: "OmniZipWire", dependencies: ["OmniZipCore"]),
-        .target(name: "OmniZipServer", dependencies: ["OmniZipCore", "OmniZipWire", "CUV", "CHTTPParser",
+        // The explain report's drawing (HTML + SVG), kept apart from the pipeline; no I/O.
+        .target(name: "OmniZipExplain", dependencies: ["OmniZipCore", "OmniZipWire"]),
+        .target(name: "OmniZipServer", dependencies: ["OmniZipCore", "OmniZipWire", "OmniZipExplain", "CUV", "CHTTPParser",
             .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus")]),
         .executableTarget(
             name: "omnizip",
             dependencies: [
-                "OmniZipCore", "OmniZipWire", "OmniZipServer",
+                "OmniZipCore", "OmniZipWire", "OmniZipServer", "OmniZipExplain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -42,6 +46,7 @@ let package = Package(
 
         .testTarget(name: "OmniZipCoreTests", dependencies: ["OmniZipCore", "OmniZipWire"], exclude: ["Fixtures"]),
         .testTarget(name: "OmniZipWireTests", dependencies: ["OmniZipWire"]),
+        .testTarget(name: "OmniZipExplainTests", dependencies: ["OmniZipExplain", "OmniZipWire", "OmniZipCore"]),
         .testTarget(name: "OmniZipServerTests", dependencies: ["OmniZipServer", "OmniZipWire", "OmniZipCore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -52,6 +52,27 @@ for name in ("keep_mask", "merged_index", "video_chunk_ratio", "audio_chunk_rete
     assert got[name] == want[name], name
 print("smoke: ok   compress parity; kept", meta.get("kept"), "of", meta.get("total"))
 PY
+expect 200 "POST /v1/compress, Accept: application/json (golden $CASE)" -H 'Accept: application/json' \
+    --data-binary @"$GOLDEN/$CASE.request.safetensors" "$base/v1/compress"
+python3 - "$work/body" "$GOLDEN/$CASE.expected.safetensors" <<'PY' || fail "compress JSON differs from the golden expectation"
+import json, struct, sys
+answer = json.load(open(sys.argv[1]))
+raw = open(sys.argv[2], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+begin, end = header["keep_mask"]["data_offsets"]
+mask = raw[8 + n + begin: 8 + n + end]
+assert answer["kept_index"] == [i for i, b in enumerate(mask) if b], "kept_index"
+begin, end = header["merged_index"]["data_offsets"]
+assert answer["merged_index"] == list(struct.unpack(f"<{(end - begin) // 8}q", raw[8 + n + begin: 8 + n + end])), "merged_index"
+assert "merged_embeds" not in answer
+print("smoke: ok   compress JSON parity; kept", answer["kept"], "of", answer["total"])
+PY
+expect 200 "POST /v1/explain (golden $CASE)" --data-binary @"$GOLDEN/$CASE.request.safetensors" "$base/v1/explain"
+grep -q '<svg' "$work/body" && grep -q 'data-kept=' "$work/body" || fail "/v1/explain is not the report page"
+! grep -qi '<script' "$work/body" || fail "/v1/explain page has a script"
+expect 400 "POST /v1/explain with a bad detail" --data-binary @"$GOLDEN/$CASE.request.safetensors" "$base/v1/explain?detail=huge"
+grep -q '"invalid_parameter"' "$work/body" || fail "explain 400 body does not name the error code"
 expect 200 "POST /v1/score (JSON)" -H 'Content-Type: application/json' \
     -d '{"audio_scores":[0.1,0.5,0.2,0.9],"audio_chunk_lens":[2,2],"video_chunk_lens":[8,8],"tokens_per_frame":4}' "$base/v1/score"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert "video_chunk_kept" in d and "kept_video" in d, d' "$work/body" || fail "score JSON lacks the plan"

@@ -11,6 +11,8 @@ struct AudioMerge {
     let anchors: [Int]
     /// Their merged values, row-major float32.
     let embeddings: [Float]
+    /// Per merged anchor: the pooled audio indices it absorbed, highest cross-modal score first.
+    let sources: [[Int]]
 
     init(audio: borrowing AudioFeatures, plan: AudioSelection, crossModal: [Float], g: Int, rows: TokenRows) {
         let d = audio.dimension
@@ -19,6 +21,7 @@ struct AudioMerge {
             members[anchor].append(slot)
         }
         var merged: [Int] = []
+        var absorbed: [[Int]] = []
         var values: [Float] = []
         var anchorRow = [Float](repeating: 0, count: d), memberRow = [Float](repeating: 0, count: d)
         var sum = [Float](repeating: 0, count: d)
@@ -41,9 +44,11 @@ struct AudioMerge {
             }
             _ = rows.widen(plan.anchors[c], into: &anchorRow)
             merged.append(plan.anchors[c])
+            absorbed.append(chosen.map { plan.pool[$0] })
             for j in 0..<d { values.append((anchorRow[j] + sum[j]) / (1 + weightSum)) }
         }
         anchors = merged
         embeddings = values
+        sources = absorbed
     }
 }

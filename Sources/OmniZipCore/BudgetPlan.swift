@@ -6,6 +6,9 @@ public struct BudgetPlan: Sendable, Equatable {
     public var audioChunkRetention: [Double]
     /// The ratio applied to each video run; 0 for a run shorter than one frame (kept whole).
     public var videoChunkRatio: [Double]
+    /// Per guided run: the ratio its audio retention alone gives, before stage 2 renormalises
+    /// the guided runs to the global budget (so `videoChunkRatio - this` is the renormalisation).
+    public var videoChunkBaseRatio: [Double]
     /// Tokens each video run keeps.
     public var videoChunkKept: [Int]
     /// Per video run: tokens each whole frame keeps, or nil for a run kept whole.
@@ -28,6 +31,7 @@ public struct BudgetPlan: Sendable, Equatable {
         audio = AudioSelection(scores: scores, parameters: parameters)
         let budget = VideoBudget(audioKeep: audio.keep, layout: layout, rhoVideo: parameters.rhoVideo)
         audioChunkRetention = budget.audioChunkRetention
+        videoChunkBaseRatio = budget.baseRatio
 
         let frames = FrameCounts.make(layout: layout, ratios: budget.videoChunkRatio, mode: parameters.videoBudget,
                                       rhoVideo: parameters.rhoVideo)

@@ -23,6 +23,9 @@ public struct CompressionResult: Sendable {
     public var mergedAnchors: [Int]
     /// Their new values, `mergedAnchors.count × dimension`, float32.
     public var mergedEmbeddings: [Float]
+    /// Per merged anchor (same order): the audio indices merged into it, highest cross-modal
+    /// score first. Not sent to clients; it lets a report link merged-away tokens to anchors.
+    public var mergedSources: [[Int]]
     public var dimension: Int
     /// Seconds spent in each phase: plan, audio, video, merge.
     public var timings: PhaseTimings
@@ -78,7 +81,7 @@ public struct Compressor: Sendable {
                                g: input.parameters.g, rows: input.audio)
         timings.merge = lap()
         return CompressionResult(plan: plan, videoKeep: video.keep, mergedAnchors: merge.anchors,
-                                 mergedEmbeddings: merge.embeddings, dimension: input.audio.dimension, timings: timings)
+                                 mergedEmbeddings: merge.embeddings, mergedSources: merge.sources, dimension: input.audio.dimension, timings: timings)
     }
 }
 

@@ -6,6 +6,9 @@ public struct VideoBudget: Sendable, Equatable {
     public var audioChunkRetention: [Double]
     /// Merging ratio per video run: adjusted for guided runs, rho_v for the rest.
     public var videoChunkRatio: [Double]
+    /// Each guided run's ratio from its own retention alone, before the renormalisation (kept so
+    /// a report can show what the renormalisation changed without redoing the arithmetic).
+    public var baseRatio: [Double]
 
     public init(audioKeep: [Bool], layout: ChunkLayout, rhoVideo: Double) {
         let lo = Parameters.ratioFloor, hi = Parameters.ratioCeiling
@@ -57,6 +60,7 @@ public struct VideoBudget: Sendable, Equatable {
         }
 
         audioChunkRetention = retention
+        baseRatio = base
         videoChunkRatio = layout.videoRunLengths.indices.map { $0 < guided ? adjusted[$0] : rhoVideo }
     }
 }

@@ -5,6 +5,7 @@ import CUV
 import Dispatch
 import Logging
 import OmniZipCore
+import OmniZipExplain
 import Prometheus
 
 /// Everything that lives on the loop thread: the libuv loop, the listener, the connections,
@@ -214,20 +215,21 @@ final class ServerLoop {
             return
         }
         switch endpoint {
-        case .compress, .score, .budget:
+        case .compress, .score, .budget, .explain:
             guard let body = exchange.body else {
                 exchange.response = ErrorBody.response(500, "internal_error", "request body missing", requestID: exchange.requestID)
                 return
             }
             let kind: Job.Kind = switch endpoint {
-            case .compress: .compress(includeEmbeddings: exchange.query["return"] == "embeds")
+            case .compress: .compress(includeEmbeddings: exchange.query["return"] == "embeds", json: Router.wantsJSON(exchange.accept))
             case .budget: .budget
+            case .explain: .explain(detail: exchange.query["detail"].flatMap(ExplainDetail.init(rawValue:)) ?? .auto)
             default: .score(json: exchange.contentType.map(mediaType) == "application/json",
                             safetensorsAnswer: Router.wantsSafetensors(exchange.accept))
             }
             let job = Job(kind: kind, body: body, overrides: Router.overrides(exchange), requestID: exchange.requestID,
                           receivedAt: exchange.receivedAt)
-            if endpoint != .compress, body.count <= configuration.inlineScoreBytes {
+            if endpoint.isLight, body.count <= configuration.inlineScoreBytes {
                 exchange.response = job.run(compressor).response
                 exchange.body = nil
             } else {

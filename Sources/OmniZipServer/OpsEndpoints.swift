@@ -17,7 +17,7 @@ enum OpsEndpoints {
                                 body: .bytes(server.metrics.registry.emitToBuffer()))
         case .info:
             return .json(info(server.configuration, inflight: server.inflight))
-        case .compress, .score, .budget:
+        case .compress, .score, .budget, .explain:
             return ErrorBody.response(500, "internal_error", "not an ops endpoint", requestID: exchange.requestID)
         }
     }

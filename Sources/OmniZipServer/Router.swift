@@ -1,3 +1,4 @@
+import OmniZipExplain
 import OmniZipWire
 
 /// The paths the server answers.
@@ -5,6 +6,7 @@ enum Endpoint: String, CaseIterable, Sendable {
     case compress = "/v1/compress"
     case score = "/v1/score"
     case budget = "/v1/budget"
+    case explain = "/v1/explain"
     case info = "/v1/info"
     case livez = "/livez"
     case healthz = "/healthz"
@@ -13,7 +15,7 @@ enum Endpoint: String, CaseIterable, Sendable {
 
     var method: String {
         switch self {
-        case .compress, .score, .budget: "POST"
+        case .compress, .score, .budget, .explain: "POST"
         default: "GET"
         }
     }
@@ -25,8 +27,11 @@ enum Endpoint: String, CaseIterable, Sendable {
 
     func allows(_ requestMethod: String) -> Bool { allowedMethods.contains(requestMethod) }
 
-    /// compress, score and budget take a body: they are admitted, limited and may go to the pool.
-    var isWork: Bool { self == .compress || self == .score || self == .budget }
+    /// compress, score, budget and explain take a body: they are admitted, limited and may go to the pool.
+    var isWork: Bool { self == .compress || self == .score || self == .budget || self == .explain }
+
+    /// Cheap enough to answer small bodies on the loop thread (no compression runs).
+    var isLight: Bool { self == .score || self == .budget }
 
     /// The `endpoint` label of the metrics (bounded: unknown paths share one value).
     static func label(for path: String) -> String {
@@ -92,9 +97,15 @@ enum Router {
 
     static let safetensorsTypes: Set<String> = ["application/octet-stream", "application/x-safetensors"]
 
+    /// What `curl --data-binary` sends unless told otherwise. Safetensors endpoints treat it as
+    /// no Content-Type, so a plain curl works while debugging; a body that really is a form
+    /// fails safetensors parsing with a 400 that says so.
+    static let curlDefaultType = "application/x-www-form-urlencoded"
+
     private static func mediaTypeFailure(_ exchange: Exchange, _ endpoint: Endpoint) -> String? {
         guard let header = exchange.contentType else { return nil }
         let type = mediaType(header)
+        if type == curlDefaultType, endpoint != .budget { return nil }
         let accepted: Set<String> = switch endpoint {
         case .score: safetensorsTypes.union(["application/json"])
         case .budget: ["application/json"]
@@ -108,31 +119,46 @@ enum Router {
     /// by the decoder, which also merges them with `__metadata__`.
     private static func checkQuery(_ exchange: Exchange, _ endpoint: Endpoint) throws(QueryString.Failure) {
         var names = exchange.query.keys.filter { !RequestOptions.overrideNames.contains($0) }
-        if endpoint == .compress, let value = exchange.query["return"] {
-            names.removeAll { $0 == "return" }
-            guard value == "embeds" || value == "indices" else {
-                throw QueryString.Failure(code: "invalid_parameter", message: "parameter 'return' must be 'indices' (the default) or 'embeds', got '\(value)'")
+        // The server's own query parameters, beside the pipeline's: compress's `return`, explain's `detail`.
+        let own: [String: [String]] = endpoint == .compress ? ["return": ["indices", "embeds"]]
+            : endpoint == .explain ? ["detail": ExplainDetail.allCases.map(\.rawValue)] : [:]
+        for (name, allowed) in own.sorted(by: { $0.key < $1.key }) {
+            guard let value = exchange.query[name] else { continue }
+            names.removeAll { $0 == name }
+            guard allowed.contains(value) else {
+                let choices = allowed.map { "'\($0)'" }.joined(separator: ", ")
+                throw QueryString.Failure(code: "invalid_parameter", message: "parameter '\(name)' must be one of \(choices) (default '\(allowed[0])'), got '\(value)'")
             }
         }
         if let unknown = names.sorted().first {
-            let expected = RequestOptions.overrideNames.union(endpoint == .compress ? ["return"] : []).sorted()
+            let expected = RequestOptions.overrideNames.union(own.keys).sorted()
             throw QueryString.Failure(code: "unknown_parameter", message: "unknown parameter '\(unknown)'; expected one of \(expected.joined(separator: ", "))")
         }
     }
 
-    /// The parameters handed to the decoder: the query without the server's own `return`.
+    /// The parameters handed to the decoder: the query without the server's own `return` and `detail`.
     static func overrides(_ exchange: Exchange) -> [String: String] {
-        exchange.query.filter { $0.key != "return" }
+        exchange.query.filter { $0.key != "return" && $0.key != "detail" }
+    }
+
+    /// The two answer formats the compression endpoints speak.
+    enum AnswerFormat { case json, safetensors }
+
+    /// The first of JSON or safetensors that `Accept` names, in the order listed (q-values
+    /// are not weighed); nil when it names neither. Each endpoint picks its own default.
+    static func namedAnswer(_ accept: String?) -> AnswerFormat? {
+        guard let accept else { return nil }
+        for entry in accept.split(separator: ",") {
+            let type = mediaType(String(entry))
+            if type == "application/json" { return .json }
+            if safetensorsTypes.contains(type) { return .safetensors }
+        }
+        return nil
     }
 
     /// Score answers: the first of JSON or safetensors named by Accept wins; JSON by default.
-    static func wantsSafetensors(_ accept: String?) -> Bool {
-        guard let accept else { return false }
-        for entry in accept.split(separator: ",") {
-            let type = mediaType(String(entry))
-            if type == "application/json" { return false }
-            if safetensorsTypes.contains(type) { return true }
-        }
-        return false
-    }
+    static func wantsSafetensors(_ accept: String?) -> Bool { namedAnswer(accept) == .safetensors }
+
+    /// Compress answers: the same rule, but safetensors by default (what clients send for).
+    static func wantsJSON(_ accept: String?) -> Bool { namedAnswer(accept) == .json }
 }

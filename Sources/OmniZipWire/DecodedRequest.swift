@@ -21,6 +21,8 @@ public struct DecodedRequest: Sendable {
     public var audioPositions: [Int]
     public var videoPositions: [Int]
     public var promptEmbeddings: TokenRows?
+    /// `video_grid_thw` as sent (safetensors requests), for drawing frames as (H/2) x (W/2) patches.
+    public var videoGrid: (t: Int, h: Int, w: Int)? = nil
 
     public var hasEmbeddings: Bool { audio != nil && video != nil }
 

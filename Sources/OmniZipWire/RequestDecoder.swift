@@ -47,6 +47,7 @@ public enum RequestDecoder {
         var request = DecodedRequest(layout: .interleaved, options: options, chunks: chunks, scores: scores, audio: nil, video: nil,
                                      dimension: 0, promptLength: ids.count, audioPositions: audioPositions,
                                      videoPositions: videoPositions, promptEmbeddings: nil)
+        request.videoGrid = grid
         if let embeds = try reader.embeddings("inputs_embeds", required: requireEmbeddings) {
             guard embeds.rows == ids.count else {
                 throw WireError("invalid_shape", "tensor 'inputs_embeds' has \(embeds.rows) rows but 'input_ids' has \(ids.count) tokens")
@@ -77,6 +78,7 @@ public enum RequestDecoder {
                                 audioSource: "audio_chunk_lens sums to \(audioRuns.reduce(0, +))")
         var request = DecodedRequest(layout: .split, options: options, chunks: chunks, scores: scores, audio: nil, video: nil,
                                      dimension: 0, promptLength: 0, audioPositions: [], videoPositions: [], promptEmbeddings: nil)
+        request.videoGrid = grid
         let audio = try reader.embeddings("audio_embeds", required: requireEmbeddings)
         let video = try reader.embeddings("video_embeds", required: requireEmbeddings)
         if (audio == nil) != (video == nil) {

@@ -29,42 +29,35 @@ public enum ResponseEncoder {
         var writer = SafetensorsWriter(metadata: metadata(request, counts).merging(extra) { _, new in new })
         let type = request.embeddingType
         let d = request.dimension
-        let audioKeep = result.audioKeep
+        let indices = CompressIndices(request, result)
 
         switch request.layout {
         case .interleaved:
-            var keep = [Bool](repeating: true, count: request.promptLength)
-            for (i, p) in request.audioPositions.enumerated() { keep[p] = audioKeep[i] }
-            for (i, p) in request.videoPositions.enumerated() { keep[p] = result.videoKeep[i] }
-            let kept = keep.indices.filter { keep[$0] }
-            writer.add("keep_mask", dtype: .bool, shape: [keep.count], elements: keep.map { UInt8($0 ? 1 : 0) })
-            writer.add("kept_index", dtype: .i64, shape: [kept.count], elements: kept.map { Int64($0) })
-            writer.add("merged_index", dtype: .i64, shape: [result.mergedAnchors.count],
-                       elements: result.mergedAnchors.map { Int64(request.audioPositions[$0]) })
-            if includeEmbeddings, let prompt = request.promptEmbeddings {
-                var replacement: [Int: Int] = [:]
-                for (m, a) in result.mergedAnchors.enumerated() { replacement[request.audioPositions[a]] = m }
-                addRows("compressed_embeds", rows: kept, from: prompt, replacing: replacement, merged: result.mergedEmbeddings, into: &writer)
+            writer.add("keep_mask", dtype: .bool, shape: [indices.keepMask.count], elements: indices.keepMask.map { UInt8($0 ? 1 : 0) })
+            writer.add("kept_index", dtype: .i64, shape: [indices.keptIndex.count], elements: indices.keptIndex.map { Int64($0) })
+            writer.add("merged_index", dtype: .i64, shape: [indices.mergedIndex.count], elements: indices.mergedIndex.map { Int64($0) })
+            if includeEmbeddings, let rows = compressedRows(request, result, indices).first {
+                addRows("compressed_embeds", rows, into: &writer)
             }
         case .split:
-            let audioKept = audioKeep.indices.filter { audioKeep[$0] }
-            let videoKept = result.videoKeep.indices.filter { result.videoKeep[$0] }
+            let audioKeep = result.audioKeep
             writer.add("audio_keep", dtype: .bool, shape: [audioKeep.count], elements: audioKeep.map { UInt8($0 ? 1 : 0) })
             writer.add("video_keep", dtype: .bool, shape: [result.videoKeep.count], elements: result.videoKeep.map { UInt8($0 ? 1 : 0) })
-            writer.add("audio_kept_index", dtype: .i64, shape: [audioKept.count], elements: audioKept.map { Int64($0) })
-            writer.add("video_kept_index", dtype: .i64, shape: [videoKept.count], elements: videoKept.map { Int64($0) })
-            writer.add("merged_index", dtype: .i64, shape: [result.mergedAnchors.count], elements: result.mergedAnchors.map { Int64($0) })
-            if includeEmbeddings, let audio = request.audio, let video = request.video {
-                var replacement: [Int: Int] = [:]
-                for (m, a) in result.mergedAnchors.enumerated() { replacement[a] = m }
-                addRows("compressed_audio_embeds", rows: audioKept, from: audio, replacing: replacement, merged: result.mergedEmbeddings, into: &writer)
-                addRows("compressed_video_embeds", rows: videoKept, from: video, replacing: [:], merged: [], into: &writer)
+            writer.add("audio_kept_index", dtype: .i64, shape: [indices.audioKeptIndex.count], elements: indices.audioKeptIndex.map { Int64($0) })
+            writer.add("video_kept_index", dtype: .i64, shape: [indices.videoKeptIndex.count], elements: indices.videoKeptIndex.map { Int64($0) })
+            writer.add("merged_index", dtype: .i64, shape: [indices.mergedIndex.count], elements: indices.mergedIndex.map { Int64($0) })
+            if includeEmbeddings {
+                let rows = compressedRows(request, result, indices)
+                if rows.count == 2 {
+                    addRows("compressed_audio_embeds", rows[0], into: &writer)
+                    addRows("compressed_video_embeds", rows[1], into: &writer)
+                }
             }
         }
         let m = result.mergedAnchors.count
         writer.add("merged_embeds", dtype: ElementConversion.dtype(type), shape: [m, d], count: m * d * type.byteWidth) { out in
             guard let base = out.baseAddress else { return }
-            result.mergedEmbeddings.withUnsafeBufferPointer { ElementConversion.store($0, as: type, into: base) }
+            storeMerged(result, as: type, into: base)
         }
         writer.add("video_chunk_ratio", dtype: .f64, shape: [result.plan.videoChunkRatio.count], elements: result.plan.videoChunkRatio)
         writer.add("audio_chunk_retention", dtype: .f64, shape: [result.plan.audioChunkRetention.count],
@@ -73,13 +66,26 @@ public enum ResponseEncoder {
         return writer
     }
 
-    /// Copies `rows` of `source` verbatim (their original bytes), substituting merged rows.
-    private static func addRows(_ name: String, rows: [Int], from source: TokenRows, replacing: [Int: Int], merged: [Float],
-                                into writer: inout SafetensorsWriter) {
-        let d = source.dimension, width = source.elementType.byteWidth
-        let rowBytes = d * width
-        writer.add(name, dtype: ElementConversion.dtype(source.elementType), shape: [rows.count, d], count: rows.count * rowBytes) { out in
-            guard let dst = out.baseAddress else { return }
+    /// Writes the merged anchors' values in `type`, little-endian (`M × D × width` bytes).
+    static func storeMerged(_ result: CompressionResult, as type: ElementType, into destination: UnsafeMutableRawPointer) {
+        result.mergedEmbeddings.withUnsafeBufferPointer { ElementConversion.store($0, as: type, into: destination) }
+    }
+
+    /// One compressed sequence: which rows of `source` to copy, and the merged values that
+    /// replace some of them (by row, an index into `merged`'s rows).
+    struct RowSelection {
+        let rows: [Int]
+        let source: TokenRows
+        let replacing: [Int: Int]
+        let merged: [Float]
+
+        var byteCount: Int { rows.count * source.dimension * source.elementType.byteWidth }
+        var dtype: SafetensorsDType { ElementConversion.dtype(source.elementType) }
+        var shape: [Int] { [rows.count, source.dimension] }
+
+        /// Copies the rows verbatim (their original bytes), substituting merged rows.
+        func write(into dst: UnsafeMutableRawPointer) {
+            let d = source.dimension, rowBytes = d * source.elementType.byteWidth
             for (k, r) in rows.enumerated() {
                 if let m = replacing[r] {
                     merged.withUnsafeBufferPointer { values in
@@ -90,6 +96,31 @@ public enum ResponseEncoder {
                     (dst + k * rowBytes).copyMemory(from: source.base + source.rowIndices[r] * rowBytes, byteCount: rowBytes)
                 }
             }
+        }
+    }
+
+    /// The compressed sequences `return=embeds` asks for: `[compressed_embeds]` (interleaved)
+    /// or `[audio, video]` (split); empty when the request has no embeddings.
+    static func compressedRows(_ request: DecodedRequest, _ result: CompressionResult, _ indices: CompressIndices) -> [RowSelection] {
+        switch request.layout {
+        case .interleaved:
+            guard let prompt = request.promptEmbeddings else { return [] }
+            var replacement: [Int: Int] = [:]
+            for (m, a) in result.mergedAnchors.enumerated() { replacement[request.audioPositions[a]] = m }
+            return [RowSelection(rows: indices.keptIndex, source: prompt, replacing: replacement, merged: result.mergedEmbeddings)]
+        case .split:
+            guard let audio = request.audio, let video = request.video else { return [] }
+            var replacement: [Int: Int] = [:]
+            for (m, a) in result.mergedAnchors.enumerated() { replacement[a] = m }
+            return [RowSelection(rows: indices.audioKeptIndex, source: audio, replacing: replacement, merged: result.mergedEmbeddings),
+                    RowSelection(rows: indices.videoKeptIndex, source: video, replacing: [:], merged: [])]
+        }
+    }
+
+    private static func addRows(_ name: String, _ selection: RowSelection, into writer: inout SafetensorsWriter) {
+        writer.add(name, dtype: selection.dtype, shape: selection.shape, count: selection.byteCount) { out in
+            guard let dst = out.baseAddress else { return }
+            selection.write(into: dst)
         }
     }
 

@@ -6,7 +6,7 @@ struct OmniZipCommand: ParsableCommand {
         commandName: "omnizip",
         abstract: "Audio-guided token compression (OmniZip) for omnimodal LLM prompts.",
         version: OmniZipVersion.string,
-        subcommands: [CompressCommand.self, ScoreCommand.self, BudgetCommand.self, BenchCommand.self, ServeCommand.self]
+        subcommands: [CompressCommand.self, ScoreCommand.self, BudgetCommand.self, InspectCommand.self, ExplainCommand.self, BenchCommand.self, ServeCommand.self]
     )
 }
 

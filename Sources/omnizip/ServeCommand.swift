@@ -8,7 +8,7 @@ import Glibc
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the OmniZip pipeline over HTTP (POST /v1/compress, /v1/score, /v1/budget; see openapi.yaml).",
+        abstract: "Serve the OmniZip pipeline over HTTP (POST /v1/compress, /v1/score, /v1/budget, /v1/explain; see openapi.yaml).",
         discussion: """
             Every option may also come from the environment: \
             \(ServerConfiguration.environmentNames.map { "--\($0.option) = \($0.variable)" }.joined(separator: ", ")). \

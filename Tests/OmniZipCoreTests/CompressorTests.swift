@@ -64,6 +64,31 @@ struct CompressorTests {
         #expect(result.audioKeep == [true, false])
     }
 
+    @Test("merge sources: pooled, dropped, at most G per anchor, each merged once, highest cross-modal first")
+    func mergeSources() throws {
+        let embeddings = OwnedRows(clip.promptEmbeddings(), dimension: clip.dimension)
+        for g in [0, 1, 3, 15] {
+            let parameters = Parameters(rhoAudio: 0.3, rhoVideo: 0.6, contextualRatio: 0.1, g: g)
+            let result = try Compressor(workers: 2).compress(clipInput(embeddings, parameters: parameters))
+            #expect(result.mergedSources.count == result.mergedAnchors.count)
+            let pool = Set(result.plan.audio.pool)
+            let all = result.mergedSources.flatMap { $0 }
+            #expect(Set(all).count == all.count)
+            #expect(all.allSatisfy { pool.contains($0) && !result.audioKeep[$0] })
+            #expect(result.mergedSources.allSatisfy { !$0.isEmpty && $0.count <= g })
+            #expect(Set(result.mergedAnchors).isSubset(of: Set(result.plan.audio.anchors)))
+            if g > 0 { #expect(!all.isEmpty) }
+        }
+        // Two pool tokens, one anchor, G 1: the one taken is the one closer to the video.
+        let audio = OwnedRows([1, 0, 0, 1, 1, 0.1], dimension: 2)
+        let video = OwnedRows([0, 1], dimension: 2)
+        let input = makeInput(audio: audio, audioCount: 3, video: video, videoCount: 1, scores: [1, 2, 3], audioRuns: [3],
+                              videoRuns: [1], p: 1, parameters: Parameters(rhoAudio: 1, rhoVideo: 0.6, contextualRatio: 0.34, g: 1))
+        let result = try Compressor(workers: 1).compress(input)
+        #expect(result.mergedAnchors == [0])
+        #expect(result.mergedSources == [[1]])
+    }
+
     @Test("no audio and no video both work")
     func missingModalities() throws {
         let rows = OwnedRows(noise(4 * 8, seed: 9), dimension: 4)

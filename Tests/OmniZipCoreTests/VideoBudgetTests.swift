@@ -30,6 +30,17 @@ struct VideoBudgetTests {
         let layout = ChunkLayout(audioRunLengths: [50, 50, 50, 3], videoRunLengths: [18, 18, 18, 9], tokensPerFrame: 9, gridTokens: 63)
         let budget = VideoBudget(audioKeep: mask([14, 50, 50, 1], of: [50, 50, 50, 3]), layout: layout, rhoVideo: 0.6)
         #expect(budget.videoChunkRatio == [0.6379999995231629, 0.35, 0.6883966254696965, 0.75])
+        // The base ratios are the retention's alone; the renormalisation moved runs 0 and 2.
+        #expect(budget.baseRatio == [0.75 + (0.35 - 0.75) * Double(Float(14) / Float(50)), 0.35, 0.35, 0.75 + (0.35 - 0.75) * budget.audioChunkRetention[3]])
+        #expect(budget.baseRatio[1] == budget.videoChunkRatio[1])
+    }
+
+    @Test("without renormalisation the base ratio is the ratio")
+    func baseWithoutRenormalisation() {
+        let layout = ChunkLayout(audioRunLengths: [4, 4], videoRunLengths: [8, 8, 8], tokensPerFrame: 4, gridTokens: 24)
+        let budget = VideoBudget(audioKeep: mask([4, 0], of: [4, 4]), layout: layout, rhoVideo: 0.5)
+        #expect(budget.baseRatio == [0.35, 0.75])
+        #expect(Array(budget.videoChunkRatio.prefix(2)) == budget.baseRatio)
     }
 
     @Test("ratios stay within [0.35, 0.75] and unguided runs get rho_v",

@@ -1,0 +1,52 @@
+import Foundation
+
+/// Text building for the report: escaping and short number forms. SVG coordinates are kept
+/// to integers or one decimal so a minute-long clip's page stays small.
+enum Markup {
+    static func escape(_ s: String) -> String {
+        var out = ""
+        out.reserveCapacity(s.utf8.count)
+        for c in s.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+
+    /// A coordinate: integral values without a fraction, others with at most two decimals.
+    static func n(_ x: Double) -> String {
+        if x == x.rounded() { return String(Int(x)) }
+        var s = String(format: "%.2f", x)
+        while s.hasSuffix("0") { s.removeLast() }
+        if s.hasSuffix(".") { s.removeLast() }
+        return s == "-0" ? "0" : s
+    }
+
+    /// A ratio for people: three decimals.
+    static func ratio(_ x: Double) -> String { String(format: "%.3f", x) }
+
+    static func percent(_ part: Int, of whole: Int) -> String {
+        whole == 0 ? "-" : String(format: "%.0f%%", 100 * Double(part) / Double(whole))
+    }
+
+    /// 8700 -> "8,700".
+    static func count(_ n: Int) -> String {
+        let digits = String(n)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0, (digits.count - i) % 3 == 0 { out += "," }
+            out.append(c)
+        }
+        return out
+    }
+
+    /// The signed change a renormalisation made, "+0.071" or "-0.020" or "0".
+    static func delta(_ x: Double) -> String {
+        abs(x) < 5e-4 ? "0" : (x > 0 ? "+" : "") + ratio(x)
+    }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import OmniZipCore
+import OmniZipExplain
+import OmniZipWire
+
+extension ExplainDetail: ExpressibleByArgument {}
+
+struct ExplainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Compress a request and draw what was kept as one self-contained HTML page (= POST /v1/explain).",
+        discussion: """
+            The page shows the clip as a row of chunks (audio retention, video ratio before and after \
+            renormalisation, kept counts), each frame as its grid of patches (kept filled, dropped empty; \
+            even frames DPC-kNN, odd frames temporal), and the audio tokens (kept by score, anchors, merged \
+            tokens linked to their anchors). No scripts, nothing fetched. --detail auto draws clips of more \
+            than \(ExplainDetail.compactAbove) chunks compactly: the first \(ExplainDetail.fullChunks) chunks in full, the rest as thumbnails.
+            """
+    )
+
+    @Argument(help: "The request (.safetensors), as for compress.")
+    var request: String
+    @Option(name: .shortAndLong, help: "Where to write the page (.html, or - for stdout).")
+    var output: String
+    @Option(help: "auto, full or compact (default auto).")
+    var detail: ExplainDetail = .auto
+    @Option(help: "Worker threads (default: the number of cores).")
+    var workers: Int = defaultWorkerCount()
+    @OptionGroup var parameters: ParameterFlags
+
+    func run() throws {
+        guard workers > 0 else { throw ValidationError("--workers must be positive") }
+        let file = try MappedFile(path: request)
+        let page: String
+        do {
+            let decoded = try RequestDecoder.decode(file.bytes, overrides: parameters.overrides, requireEmbeddings: true)
+            let result: CompressionResult
+            do {
+                result = try Compressor(workers: workers).compress(try decoded.compressionInput())
+            } catch let error as OmniZipError {
+                throw WireError.core(error)
+            }
+            let name = request.split(separator: "/").last.map(String.init) ?? request
+            page = ExplainReport(request: decoded, result: result, detail: detail, source: name).html()
+        } catch let error as WireError {
+            throw CLIError("\(request): \(error.message)")
+        }
+        try writeFile(Array(page.utf8), to: output)
+    }
+}

@@ -11,7 +11,7 @@ from typing import Iterator, List
 
 import pytest
 
-from helpers import GOLDEN_DIR, ServerProcess, find_binary, golden_cases
+from helpers import GOLDEN_DIR, TIGHT_BODY_MEMORY, ServerProcess, find_binary, golden_cases
 
 from omnizip_client import Client
 
@@ -45,8 +45,9 @@ def server(omnizip_bin: str) -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="session")
 def tight_server(omnizip_bin: str) -> Iterator[ServerProcess]:
-    """One request admitted at a time: everything beyond gets 429 + Retry-After."""
-    proc = _start(omnizip_bin, "--workers", "1", "--max-inflight", "1")
+    """One complete request queued at a time and 40 MB of body memory: a request that does not
+    fit gets 429 + Retry-After from its headers."""
+    proc = _start(omnizip_bin, "--workers", "1", "--max-inflight", "1", "--max-buffered-bytes", str(TIGHT_BODY_MEMORY))
     try:
         yield proc
     finally:

@@ -18,6 +18,10 @@ _SHARED = REPO.parent / "shared" / "golden"
 GOLDEN_DIR = _SHARED if _SHARED.is_dir() else REPO / "Tests" / "OmniZipCoreTests" / "Fixtures" / "golden"
 
 
+#: --max-buffered-bytes of the tight test server.
+TIGHT_BODY_MEMORY = 40_000_000  # above the largest golden request (17 MB), below three of them
+
+
 def find_binary() -> Optional[str]:
     return _find_binary(REPO)
 

@@ -11,18 +11,20 @@ from typing import Any, Callable, Iterator, List
 import httpx
 import pytest
 
-from helpers import ServerProcess, assert_parity, golden_cases, load_golden
+from helpers import TIGHT_BODY_MEMORY, ServerProcess, assert_parity, golden_cases, load_golden
 
-from omnizip_client import Client, OverloadedError, RetryPolicy, TimeoutError, TransportError
+from omnizip_client import AsyncClient, Client, OverloadedError, RetryPolicy, TimeoutError, TransportError
 
 
 class SlotHolder:
-    """Takes the tight server's only admission slot: a POST whose body never arrives."""
+    """Takes all of the tight server's body memory: a POST that declares --max-buffered-bytes
+    and never sends a byte of it (no body byte, so no upload-rate check; only the request
+    timeout ends it)."""
 
     def __init__(self, server: ServerProcess) -> None:
         self.sock = socket.create_connection(("127.0.0.1", server.port))
         self.sock.sendall(b"POST /v1/compress HTTP/1.1\r\nHost: test\r\nContent-Type: application/octet-stream\r\n"
-                          b"Content-Length: 1000000\r\n\r\n")
+                          b"Content-Length: %d\r\n\r\n" % TIGHT_BODY_MEMORY)
         deadline = time.monotonic() + 10
         while httpx.get(server.url + "/v1/info").json()["inflight"] < 1:
             assert time.monotonic() < deadline, "the slot holder was never admitted"
@@ -85,7 +87,7 @@ def test_retry_after_succeeds(tight_server: ServerProcess, holder: SlotHolder) -
 
 
 def test_concurrent_big_requests_all_succeed(tight_server: ServerProcess) -> None:
-    """Big requests at once against one slot: 429s happen, and retrying absorbs them."""
+    """Big requests at once against room for two bodies: 429s happen, and retrying absorbs them."""
     names = golden_cases()
     big = max(names, key=lambda n: len(load_golden(n).body))
     g = load_golden(big)
@@ -174,12 +176,49 @@ def _read_and_hang(conn: socket.socket) -> None:
 FAST = dict(retry_policy=RetryPolicy(retries=3, max_wait=5, backoff=0.01))
 
 
-def test_post_that_reached_the_server_is_not_retried() -> None:
-    raw = RawServer(_read_and_reset)
+def _read_answer_partly_and_reset(conn: socket.socket) -> None:
+    conn.recv(65536)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 100\r\n\r\nabc")
+    time.sleep(0.05)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    conn.close()
+
+
+def _read_and_close(conn: socket.socket) -> None:
+    conn.recv(65536)
+    conn.close()
+
+
+@pytest.mark.parametrize("handler", [_read_and_reset, _read_and_close])
+def test_post_lost_before_any_response_byte_is_retried(handler: Callable[[socket.socket], None]) -> None:
+    """Reset or closed with nothing answered (a draining server): repeating is safe."""
+    raw = RawServer(handler)
+    try:
+        with Client(f"http://127.0.0.1:{raw.port}", **FAST) as c, pytest.raises(TransportError) as info:
+            c.compress_bytes(b"x" * 1000)
+        assert info.value.attempts == 4 and raw.connections == 4
+    finally:
+        raw.close()
+
+
+def test_post_lost_after_the_response_began_is_not_retried() -> None:
+    raw = RawServer(_read_answer_partly_and_reset)
     try:
         with Client(f"http://127.0.0.1:{raw.port}", **FAST) as c, pytest.raises(TransportError) as info:
             c.compress_bytes(b"x" * 1000)
         assert info.value.attempts == 1 and raw.connections == 1
+    finally:
+        raw.close()
+
+
+@pytest.mark.anyio
+async def test_async_post_lost_before_any_response_byte_is_retried() -> None:
+    raw = RawServer(_read_and_reset)
+    try:
+        async with AsyncClient(f"http://127.0.0.1:{raw.port}", **FAST) as c:
+            with pytest.raises(TransportError) as info:
+                await c.compress_bytes(b"x" * 1000)
+        assert info.value.attempts == 4 and raw.connections == 4
     finally:
         raw.close()
 

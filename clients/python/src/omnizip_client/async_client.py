@@ -13,7 +13,7 @@ from .budget import Budget
 from .client import _BaseClient
 from .errors import parse_retry_after
 from .results import CompressResult, ScorePlan
-from .retry import RetryState
+from .retry import ANSWERED, RetryState, mark_answered_async
 
 __all__ = ["AsyncClient"]
 
@@ -32,7 +32,8 @@ class AsyncClient(_BaseClient):
                  **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, limits=self.limits,
-                                       headers=self.headers, transport=transport, trust_env=False)
+                                       headers=self.headers, transport=transport, trust_env=False,
+                                       event_hooks={"response": [mark_answered_async]})
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
@@ -161,11 +162,12 @@ class AsyncClient(_BaseClient):
         start = time.monotonic()
         while True:
             state.attempts += 1
+            request = self._http.build_request(prep.method, prep.path, params=prep.params or None,
+                                               content=prep.content, headers=prep.headers)
             try:
-                response = await self._http.request(prep.method, prep.path, params=prep.params or None,
-                                                    content=prep.content, headers=prep.headers)
+                response = await self._http.send(request)
             except httpx.TransportError as exc:
-                delay = state.delay_after_exception(exc)
+                delay = state.delay_after_exception(exc, answered=request.extensions.get(ANSWERED, False))
                 if delay is None:
                     raise self._transport_error(prep, exc, state.attempts) from exc
                 await anyio.sleep(delay)

@@ -12,7 +12,7 @@ from . import _protocol as proto
 from .budget import Budget
 from .errors import TimeoutError, TransportError, parse_retry_after
 from .results import CompressResult, ScorePlan
-from .retry import RetryPolicy, RetryState
+from .retry import ANSWERED, RetryPolicy, RetryState, mark_answered
 
 __all__ = ["Client", "DEFAULT_URL"]
 
@@ -107,7 +107,7 @@ class Client(_BaseClient):
     def __init__(self, base_url: Optional[str] = None, *, transport: Optional[httpx.BaseTransport] = None, **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
         self._http = httpx.Client(base_url=self.base_url, timeout=self.timeout, limits=self.limits, headers=self.headers,
-                                  transport=transport, trust_env=False)
+                                  transport=transport, trust_env=False, event_hooks={"response": [mark_answered]})
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -254,11 +254,12 @@ class Client(_BaseClient):
         while True:
             state.attempts += 1
             content, headers = prep.sync_body()
+            request = self._http.build_request(prep.method, prep.path, params=prep.params or None, content=content,
+                                               headers=headers)
             try:
-                response = self._http.request(prep.method, prep.path, params=prep.params or None, content=content,
-                                              headers=headers)
+                response = self._http.send(request)
             except httpx.TransportError as exc:
-                delay = state.delay_after_exception(exc)
+                delay = state.delay_after_exception(exc, answered=request.extensions.get(ANSWERED, False))
                 if delay is None:
                     raise self._transport_error(prep, exc, state.attempts) from exc
                 time.sleep(delay)

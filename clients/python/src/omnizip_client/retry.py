@@ -6,9 +6,11 @@ in total between them:
 - 429 and 503 are retried after the server's ``Retry-After`` (exponential backoff if absent);
   when the next wait would exceed the remaining budget, the overload error is raised at once.
 - Transport failures are retried only when repeating is safe: any failure of an idempotent
-  GET, and for POST only failures that prove the request never reached the server (connect
-  refused or timed out, no free pooled connection).
-- Everything else (4xx, other 5xx, read/write failures of a POST) is raised at once.
+  GET; for POST, failures that prove the request never reached the server (connect refused or
+  timed out, no free pooled connection), and a connection closed or reset before any response
+  byte arrived (a server draining, or one that answered a refused upload early and closed):
+  nothing was answered, and every omnizip endpoint is a pure function of its body.
+- Everything else (4xx, other 5xx, failures after the response began) is raised at once.
 """
 
 from __future__ import annotations
@@ -20,12 +22,26 @@ from typing import Optional
 
 import httpx
 
-__all__ = ["RetryPolicy", "RetryState", "NEVER_SENT"]
+__all__ = ["RetryPolicy", "RetryState", "NEVER_SENT", "ANSWERED", "mark_answered", "mark_answered_async"]
 
 # httpx exceptions raised before any request byte reached the server.
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Transport failures worth repeating for an idempotent request.
 _TRANSIENT = (httpx.TransportError,)
+# The connection failed under the request; repeated only when no response had begun.
+_CONNECTION_LOST = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+
+#: Set on a request's extensions once its response head arrived (see ``mark_answered``).
+ANSWERED = "omnizip.answered"
+
+
+def mark_answered(response: httpx.Response) -> None:
+    """httpx response hook: the head of a response arrived for this request."""
+    response.request.extensions[ANSWERED] = True
+
+
+async def mark_answered_async(response: httpx.Response) -> None:
+    mark_answered(response)
 
 
 @dataclass(frozen=True)
@@ -70,8 +86,10 @@ class RetryState:
             return None
         return self._budgeted(retry_after if retry_after is not None else self._backoff())
 
-    def delay_after_exception(self, exc: BaseException) -> Optional[float]:
-        if isinstance(exc, NEVER_SENT) or (self.idempotent and isinstance(exc, _TRANSIENT)):
+    def delay_after_exception(self, exc: BaseException, answered: bool = False) -> Optional[float]:
+        """``answered``: the response head had arrived when the failure happened."""
+        unanswered_loss = not answered and isinstance(exc, _CONNECTION_LOST)
+        if isinstance(exc, NEVER_SENT) or unanswered_loss or (self.idempotent and isinstance(exc, _TRANSIENT)):
             return self._budgeted(self._backoff())
         return None
 

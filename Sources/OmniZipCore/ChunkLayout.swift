@@ -31,11 +31,32 @@ public struct ChunkLayout: Sendable, Equatable {
         self.init(audioRunLengths: audioRunLengths, videoRunLengths: videoRunLengths, tokensPerFrame: p, gridTokens: tp)
     }
 
+    /// Most video tokens a layout may have (about 9 hours of Qwen2.5-Omni video): the plan keeps
+    /// a count per frame, so a few bytes of sizes must not ask for unbounded memory.
+    public static let maxVideoTokens = 1 << 22
+    /// Most audio tokens (sizes-only budgets read no per-token data, but sums must not overflow).
+    public static let maxAudioTokens = 1 << 40
+
+    /// The sum of run lengths, or nil when it leaves Int's range.
+    public static func checkedTotal(_ runs: [Int]) -> Int? {
+        var total = 0
+        for n in runs {
+            let (sum, overflow) = total.addingReportingOverflow(n)
+            if overflow { return nil }
+            total = sum
+        }
+        return total
+    }
+
     /// Checks that the layout can be compressed: positive P when there is video, sane lengths.
     public func validate() throws(OmniZipError) {
-        for (name, runs) in [("audio_chunk_lens", audioRunLengths), ("video_chunk_lens", videoRunLengths)] {
+        for (name, runs, limit) in [("audio_chunk_lens", audioRunLengths, Self.maxAudioTokens),
+                                    ("video_chunk_lens", videoRunLengths, Self.maxVideoTokens)] {
             if let bad = runs.firstIndex(where: { $0 <= 0 }) {
                 throw .invalidInput("\(name)[\(bad)] must be positive, got \(runs[bad])")
+            }
+            guard let total = Self.checkedTotal(runs), total <= limit else {
+                throw .invalidInput("\(name) sums to more than \(limit) tokens, the most a request may have")
             }
         }
         if !videoRunLengths.isEmpty && tokensPerFrame <= 0 {

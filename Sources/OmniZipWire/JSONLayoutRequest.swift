@@ -84,7 +84,13 @@ struct JSONLayoutRequest: Decodable {
                 throw WireError("invalid_value", "field '\(name)'[\(bad)] is \(runs[bad]); chunk lengths must be positive")
             }
         }
-        let videoCount = videoRuns.reduce(0, +)
+        let candidate = ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: 1, gridTokens: 0)
+        do {
+            try candidate.validate()
+        } catch {
+            throw .core(error)
+        }
+        let videoCount = candidate.videoTokenCount
         if let grid = videoGridTHW {
             guard grid.count == 3, grid.allSatisfy({ $0 >= 0 && $0 <= 1 << 24 }) else {
                 throw WireError("invalid_value", "field 'video_grid_thw' must be [T, H, W] with values in [0, 16777216]")

@@ -73,6 +73,11 @@ public enum RequestDecoder {
                 throw WireError("invalid_value", "tensor '\(name)'[\(bad)] is \(runs[bad]); chunk lengths must be positive")
             }
         }
+        do {
+            try ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: 1, gridTokens: 0).validate()
+        } catch {
+            throw .core(error)
+        }
         let chunks = try layout(audio: audioRuns, video: videoRuns, grid: grid, scores: scores.count,
                                 videoSource: "video_chunk_lens sums to \(videoRuns.reduce(0, +))",
                                 audioSource: "audio_chunk_lens sums to \(audioRuns.reduce(0, +))")

@@ -46,6 +46,11 @@ struct BudgetHTTPTests {
         expectError(try await client.post(server.url("/v1/budget"), Array("{}".utf8), contentType: "application/octet-stream"),
                     status: 415, code: "unsupported_media_type")
         expectError(try await client.get(server.url("/v1/budget")), status: 405, code: "method_not_allowed")
+        // Sizes alone must not make the server allocate per frame without bound.
+        let huge: [String: Any] = ["audio_scores": [0.5], "audio_chunk_lens": [1], "video_chunk_lens": [1 << 40], "tokens_per_frame": 1]
+        expectError(try await client.post(server.url("/v1/score?video_budget=exact"), [UInt8](try JSONSerialization.data(withJSONObject: huge)),
+                                          contentType: "application/json"), status: 400, code: "invalid_input")
+        #expect(try await client.get(server.url("/livez")).status == 200)
     }
 
     /// Every case under `exact`: the expected keep mask and frame counts, and totals equal to

@@ -38,6 +38,9 @@ struct BudgetCodecTests {
         (#"{"audio_chunk_lens":[2],"video_chunk_lens":[8],"video_grid_thw":[1,4,4]}"#, "inconsistent_shapes"),
         (#"{"audio_chunk_lens":[2],"video_budget":"reference"}"#, "invalid_parameter"),
         (#"{"audio_chunk_lens":[2],"rho_video":2}"#, "invalid_parameter"),
+        // A few bytes must not ask for unbounded memory, nor overflow a sum.
+        (#"{"audio_chunk_lens":[2],"video_chunk_lens":[1099511627776],"tokens_per_frame":1}"#, "invalid_input"),
+        (#"{"audio_chunk_lens":[1099511627776,1099511627776],"video_chunk_lens":[]}"#, "invalid_input"),
     ])
     func refusals(json: String, code: String) {
         #expect(throws: WireError.self) { try decode(json) }

@@ -53,6 +53,7 @@ def test_port_takes_a_grid_like_the_endpoint(client: Client) -> None:
     dict(audio_chunk_lens=[4], video_chunk_lens=[8]),                       # no frame size
     dict(audio_chunk_lens=[4], video_chunk_lens=[8], tokens_per_frame=4, rho_video=1.5),
     dict(audio_chunk_lens=[4], video_chunk_lens=[8], video_grid_thw=[1, 4, 4]),   # 4 tokens, not 8
+    dict(audio_chunk_lens=[4], video_chunk_lens=[(1 << 22) + 1], tokens_per_frame=1),  # past the size bound
 ])
 def test_port_refuses_what_the_endpoint_refuses(client: Client, sizes: Dict[str, Any]) -> None:
     with pytest.raises(ValueError):

@@ -14,6 +14,10 @@ from typing import Optional, Sequence
 
 __all__ = ["Budget", "budget", "kept_audio", "video_target"]
 
+#: The most video (audio) tokens a request may declare; the server refuses more.
+MAX_VIDEO_TOKENS = 1 << 22
+MAX_AUDIO_TOKENS = 1 << 40
+
 #: Stage 2's fixed clamp bounds of a guided run's ratio.
 RATIO_FLOOR = 0.35
 RATIO_CEILING = 0.75
@@ -90,6 +94,8 @@ def budget(
     """
     audio = _lengths("audio_chunk_lens", audio_chunk_lens)
     video = _lengths("video_chunk_lens", video_chunk_lens)
+    if sum(video) > MAX_VIDEO_TOKENS or sum(audio) > MAX_AUDIO_TOKENS:
+        raise ValueError(f"a request may have at most {MAX_VIDEO_TOKENS} video and {MAX_AUDIO_TOKENS} audio tokens")
     rho_audio, rho_video = _ratio("rho_audio", rho_audio), _ratio("rho_video", rho_video)
     contextual_ratio = _ratio("contextual_ratio", contextual_ratio)
     if int(g) != g or g < 0:

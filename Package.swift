@@ -51,3 +51,13 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets (`make fuzz`), only in a build that asks for them: they have no `main`
+// and link only with -sanitize=fuzzer.
+if Context.environment["OMNIZIP_FUZZ"] != nil {
+    package.targets += [
+        .executableTarget(name: "FuzzRequestDecoding", dependencies: ["OmniZipCore", "OmniZipWire"], path: "Fuzz/FuzzRequestDecoding"),
+        .executableTarget(name: "FuzzHTTP", dependencies: ["OmniZipServer", .product(name: "Logging", package: "swift-log")],
+                          path: "Fuzz/FuzzHTTP"),
+    ]
+}

@@ -50,14 +50,8 @@ enum CompressEndpoint {
         do throws(WireError) {
             // The body buffer outlives `decoded` and the compression: `job` holds it.
             let decoded = try RequestDecoder.decode(job.body.bytes, overrides: job.overrides, requireEmbeddings: true)
-            let input = try decoded.compressionInput()
             let decodedAt = monotonicNanos()
-            let result: CompressionResult
-            do {
-                result = try compressor.compress(input)
-            } catch {
-                throw WireError.core(error)
-            }
+            let result = try decoded.compress(with: compressor)
             let compressedAt = monotonicNanos()
             if json {
                 return jsonAnswer(decoded, result, includeEmbeddings: includeEmbeddings, start: start, queueMs: queueMs,

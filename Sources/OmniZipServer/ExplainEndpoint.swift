@@ -11,14 +11,8 @@ enum ExplainEndpoint {
         let queueMs = milliseconds(from: job.receivedAt, to: start)
         do throws(WireError) {
             let decoded = try RequestDecoder.decode(job.body.bytes, overrides: job.overrides, requireEmbeddings: true)
-            let input = try decoded.compressionInput()
             let decodedAt = monotonicNanos()
-            let result: CompressionResult
-            do {
-                result = try compressor.compress(input)
-            } catch {
-                throw WireError.core(error)
-            }
+            let result = try decoded.compress(with: compressor)
             let compressedAt = monotonicNanos()
             // No request id or time in the page: the same request gives the same bytes, as everywhere.
             let page = ExplainReport(request: decoded, result: result, detail: detail, source: "POST /v1/explain").html()

@@ -45,4 +45,15 @@ public struct DecodedRequest: Sendable {
         }
         return CompressionInput(audio: audio, video: video, audioScores: scores, layout: chunks, parameters: options.parameters)
     }
+
+    /// Compresses the request with `compressor`: what /v1/compress, /v1/explain and the CLI
+    /// do, with core refusals mapped to their wire errors in one place.
+    public func compress(with compressor: Compressor) throws(WireError) -> CompressionResult {
+        let input = try compressionInput()
+        do {
+            return try compressor.compress(input)
+        } catch {
+            throw .core(error)
+        }
+    }
 }

@@ -27,17 +27,12 @@ struct CompressCommand: ParsableCommand {
         guard workers > 0 else { throw ValidationError("--workers must be positive") }
         let file = try MappedFile(path: request)
         let response: [UInt8]
-        do {
+        do throws(WireError) {
             let decoded = try RequestDecoder.decode(file.bytes, overrides: parameters.overrides, requireEmbeddings: true)
-            let input = try decoded.compressionInput()
-            let result: CompressionResult
-            do {
-                result = try Compressor(workers: workers).compress(input)
-            } catch {
-                throw WireError.core(error)
-            }
+            let compressor = Compressor(workers: workers)
+            let result = try decoded.compress(with: compressor)
             response = ResponseEncoder.compress(decoded, result, includeEmbeddings: embeds).serialized()
-        } catch let error as WireError {
+        } catch {
             throw CLIError("\(request): \(error.message)")
         }
         try writeFile(response, to: output)

@@ -32,17 +32,13 @@ struct ExplainCommand: ParsableCommand {
         guard workers > 0 else { throw ValidationError("--workers must be positive") }
         let file = try MappedFile(path: request)
         let page: String
-        do {
+        do throws(WireError) {
             let decoded = try RequestDecoder.decode(file.bytes, overrides: parameters.overrides, requireEmbeddings: true)
-            let result: CompressionResult
-            do {
-                result = try Compressor(workers: workers).compress(try decoded.compressionInput())
-            } catch let error as OmniZipError {
-                throw WireError.core(error)
-            }
+            let compressor = Compressor(workers: workers)
+            let result = try decoded.compress(with: compressor)
             let name = request.split(separator: "/").last.map(String.init) ?? request
             page = ExplainReport(request: decoded, result: result, detail: detail, source: name).html()
-        } catch let error as WireError {
+        } catch {
             throw CLIError("\(request): \(error.message)")
         }
         try writeFile(Array(page.utf8), to: output)

@@ -76,13 +76,13 @@ struct ExactBudgetTests {
     /// sizes-only budget, and equal the reference's plan whenever that one already kept K*.
     @Test("kept totals equal the sizes-only budget on random layouts", arguments: 0..<400)
     func property(seed: Int) throws {
-        var random = SplitMix(UInt64(seed))
+        var random = SplitMix64(UInt64(seed))
         let p = random.int(1...24)
         let videoRuns = (0..<random.int(0...8)).map { _ in random.int(1...(4 * p)) }
         let audioRuns = (0..<random.int(0...8)).map { _ in random.int(1...40) }
         let grid = [0.0, 0.25, 0.5, 1.0]
-        func ratio() -> Double { random.int(0...3) == 0 ? grid[random.int(0...3)] : random.unit() }
-        let parameters = Parameters(rhoAudio: ratio(), rhoVideo: ratio(), contextualRatio: random.unit() * 0.2,
+        func ratio() -> Double { random.int(0...3) == 0 ? grid[random.int(0...3)] : random.uniform() }
+        let parameters = Parameters(rhoAudio: ratio(), rhoVideo: ratio(), contextualRatio: random.uniform() * 0.2,
                                     g: random.int(0...4), videoBudget: .exact)
         let layout = ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: p,
                                  gridTokens: videoRuns.reduce(0, +))
@@ -107,11 +107,11 @@ struct ExactBudgetTests {
 
     @Test("compression keeps exactly the sizes-only total", arguments: 0..<24)
     func compressionKeepsBudget(seed: Int) throws {
-        var random = SplitMix(UInt64(seed) &+ 1000)
+        var random = SplitMix64(UInt64(seed) &+ 1000)
         let p = random.int(1...12), d = random.int(1...9)
         let videoRuns = (0..<random.int(1...6)).map { _ in random.int(1...(3 * p)) }
         let audioRuns = (0..<random.int(0...6)).map { _ in random.int(1...30) }
-        let parameters = Parameters(rhoAudio: random.unit(), rhoVideo: random.unit(), contextualRatio: 0.1, g: 3, videoBudget: .exact)
+        let parameters = Parameters(rhoAudio: random.uniform(), rhoVideo: random.uniform(), contextualRatio: 0.1, g: 3, videoBudget: .exact)
         let na = audioRuns.reduce(0, +), nv = videoRuns.reduce(0, +)
         let audio = OwnedRows(noise(max(1, na) * d, seed: UInt64(seed) + 1), dimension: d)
         let video = OwnedRows(noise(nv * d, seed: UInt64(seed) + 2), dimension: d)
@@ -124,17 +124,6 @@ struct ExactBudgetTests {
     }
 }
 
-/// A small seeded generator (SplitMix64) for property tests.
-struct SplitMix {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
     mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }

@@ -72,13 +72,8 @@ public struct FileInspection: Sendable {
     static func compressVerdict(_ bytes: UnsafeRawBufferPointer, workers: Int) -> RequestVerdict {
         do throws(WireError) {
             let decoded = try RequestDecoder.decode(bytes, requireEmbeddings: true)
-            let input = try decoded.compressionInput()
-            let result: CompressionResult
-            do {
-                result = try Compressor(workers: workers).compress(input)
-            } catch {
-                throw WireError.core(error)
-            }
+            let compressor = Compressor(workers: workers)
+            let result = try decoded.compress(with: compressor)
             return .accepted(ResponseEncoder.counts(decoded, result.plan, merged: result.mergedAnchors.count))
         } catch {
             return .refused(error)

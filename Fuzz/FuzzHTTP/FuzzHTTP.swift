@@ -22,6 +22,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var sent = 0
     while sent < size {
         let n = send(fd, data + sent, size - sent, Int32(MSG_NOSIGNAL))
+        if n < 0, errno == EINTR { continue }   // libFuzzer's timer signal
         if n <= 0 { break }   // the server may close early (a refusal): that is an answer too
         sent += n
     }
@@ -30,6 +31,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var buffer = [UInt8](repeating: 0, count: 65536)
     while true {
         let n = recv(fd, &buffer, buffer.count, 0)
+        if n < 0, errno == EINTR { continue }
         if n <= 0 { break }
         reply.append(contentsOf: buffer[0..<n])
     }
@@ -63,8 +65,18 @@ private func connectToServer() -> Int32 {
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = UInt16(port).bigEndian
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let status = withUnsafePointer(to: &address) {
+    var status = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    if status != 0, errno == EINTR {
+        // libFuzzer's timer signal interrupted it; the connection goes on: wait for it.
+        var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        while poll(&ready, 1, 5000) < 0, errno == EINTR {}
+        var error: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+        status = error == 0 ? 0 : -1
+        errno = error
     }
     precondition(status == 0, "the server stopped accepting connections: \(String(cString: strerror(errno)))")
     return fd

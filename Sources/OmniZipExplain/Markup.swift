@@ -1,4 +1,5 @@
 import Foundation
+import OmniZipWire
 
 /// Text building for the report: escaping and short number forms. SVG coordinates are kept
 /// to integers or one decimal so a minute-long clip's page stays small.
@@ -35,15 +36,7 @@ enum Markup {
     }
 
     /// 8700 -> "8,700".
-    static func count(_ n: Int) -> String {
-        let digits = String(n)
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0, (digits.count - i) % 3 == 0 { out += "," }
-            out.append(c)
-        }
-        return out
-    }
+    static func count(_ n: Int) -> String { DigitGrouping.grouped(n) }
 
     /// The signed change a renormalisation made, "+0.071" or "-0.020" or "0".
     static func delta(_ x: Double) -> String {

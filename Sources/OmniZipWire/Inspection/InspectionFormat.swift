@@ -140,15 +140,7 @@ extension FileInspection {
 
     private func short(_ x: Double) -> String { String(format: "%.6g", x) }
 
-    private func grouped(_ n: Int) -> String {
-        let digits = String(n)
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0, (digits.count - i) % 3 == 0 { out += "," }
-            out.append(c)
-        }
-        return out
-    }
+    private func grouped(_ n: Int) -> String { DigitGrouping.grouped(n) }
 
     private func table(_ rows: [[String]], header: Bool = true) -> String {
         let widths = (0..<(rows.map(\.count).max() ?? 0)).map { c in rows.map { c < $0.count ? $0[c].count : 0 }.max() ?? 0 }

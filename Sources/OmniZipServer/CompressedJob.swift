@@ -1,0 +1,41 @@
+import OmniZipCore
+import OmniZipWire
+
+/// A compress or explain job's request, decoded in place and compressed, with when each step
+/// ended: what /v1/compress and /v1/explain share before they answer in their own format.
+struct CompressedJob {
+    typealias Phase = (name: String, ms: Double)
+
+    let decoded: DecodedRequest
+    let result: CompressionResult
+    private let start: UInt64, decodedAt: UInt64, compressedAt: UInt64
+    private let queueMs: Double
+
+    /// The body buffer outlives `decoded` and the compression: `job` holds it.
+    init(_ job: Job, compressor: Compressor, queueMs: Double, start: UInt64) throws(WireError) {
+        self.start = start
+        self.queueMs = queueMs
+        decoded = try RequestDecoder.decode(job.body.bytes, overrides: job.overrides, requireEmbeddings: true)
+        decodedAt = monotonicNanos()
+        result = try decoded.compress(with: compressor)
+        compressedAt = monotonicNanos()
+    }
+
+    /// queue, decode, compress, then `last` up to now (encoding or drawing the answer).
+    func phases(last: String) -> [Phase] {
+        [("queue", queueMs), ("decode", milliseconds(from: start, to: decodedAt)),
+         ("compress", milliseconds(from: decodedAt, to: compressedAt)), (last, milliseconds(from: compressedAt, to: monotonicNanos()))]
+    }
+
+    /// The core's own phases, for Server-Timing.
+    var corePhases: [Phase] {
+        let t = result.timings
+        return [("core_plan", t.plan), ("core_audio", t.audio), ("core_video", t.video), ("core_merge", t.merge)].map { ($0.0, $0.1 * 1000) }
+    }
+
+    /// Timings travel in this header and the metrics, never in a body: the same request gives
+    /// the same response bytes, whatever the load or worker count.
+    static func serverTiming(_ phases: [Phase]) -> (String, String) {
+        ("Server-Timing", phases.map { "\($0.name);dur=\(formatMilliseconds($0.ms))" }.joined(separator: ", "))
+    }
+}

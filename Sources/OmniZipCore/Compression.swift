@@ -43,8 +43,8 @@ public struct Compressor: Sendable {
     /// Whether BF16 requests may use the BF16 dot-product kernel (when the CPU has it).
     public let allowsBF16DotProducts: Bool
 
-    public init(workers: Int, allowBF16DotProducts: Bool = true) {
-        pool = WorkerPool(width: workers)
+    public init(workers: Int, allowBF16DotProducts: Bool = true, niceness: Int32 = 0) {
+        pool = WorkerPool(width: workers, niceness: niceness)
         allowsBF16DotProducts = allowBF16DotProducts
     }
 

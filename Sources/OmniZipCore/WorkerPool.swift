@@ -6,9 +6,12 @@ import Synchronization
 /// how many workers ran or which one took which unit.
 public struct WorkerPool: Sendable {
     public let width: Int
+    /// The nice value each thread taking part sets for itself (0: left as it is).
+    public let niceness: Int32
 
-    public init(width: Int) {
+    public init(width: Int, niceness: Int32 = 0) {
         self.width = max(1, width)
+        self.niceness = niceness
         _ = Kernels.singleThreadedBLAS
     }
 
@@ -18,6 +21,7 @@ public struct WorkerPool: Sendable {
         guard units > 0 else { return }
         let workers = min(width, units)
         if workers == 1 {
+            ThreadPriority.lower(to: niceness)
             var scratch = prepare(0)
             for unit in 0..<units { body(&scratch, unit) }
             return
@@ -27,6 +31,7 @@ public struct WorkerPool: Sendable {
             withoutActuallyEscaping(body) { body in
                 let call = UncheckedSendable((prepare, body))
                 DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    ThreadPriority.lower(to: niceness)
                     var scratch = call.value.0(worker)
                     while true {
                         let unit = next.add(1, ordering: .relaxed).oldValue

@@ -27,6 +27,7 @@ final class Connection {
     /// Why a parser callback stopped the parser (it only reports "callback failed").
     var parseFailure: String?
     private var reading = false
+    private var allowance = TurnAllowance()
     private var openHandles = 0
 
     var phase: ConnectionLifecycle<ContinuousClock>.Phase { lifecycle.phase }
@@ -69,17 +70,22 @@ final class Connection {
     // MARK: Reading
 
     func allocateReadBuffer(suggested: Int) -> uv_buf_t {
+        let limit = allowance.remaining(in: server.readTurns.turn)
+        guard limit > 0 else { return uv_buf_t(base: nil, len: 0) }
         // A large Content-Length body is read straight into its buffer: the kernel's copy is the
         // only one. http_parser then sees the body bytes in place and `append` just counts them.
         if phase == .open, !parsingStopped, let exchange = current, exchange.contentLength != nil, !exchange.discardBody,
            let body = exchange.body, let remaining = exchange.contentLength.map({ $0 - body.count }), remaining >= 64 << 10,
            let tail = body.tail.baseAddress, body.tail.count >= remaining {
-            return uv_buf_t(base: tail.assumingMemoryBound(to: CChar.self), len: remaining)
+            return uv_buf_t(base: tail.assumingMemoryBound(to: CChar.self), len: min(remaining, limit))
         }
-        return uv_buf_t(base: server.readBuffer.baseAddress?.assumingMemoryBound(to: CChar.self), len: server.readBuffer.count)
+        return uv_buf_t(base: server.readBuffer.baseAddress?.assumingMemoryBound(to: CChar.self), len: min(server.readBuffer.count, limit))
     }
 
     func didRead(_ nread: Int, _ buffer: UnsafePointer<uv_buf_t>?) {
+        // Over this turn's budget: the socket stays readable and is read next turn.
+        if nread == Int(UV_ENOBUFS.rawValue) { return }
+        if nread > 0 { allowance.consumed(nread) }
         if nread < 0 {
             if nread == Int(UV_EOF.rawValue) { peerFinished() } else { close() }
             return

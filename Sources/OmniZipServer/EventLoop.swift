@@ -19,6 +19,8 @@ final class ServerLoop {
     /// One read buffer shared by all connections: each read is parsed before the next one.
     let readBuffer: UnsafeMutableRawBufferPointer
     private(set) var completions: CompletionQueue!
+    /// Loop turns, for each connection's per-turn read budget.
+    private(set) var readTurns: ReadTurns!
     // Shared with the shutdown extension (Shutdown.swift); loop thread only, like the rest.
     var draining = false
     var listener: Listener?
@@ -32,6 +34,9 @@ final class ServerLoop {
     private var descriptorsExhausted = false
 
     private let compressor: Compressor
+    /// Jobs run below the loop's priority: on a machine with as many busy workers as cores the
+    /// loop (health probes, uploads, answers) still gets a core when it needs one.
+    static let workerNiceness: Int32 = 10
     private let jobQueue = DispatchQueue(label: "omnizip.jobs", qos: .userInitiated, attributes: .concurrent)
     private var readyJobs: [(job: Job, exchange: Exchange)] = []
     private var dateHeader = HTTPDate()
@@ -40,7 +45,7 @@ final class ServerLoop {
         self.configuration = configuration
         self.logger = logger
         metrics = ServerMetrics(registry: registry)
-        compressor = Compressor(workers: configuration.workers)
+        compressor = Compressor(workers: configuration.workers, niceness: Self.workerNiceness)
         admission = Admission(maxQueued: configuration.maxInflight, maxBufferedBytes: configuration.maxBufferedBytes)
         loop = .allocate(capacity: 1)
         readBuffer = .allocate(byteCount: 256 << 10, alignment: 64)
@@ -75,6 +80,13 @@ final class ServerLoop {
             Unmanaged<ServerLoop>.fromOpaque(data).takeUnretainedValue().drainCompletions()
         }) else { throw ServerError("cannot create the completion signal") }
         completions = queue
+        guard let turns = ReadTurns(loop: loop) else {
+            queue.close()
+            uv_run(loop, UV_RUN_DEFAULT)
+            uv_loop_close(loop)
+            throw ServerError("cannot create the loop's check handle")
+        }
+        readTurns = turns
         do {
             listener = try Listener(loop: loop, host: configuration.host, port: configuration.port, owner: me) { stream, status in
                 guard let data = stream?.pointee.data else { return }
@@ -82,6 +94,7 @@ final class ServerLoop {
             }
         } catch {
             queue.close()
+            turns.close()
             uv_run(loop, UV_RUN_DEFAULT)
             uv_loop_close(loop)
             throw error
@@ -252,6 +265,7 @@ final class ServerLoop {
             let token = LoopBound(value: exchange)
             let compressor = compressor, completions = completions!
             jobQueue.async {
+                ThreadPriority.lower(to: ServerLoop.workerNiceness)
                 let outcome = job.run(compressor)
                 completions.post(.finished(token, outcome))
             }

@@ -53,6 +53,7 @@ extension ServerLoop {
         finished = true
         logger.info("stopped")
         completions.close()
+        readTurns.close()
         for handle in signals {
             uv_signal_stop(handle)
             uv_close(handle.handleRef) { UnsafeMutableRawPointer($0)?.deallocate() }

@@ -2,14 +2,16 @@ import OmniZipWire
 import CHTTPParser
 import CUV
 
-/// One client socket. Loop thread only: every field is touched from libuv and http_parser
-/// callbacks, which all run on the loop thread.
+/// One client socket: carries out what its `ConnectionStateMachine` decides. Loop thread only:
+/// every field is touched from libuv and http_parser callbacks, which all run there.
 ///
-/// Requests are parsed as bytes arrive and queued as exchanges; their responses are written
-/// strictly in queue order (a pipelined request may finish first, but waits its turn). The
+/// Requests are parsed as bytes arrive and queued as exchanges; the machine says when each
+/// response is written (strictly in request order), when to read, and when to close. The
 /// connection stays registered with the server, which keeps it alive, until both its libuv
 /// handles have been closed; their close callbacks free the memory.
 final class Connection {
+    typealias Machine = ConnectionStateMachine<ContinuousClock>
+
     unowned let server: ServerLoop
     let tcp: UnsafeMutablePointer<uv_tcp_t>
     let timer: UnsafeMutablePointer<uv_timer_t>
@@ -17,24 +19,19 @@ final class Connection {
 
     var headers = HeaderAccumulator()
     /// Exchanges in request order; the last one may be `current`, still being received.
-    var exchanges: [Exchange] = []
-    var current: Exchange?
-    /// Timers, lingering and closing: decided by a pure state machine, carried out here.
-    var lifecycle: ConnectionLifecycle<ContinuousClock>
-    /// No more requests are parsed; bytes still arriving are read and dropped.
-    var parsingStopped = false
-    var peerClosed = false
+    private(set) var exchanges: [Exchange] = []
+    private(set) var current: Exchange?
+    private(set) var machine: Machine
     /// Why a parser callback stopped the parser (it only reports "callback failed").
     var parseFailure: String?
-    private var reading = false
     private var allowance = TurnAllowance()
     private var openHandles = 0
 
-    var phase: ConnectionLifecycle<ContinuousClock>.Phase { lifecycle.phase }
+    var phase: Machine.Phase { machine.phase }
 
     init?(server: ServerLoop) {
         self.server = server
-        lifecycle = ConnectionLifecycle(limits: server.configuration.lifecycleLimits, clock: ContinuousClock())
+        machine = Machine(limits: server.configuration.connectionLimits, clock: ContinuousClock())
         tcp = .allocate(capacity: 1)
         timer = .allocate(capacity: 1)
         parser = .allocate(capacity: 1)
@@ -63,8 +60,105 @@ final class Connection {
     func start() {
         guard phase == .open else { return }
         _ = uv_tcp_nodelay(tcp, 1)
-        apply(lifecycle.opened())
-        updateReading()
+        perform(machine.opened())
+    }
+
+    // MARK: Events into the machine
+
+    /// A new request's first byte (from the parser).
+    func beginRequest() -> Exchange? {
+        guard let (id, actions) = machine.requestStarted() else { return nil }
+        let exchange = Exchange(id: id, startedAt: monotonicNanos())
+        exchange.connection = self
+        current = exchange
+        exchanges.append(exchange)
+        perform(actions)
+        return exchange
+    }
+
+    func headersComplete(_ exchange: Exchange, body: Machine.Body, continueAllowed: Bool) {
+        perform(machine.headersComplete(exchange.id, body: body, continueAllowed: continueAllowed))
+    }
+
+    func bodyReceived(_ bytes: Int) {
+        perform(machine.bodyReceived(bytes))
+    }
+
+    func requestComplete(_ exchange: Exchange, closeAfter: Bool) {
+        if current === exchange { current = nil }
+        perform(machine.requestComplete(exchange.id, closeAfter: closeAfter))
+    }
+
+    /// `exchange.response` is set: the machine decides when it goes out.
+    func responseReady(_ exchange: Exchange, close: Bool) {
+        let actions = machine.responseReady(exchange.id, close: close)
+        if current === exchange, machine.receivingID != exchange.id { current = nil }
+        perform(actions)
+    }
+
+    /// After anything that may have made a response writable or changed what to read.
+    func afterEvent() {
+        guard phase != .closed else { return }
+        perform(machine.advance(writeBacklog: uv_stream_get_write_queue_size(stream)))
+    }
+
+    /// The server is shutting down: an idle connection closes after the drain grace (a request
+    /// already on the wire is still answered, with `Connection: close`), a busy one after its
+    /// last response.
+    func drain() {
+        perform(machine.drain())
+    }
+
+    // MARK: Carrying out actions
+
+    private func perform(_ actions: [Machine.Action]) {
+        server.assertOnLoopThread()
+        for action in actions {
+            // A write that failed may have closed the connection midway.
+            if phase == .closed { return }
+            switch action {
+            case .startReading: startReading()
+            case .stopReading: uv_read_stop(stream)
+            case .stopParsing:
+                // A parser already in error has stopped by itself (and may not be paused).
+                if UInt32(parser.pointee.http_errno) == HPE_OK.rawValue { http_parser_pause(parser, 1) }
+            case let .admit(id): exchange(id).map { server.headersComplete($0) }
+            case let .sendContinue(id): exchange(id).map { sendContinue(for: $0) }
+            case let .write(id, closing):
+                guard let exchange = exchange(id) else { continue }
+                exchanges.removeAll { $0 === exchange }
+                if current === exchange { current = nil }
+                if let response = exchange.response { send(response, for: exchange, closing: closing) }
+            case let .drop(id):
+                guard let exchange = exchange(id) else { continue }
+                exchanges.removeAll { $0 === exchange }
+                if current === exchange { current = nil }
+                server.abandon(exchange)
+            case let .armTimer(deadline): armTimer(deadline)
+            case .disarmTimer: uv_timer_stop(timer)
+            case let .timeOut(id, message):
+                guard let exchange = exchange(id) else { continue }
+                if current === exchange { current = nil }
+                exchange.rejectError(408, "request_timeout", message, close: true)
+                afterEvent()
+            case .shutdown: shutdown()
+            case .close: close()
+            }
+        }
+    }
+
+    private func exchange(_ id: Machine.RequestID) -> Exchange? {
+        exchanges.first { $0.id == id }
+    }
+
+    private func armTimer(_ deadline: ContinuousClock.Instant) {
+        let remaining = ContinuousClock.now.duration(to: deadline)
+        let ms = UInt64(max(1, (Double(remaining.components.seconds) * 1000 + Double(remaining.components.attoseconds) * 1e-15).rounded(.up)))
+        uv_timer_start(timer, { handle in
+            guard let handle, let data = handle.pointee.data else { return }
+            let connection = Unmanaged<Connection>.fromOpaque(data).takeUnretainedValue()
+            connection.perform(connection.machine.timerFired())
+        }, ms, 0)
     }
 
     // MARK: Reading
@@ -74,7 +168,7 @@ final class Connection {
         guard limit > 0 else { return uv_buf_t(base: nil, len: 0) }
         // A large Content-Length body is read straight into its buffer: the kernel's copy is the
         // only one. http_parser then sees the body bytes in place and `append` just counts them.
-        if phase == .open, !parsingStopped, let exchange = current, exchange.contentLength != nil, !exchange.discardBody,
+        if machine.isParsing, let exchange = current, exchange.contentLength != nil, !exchange.discardBody,
            let body = exchange.body, let remaining = exchange.contentLength.map({ $0 - body.count }), remaining >= 64 << 10,
            let tail = body.tail.baseAddress, body.tail.count >= remaining {
             return uv_buf_t(base: tail.assumingMemoryBound(to: CChar.self), len: min(remaining, limit))
@@ -87,10 +181,10 @@ final class Connection {
         if nread == Int(UV_ENOBUFS.rawValue) { return }
         if nread > 0 { allowance.consumed(nread) }
         if nread < 0 {
-            if nread == Int(UV_EOF.rawValue) { peerFinished() } else { close() }
+            if nread == Int(UV_EOF.rawValue) { perform(machine.peerFinished()) } else { close() }
             return
         }
-        guard nread > 0, phase == .open, !parsingStopped, let base = buffer?.pointee.base else { return }
+        guard nread > 0, machine.isParsing, let base = buffer?.pointee.base else { return }
         let consumed = http_parser_execute(parser, HTTPParserBridge.settings, base, nread)
         let code = UInt32(parser.pointee.http_errno)
         if code == HPE_INVALID_METHOD.rawValue {
@@ -98,90 +192,27 @@ final class Connection {
         } else if code != HPE_OK.rawValue, code != HPE_PAUSED.rawValue {
             malformed(parseFailure ?? HTTPParserBridge.errorDescription(code, chunked: UInt32(parser.pointee.flags) & F_CHUNKED.rawValue != 0))
         } else if code == HPE_OK.rawValue, consumed < nread, parser.pointee.upgrade != 0 {
-            parsingStopped = true
-            exchanges.last?.closeAfter = true
+            perform(machine.parsingEnded())
         }
         afterEvent()
     }
 
-    private func peerFinished() {
-        peerClosed = true
-        stopReading()
-        guard phase == .open else {
-            close()
-            return
-        }
-        if let partial = current {
-            // Half a request and no more bytes coming: nothing to answer.
-            current = nil
-            exchanges.removeAll { $0 === partial }
-            lifecycle.requestDropped()
-            server.abandon(partial)
-        }
-        parsingStopped = true
-        if exchanges.isEmpty { close() } else { afterEvent() }
-    }
-
     private func malformed(_ description: String) {
-        failedExchange().rejectError(400, "malformed_http", "malformed HTTP request: \(description)", close: true)
+        failedExchange()?.rejectError(400, "malformed_http", "malformed HTTP request: \(description)", close: true)
     }
 
     /// A method http_parser does not know: no resource here implements it (RFC 9110 15.6.2).
     private func notImplemented() {
-        failedExchange().rejectError(501, "not_implemented", "the request method is not implemented; this server takes GET, HEAD and POST",
-                                     close: true)
+        failedExchange()?.rejectError(501, "not_implemented", "the request method is not implemented; this server takes GET, HEAD and POST",
+                                      close: true)
     }
 
-    /// The exchange a parse failure is answered on: the partial one, or a new one. Nothing more is parsed.
-    private func failedExchange() -> Exchange {
-        let exchange: Exchange
-        if let partial = current {
-            exchange = partial
-        } else {
-            exchange = Exchange(startedAt: monotonicNanos())
-            exchange.connection = self
-            exchanges.append(exchange)
-            apply(lifecycle.requestStarted())
-        }
-        current = nil
-        parsingStopped = true
-        apply(lifecycle.requestEnded())
-        return exchange
-    }
-
-    func stopParsing() {
-        parsingStopped = true
-        http_parser_pause(parser, 1)
-    }
-
-    /// The request being received is refused before its end: nothing more is read of it.
-    func endRequestEarly() {
-        current = nil
-        stopParsing()
-        apply(lifecycle.requestEnded())
-    }
-
-    /// After anything that may have made a response ready or changed what to read.
-    func afterEvent() {
-        pump()
-        updateReading()
-    }
-
-    private func updateReading() {
-        switch phase {
-        case .closed:
-            return
-        case .lingering:
-            if peerClosed { stopReading() } else { startReading() }
-        case .open:
-            let backlog = exchanges.count >= server.configuration.maxPipelinedRequests
-                || uv_stream_get_write_queue_size(stream) > 8 << 20
-            if peerClosed || backlog { stopReading() } else { startReading() }
-        }
+    /// The exchange a parse failure is answered on: the partial one, or a new one.
+    private func failedExchange() -> Exchange? {
+        current ?? beginRequest()
     }
 
     private func startReading() {
-        guard !reading else { return }
         let status = uv_read_start(stream, { handle, suggested, buffer in
             guard let handle, let buffer, let data = handle.pointee.data else { return }
             buffer.pointee = Unmanaged<Connection>.fromOpaque(data).takeUnretainedValue().allocateReadBuffer(suggested: suggested)
@@ -189,74 +220,22 @@ final class Connection {
             guard let stream, let data = stream.pointee.data else { return }
             Unmanaged<Connection>.fromOpaque(data).takeUnretainedValue().didRead(nread, buffer)
         })
-        if status == 0 { reading = true } else { close() }
+        if status != 0 { close() }
     }
 
-    private func stopReading() {
-        guard reading else { return }
-        reading = false
-        uv_read_stop(stream)
-    }
-
-    // MARK: Timer
-
-    /// Carries out what the lifecycle decided.
-    func apply(_ action: ConnectionLifecycle<ContinuousClock>.Action) {
-        server.assertOnLoopThread()
-        switch action {
-        case .none:
-            break
-        case let .armTimer(deadline):
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            let ms = UInt64(max(1, (Double(remaining.components.seconds) * 1000 + Double(remaining.components.attoseconds) * 1e-15).rounded(.up)))
-            uv_timer_start(timer, { handle in
-                guard let handle, let data = handle.pointee.data else { return }
-                Unmanaged<Connection>.fromOpaque(data).takeUnretainedValue().timerFired()
-            }, ms, 0)
-        case .disarmTimer:
-            uv_timer_stop(timer)
-        case let .timeOut(message):
-            guard let exchange = current else { return }
-            endRequestEarly()
-            exchange.rejectError(408, "request_timeout", message, close: true)
-            afterEvent()
-        case .close:
-            close()
-        }
-    }
-
-    private func timerFired() {
-        apply(lifecycle.timerFired())
-    }
-
-    // MARK: Draining and closing
-
-    /// The server is shutting down: an idle connection closes after the drain grace (a request
-    /// already on the wire is still answered, with `Connection: close`), a busy one after its
-    /// last response (see `pump`).
-    func drain() {
-        apply(lifecycle.drain())
-    }
+    // MARK: Lingering and closing
 
     /// After our last response: send FIN once it is flushed, keep reading and dropping what the
     /// client still sends, and close when it closes or the linger time is up. Closing at once
     /// could reset the connection and destroy the response before the client reads it.
-    func beginLinger() {
-        parsingStopped = true
-        for exchange in exchanges { server.abandon(exchange) }
-        exchanges = []
-        current = nil
+    private func shutdown() {
         let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
         request.pointee.data = Unmanaged.passRetained(self).toOpaque()
         let status = uv_shutdown(request, stream) { request, status in
             guard let request else { return }
             let connection = Unmanaged<Connection>.fromOpaque(request.pointee.data).takeRetainedValue()
             request.deallocate()
-            if status < 0 || connection.peerClosed {
-                connection.close()
-            } else {
-                connection.apply(connection.lifecycle.shutdownCompleted())
-            }
+            if status < 0 { connection.close() } else { connection.perform(connection.machine.shutdownCompleted()) }
         }
         guard status == 0 else {
             Unmanaged<Connection>.fromOpaque(request.pointee.data).release()
@@ -264,12 +243,11 @@ final class Connection {
             close()
             return
         }
-        updateReading()
     }
 
     func close() {
-        guard lifecycle.closed() else { return }
-        stopReading()
+        guard machine.closed() else { return }
+        uv_read_stop(stream)
         for exchange in exchanges { server.abandon(exchange) }
         exchanges = []
         current = nil

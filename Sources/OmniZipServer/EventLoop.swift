@@ -178,14 +178,11 @@ final class ServerLoop {
 
     /// From the headers alone: route, limits, media type, parameters, then admission; only
     /// then is the body's buffer allocated (once, sized from Content-Length).
-    func headersComplete(_ exchange: Exchange, contentLength: Int?, chunked: Bool) {
+    func headersComplete(_ exchange: Exchange) {
         assertOnLoopThread()
-        if exchange.response == nil {
-            Router.check(exchange, contentLength: contentLength, chunked: chunked,
-                         limits: .init(maxBodyBytes: configuration.maxBodyBytes, draining: draining))
-        }
+        Router.check(exchange, limits: .init(maxBodyBytes: configuration.maxBodyBytes, draining: draining))
         if exchange.response == nil, let endpoint = exchange.endpoint, endpoint.isWork {
-            let capacity = contentLength ?? min(64 << 10, configuration.maxBodyBytes)
+            let capacity = exchange.contentLength ?? min(64 << 10, configuration.maxBodyBytes)
             switch admission.admit(reserving: capacity) {
             case let .failure(refusal):
                 exchange.rejectError(429, "too_many_requests", "\(refusal.message); retry after 1 s", headers: [("Retry-After", "1")])
@@ -200,9 +197,6 @@ final class ServerLoop {
                 return
             }
             exchange.body = body
-        }
-        if exchange.response == nil, exchange.expectsContinue, exchange.expectsBody, !exchange.http10 {
-            exchange.needsContinue = true
         }
     }
 
@@ -224,13 +218,13 @@ final class ServerLoop {
         }
         guard exchange.response == nil else { return }
         guard let endpoint = exchange.endpoint else {
-            exchange.response = ErrorBody.response(500, "internal_error", "request without a route", requestID: exchange.requestID)
+            exchange.respond(ErrorBody.response(500, "internal_error", "request without a route", requestID: exchange.requestID))
             return
         }
         switch endpoint {
         case .compress, .score, .budget, .explain:
             guard let body = exchange.body else {
-                exchange.response = ErrorBody.response(500, "internal_error", "request body missing", requestID: exchange.requestID)
+                exchange.respond(ErrorBody.response(500, "internal_error", "request body missing", requestID: exchange.requestID))
                 return
             }
             let kind: Job.Kind = switch endpoint {
@@ -243,14 +237,14 @@ final class ServerLoop {
             let job = Job(kind: kind, body: body, overrides: Router.overrides(exchange), requestID: exchange.requestID,
                           receivedAt: exchange.receivedAt)
             if endpoint.isLight, body.count <= configuration.inlineScoreBytes {
-                exchange.response = job.run(compressor).response
                 exchange.body = nil
+                exchange.respond(job.run(compressor).response)
             } else {
                 readyJobs.append((job, exchange))
                 startJobs()
             }
         default:
-            exchange.response = OpsEndpoints.respond(endpoint, exchange: exchange, server: self)
+            exchange.respond(OpsEndpoints.respond(endpoint, exchange: exchange, server: self))
         }
     }
 
@@ -294,7 +288,7 @@ final class ServerLoop {
         if exchange.abandoned {
             abandon(exchange)
         } else {
-            exchange.response = outcome.response
+            exchange.respond(outcome.response)
             exchange.connection?.afterEvent()
         }
         startJobs()

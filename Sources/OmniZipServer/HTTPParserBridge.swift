@@ -33,6 +33,8 @@ enum HTTPParserBridge {
         return String(cString: http_errno_description(http_errno(rawValue: code)))
     }
 
+    static let maxURLBytes = 8192
+
     static func methodName(_ code: UInt32) -> String {
         String(cString: http_method_str(http_method(rawValue: code)))
     }
@@ -55,22 +57,19 @@ enum HTTPParserBridge {
     }
 }
 
-/// The parser's view of a connection: each callback feeds the exchange being received.
+/// The parser's view of a connection: each callback feeds the exchange being received and
+/// tells the state machine what happened.
 extension Connection {
     func onMessageBegin() -> Int32 {
-        let exchange = Exchange(startedAt: monotonicNanos())
-        exchange.connection = self
-        current = exchange
-        exchanges.append(exchange)
+        guard beginRequest() != nil else { return 1 }
         headers = HeaderAccumulator()
-        apply(lifecycle.requestStarted())
         return 0
     }
 
     func onURL(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         guard let exchange = current else { return 0 }
         exchange.bytesIn += bytes.count
-        if exchange.url.count <= Self.maxURLBytes { exchange.url.append(contentsOf: bytes.prefix(Self.maxURLBytes + 1 - exchange.url.count)) }
+        if exchange.url.count <= HTTPParserBridge.maxURLBytes { exchange.url.append(contentsOf: bytes.prefix(HTTPParserBridge.maxURLBytes + 1 - exchange.url.count)) }
         return 0
     }
 
@@ -100,59 +99,39 @@ extension Connection {
         let p = parser.pointee
         exchange.method = HTTPParserBridge.methodName(UInt32(p.method))
         exchange.http10 = p.http_major == 1 && p.http_minor == 0
-        exchange.keepAlive = http_should_keep_alive(parser) != 0
         if let id = exchange.requestIDHeader.flatMap(RequestID.accepting) { exchange.requestID = id }
-        let chunked = UInt32(p.flags) & F_CHUNKED.rawValue != 0
+        exchange.chunked = UInt32(p.flags) & F_CHUNKED.rawValue != 0
         let contentLength = UInt32(p.flags) & F_CONTENTLENGTH.rawValue != 0 ? Int(clamping: p.content_length) : nil
         exchange.contentLength = contentLength
         exchange.declaredLength = contentLength == nil ? nil : p.content_length
-        exchange.expectsBody = chunked || (contentLength ?? 0) > 0
-
-        if exchange.url.count > Self.maxURLBytes {
-            exchange.rejectError(400, "malformed_http", "the request target is longer than \(Self.maxURLBytes) bytes")
-        } else if let (path, query) = HTTPParserBridge.splitTarget(exchange.url) {
-            exchange.path = path
-            // Only compress and score take parameters; the probes ignore their query.
-            if Endpoint(rawValue: path)?.isWork == true {
-                do {
-                    exchange.query = try QueryString.parse(query)
-                } catch {
-                    exchange.rejectError(400, error.code, error.message)
-                }
-            }
-        } else {
-            exchange.rejectError(400, "malformed_http", "the request target is not a valid URL")
-        }
-        server.headersComplete(exchange, contentLength: contentLength, chunked: chunked)
-        if exchange.respondEarly { endRequestEarly() }
+        let body: Machine.Body = exchange.chunked ? .chunked : (contentLength ?? 0) > 0 ? .length(contentLength!) : .none
+        headersComplete(exchange, body: body, continueAllowed: exchange.expectsContinue && !exchange.http10)
         return 0
     }
 
     /// A chunk that would take the body past the limit is refused when announced, not when
     /// its bytes arrive (`content_length` holds the chunk's size here).
     func onChunkHeader() -> Int32 {
-        guard let exchange = current, !parsingStopped, !exchange.discardBody, let body = exchange.body else { return 0 }
+        guard let exchange = current, machine.isParsing, !exchange.discardBody, let body = exchange.body else { return 0 }
         let limit = server.configuration.maxBodyBytes
         let announced = parser.pointee.content_length
         if announced > UInt64(limit - body.count) {
             exchange.rejectError(413, "body_too_large",
                                  "a chunk of \(announced) bytes takes the body past the limit of \(limit) bytes", close: true)
-            endRequestEarly()
         }
         return 0
     }
 
     func onBody(_ bytes: UnsafeRawBufferPointer) -> Int32 {
-        guard let exchange = current, !parsingStopped, let base = bytes.baseAddress else { return 0 }
+        guard let exchange = current, machine.isParsing, let base = bytes.baseAddress else { return 0 }
         exchange.bytesIn += bytes.count
-        apply(lifecycle.bodyReceived(bytes.count))
+        bodyReceived(bytes.count)
         guard !exchange.discardBody, let body = exchange.body else { return 0 }
         let limit = server.configuration.maxBodyBytes
         if body.count + bytes.count <= limit, !server.reserveBody(exchange, upTo: body.count + bytes.count) {
             exchange.rejectError(429, "too_many_requests",
                                  "the chunked body passed \(body.count) bytes and no more memory for request bodies is free (--max-buffered-bytes); retry after 1 s",
                                  headers: [("Retry-After", "1")], close: true)
-            endRequestEarly()
             return 0
         }
         if !body.append(base, count: bytes.count, limit: limit) {
@@ -162,26 +141,18 @@ extension Connection {
                 exchange.rejectError(503, "insufficient_memory", "cannot grow the body buffer past \(body.count) bytes",
                                      headers: [("Retry-After", "1")], close: true)
             }
-            endRequestEarly()
         }
         return 0
     }
 
     func onMessageComplete() -> Int32 {
         guard let exchange = current else { return 0 }
-        current = nil
-        apply(lifecycle.requestEnded())
-        exchange.received = true
         exchange.receivedAt = monotonicNanos()
-        if !exchange.keepAlive || parser.pointee.upgrade != 0 {
-            // Connection: close, HTTP/1.0 without keep-alive, or a protocol switch we do not
-            // speak: answer this one, read no further.
-            exchange.closeAfter = true
-            stopParsing()
-        }
+        // Connection: close, HTTP/1.0 without keep-alive, or a protocol switch we do not speak:
+        // answer this one, read no further.
+        requestComplete(exchange, closeAfter: http_should_keep_alive(parser) == 0 || parser.pointee.upgrade != 0)
         server.requestReceived(exchange)
         return 0
     }
 
-    static let maxURLBytes = 8192
 }

@@ -3,6 +3,8 @@
 /// `LoopBound` token of it.
 final class Exchange {
     weak var connection: Connection?
+    /// The connection state machine's name for this request.
+    let id: Int
     var requestID: String
     let startedAt: UInt64
     var receivedAt: UInt64 = 0
@@ -26,54 +28,46 @@ final class Exchange {
     var contentLength: Int?
     /// Content-Length as sent (may exceed Int.max), for messages.
     var declaredLength: UInt64?
-    var expectsBody = false
+    var chunked = false
+    /// The response was decided before the body: its bytes are counted, not kept.
     var discardBody = false
     var bytesIn = 0
 
-    // Progress.
-    var received = false
     var response: HTTPResponse?
-    /// Write `response` as soon as it is this exchange's turn, without waiting for the body
-    /// (a rejection from the headers alone); the connection closes after it.
-    var respondEarly = false
-    var closeAfter = false
-    var keepAlive = true
-    var needsContinue = false
-    var continueSent = false
     /// What admission granted (compress, score and budget only), given back once at the end.
     var ticket: Admission.Ticket?
+    // The job's side, kept by the server loop.
     var jobRunning = false
     var abandoned = false
     var loggedDone = false
 
-    init(startedAt: UInt64) {
+    init(id: Int, startedAt: UInt64) {
+        self.id = id
         self.startedAt = startedAt
         requestID = RequestID.next()
     }
 
-    /// Decides the response before the body: sent early (and the connection closed) when the
-    /// client waits for 100-continue, the body is large or chunked, or `close` is asked for;
-    /// otherwise after the small body, which is read and dropped so the connection is reused.
+    var expectsBody: Bool { chunked || (contentLength ?? 0) > 0 }
+
+    /// The response, decided; the connection's state machine says when it goes out.
+    func respond(_ response: HTTPResponse) {
+        self.response = response
+        connection?.responseReady(self, close: false)
+    }
+
+    /// A response decided before the body is in (or instead of it): the body is not kept, and
+    /// the state machine decides whether it is read and dropped or the connection closes.
+    /// `close`: the connection closes after this response whatever the body.
     func reject(_ response: HTTPResponse, close: Bool = false) {
         self.response = response
         discardBody = true
         body = nil
-        if close || (expectsBody && !received && (expectsContinue || (contentLength ?? Int.max) > Self.smallBody)) {
-            respondEarly = true
-            closeAfter = true
-        }
+        connection?.responseReady(self, close: close)
     }
-
-    /// A refused body up to this size is read and dropped, keeping the connection; a larger or
-    /// chunked one is answered at once and the connection closed (after a bounded linger), so a
-    /// refused upload costs neither side the transfer.
-    static let smallBody = 64 << 10
 
     func rejectError(_ status: Int, _ code: String, _ message: String, headers: [(String, String)] = [], close: Bool = false) {
         reject(ErrorBody.response(status, code, message, requestID: requestID, headers: headers), close: close)
     }
-
-    var readyToWrite: Bool { response != nil && (received || respondEarly) }
 }
 
 /// Accumulates header name/value pieces and keeps the few headers the server reads.

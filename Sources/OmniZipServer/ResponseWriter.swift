@@ -20,36 +20,14 @@ final class WriteContext {
     }
 }
 
+/// Writing what the state machine says to write, in the order it says.
 extension Connection {
-    /// Writes every response that is ready, in request order, stopping at the first exchange
-    /// still in progress. A `100 Continue` goes out when its exchange reaches the front.
-    func pump() {
-        while phase == .open, let head = exchanges.first {
-            if head.needsContinue, !head.continueSent, head.response == nil, !head.received {
-                head.continueSent = true
-                send(continueFor: head)
-                continue
-            }
-            guard head.readyToWrite, let response = head.response else { return }
-            exchanges.removeFirst()
-            if head === current { current = nil }
-            let last = exchanges.isEmpty && current == nil
-            let closing = head.closeAfter || (last && (server.draining || peerClosed))
-            send(response, for: head, closing: closing)
-            apply(lifecycle.responseSent(closing: closing))
-            if closing {
-                beginLinger()
-                return
-            }
-        }
-    }
-
-    private func send(continueFor exchange: Exchange) {
+    func sendContinue(for exchange: Exchange) {
         guard let buffer = ByteBuffer(copying: HTTPResponse.continueLine) else { return }
         write(WriteContext(connection: self, exchange: nil, status: 100, errorCode: nil, buffers: [buffer]))
     }
 
-    private func send(_ response: HTTPResponse, for exchange: Exchange, closing: Bool) {
+    func send(_ response: HTTPResponse, for exchange: Exchange, closing: Bool) {
         var head = response.head(requestID: exchange.requestID, keepAlive: !closing, http10: exchange.http10, date: server.date())
         var buffers: [ByteBuffer] = []
         // A response to HEAD has headers only (Content-Length still that of the GET answer),
@@ -109,7 +87,7 @@ extension Connection {
     }
 
     /// `inCallback`: from uv_write's callback, where reading may resume (backpressure); a write
-    /// that finished synchronously returns to `pump`, which carries on by itself.
+    /// that finished synchronously returns to the action loop, which carries on by itself.
     private func writeFinished(_ context: WriteContext, status: Int32, inCallback: Bool) {
         if let exchange = context.exchange {
             let failure = status < 0 ? "write failed: " + String(cString: uv_err_name(status)) : nil

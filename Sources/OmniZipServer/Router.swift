@@ -48,7 +48,9 @@ enum Router {
     }
 
     /// Sets `exchange.endpoint`, or rejects the exchange. Admission is the caller's last step.
-    static func check(_ exchange: Exchange, contentLength: Int?, chunked: Bool, limits: Limits) {
+    static func check(_ exchange: Exchange, limits: Limits) {
+        guard splitTarget(exchange) else { return }
+        let contentLength = exchange.contentLength
         if let length = contentLength, length > limits.maxBodyBytes {
             exchange.rejectError(413, "body_too_large",
                                  "Content-Length \(exchange.declaredLength ?? UInt64(length)) exceeds the limit of \(limits.maxBodyBytes) bytes",
@@ -80,7 +82,7 @@ enum Router {
                                  headers: [("Retry-After", "1")], close: true)
             return
         }
-        if contentLength == nil, !chunked {
+        if contentLength == nil, !exchange.chunked {
             exchange.rejectError(411, "length_required", "\(exchange.path) needs a Content-Length or a chunked body", close: true)
             return
         }
@@ -92,6 +94,28 @@ enum Router {
             try checkQuery(exchange, endpoint)
         } catch {
             exchange.rejectError(400, error.code, error.message)
+        }
+    }
+
+    /// Path and query from the request target; false when it was refused.
+    private static func splitTarget(_ exchange: Exchange) -> Bool {
+        guard exchange.url.count <= HTTPParserBridge.maxURLBytes else {
+            exchange.rejectError(400, "malformed_http", "the request target is longer than \(HTTPParserBridge.maxURLBytes) bytes")
+            return false
+        }
+        guard let (path, query) = HTTPParserBridge.splitTarget(exchange.url) else {
+            exchange.rejectError(400, "malformed_http", "the request target is not a valid URL")
+            return false
+        }
+        exchange.path = path
+        // Only compress and score take parameters; the probes ignore their query.
+        guard Endpoint(rawValue: path)?.isWork == true else { return true }
+        do {
+            exchange.query = try QueryString.parse(query)
+            return true
+        } catch {
+            exchange.rejectError(400, error.code, error.message)
+            return false
         }
     }
 

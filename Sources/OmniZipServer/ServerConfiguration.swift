@@ -52,9 +52,10 @@ public struct ServerConfiguration: Sendable, Equatable {
 }
 
 extension ServerConfiguration {
-    var lifecycleLimits: ConnectionLifecycle<ContinuousClock>.Limits {
+    var connectionLimits: ConnectionStateMachine<ContinuousClock>.Limits {
         .init(idleTimeout: .seconds(idleTimeout), requestTimeout: .seconds(requestTimeout), lingerTimeout: .seconds(lingerTimeout),
-              drainGrace: .seconds(drainGrace), minUploadRate: minUploadRate, uploadGrace: .seconds(uploadGrace))
+              drainGrace: .seconds(drainGrace), minUploadRate: minUploadRate, uploadGrace: .seconds(uploadGrace),
+              maxPipelined: maxPipelinedRequests)
     }
 }
 

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Admission, upload limits and the connection cap over real sockets. The timing rules
-/// themselves are tested with a manual clock (ConnectionLifecycleTests).
+/// themselves are tested with a manual clock (ConnectionStateMachineTests).
 @Suite("Admission, upload limits and connection cap")
 struct LimitsTests {
     let client = HTTPClient()

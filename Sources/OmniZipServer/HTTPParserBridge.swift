@@ -39,21 +39,23 @@ enum HTTPParserBridge {
         String(cString: http_method_str(http_method(rawValue: code)))
     }
 
-    /// Path and query of the request target: origin form (`/p?q`) or absolute form
-    /// (`http://host/p?q`); http_parser has already checked the characters.
+    /// Path and query of the request target (origin form `/p?q`, absolute form
+    /// `http://host/p?q`, or `*`), split by http_parser's own URL parser; nil if it is not a URL.
     static func splitTarget(_ url: [UInt8]) -> (path: String, query: ArraySlice<UInt8>)? {
-        var target = url[...]
-        if let hash = target.firstIndex(of: UInt8(ascii: "#")) { target = target[..<hash] }
-        if target.first != UInt8(ascii: "/") {
-            // Absolute form: drop "scheme://authority".
-            guard let scheme = target.firstRange(of: Array("://".utf8)) else { return target.isEmpty ? nil : (String(decoding: target, as: UTF8.self), []) }
-            let afterAuthority = target[scheme.upperBound...]
-            guard let slash = afterAuthority.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }) else { return ("/", []) }
-            target = afterAuthority[slash...]
+        if url == [UInt8(ascii: "*")] { return ("*", []) }
+        var fields = http_parser_url()
+        http_parser_url_init(&fields)
+        let failed = url.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { http_parser_parse_url($0.baseAddress, $0.count, 0, &fields) != 0 }
         }
-        guard let question = target.firstIndex(of: UInt8(ascii: "?")) else { return (String(decoding: target, as: UTF8.self), []) }
-        let path = target[..<question]
-        return (path.isEmpty ? "/" : String(decoding: path, as: UTF8.self), target[(question + 1)...])
+        guard !failed else { return nil }
+        func field(_ f: http_parser_url_fields) -> ArraySlice<UInt8>? {
+            var offset: UInt16 = 0, length: UInt16 = 0
+            guard omnizip_url_field(&fields, f, &offset, &length) != 0 else { return nil }
+            return url[Int(offset)..<Int(offset) + Int(length)]
+        }
+        let path = field(UF_PATH).map { String(decoding: $0, as: UTF8.self) } ?? "/"
+        return (path, field(UF_QUERY) ?? [])
     }
 }
 

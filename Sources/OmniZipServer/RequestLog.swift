@@ -17,7 +17,12 @@ public struct LineLogHandler: LogHandler {
     /// `sink` receives each line; the default queues it for stdout (see `StdoutWriter`).
     public init(format: ServerConfiguration.LogFormat, sink: (@Sendable (String) -> Void)? = nil) {
         self.format = format
-        self.sink = sink ?? { StdoutWriter.shared.write($0) }
+        if let sink {
+            self.sink = sink
+        } else {
+            StdoutWriter.shared.format = format
+            self.sink = { StdoutWriter.shared.write($0) }
+        }
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -28,6 +33,11 @@ public struct LineLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var all = metadata
         if let extra = event.metadata { all.merge(extra) { _, new in new } }
+        sink(Self.line(format, level: event.level, message: event.message.description, metadata: all))
+    }
+
+    /// One line in `format`, ending in a newline.
+    static func line(_ format: ServerConfiguration.LogFormat, level: Logger.Level, message: String, metadata all: Logger.Metadata) -> String {
         let entries = all.sorted { a, b in
             let ra = Self.rank[a.key] ?? Int.max, rb = Self.rank[b.key] ?? Int.max
             return ra != rb ? ra < rb : a.key < b.key
@@ -35,14 +45,14 @@ public struct LineLogHandler: LogHandler {
         let time = Self.timestamp()
         switch format {
         case .json:
-            var members: [(String, String)] = [("ts", JSONText.string(time)), ("level", JSONText.string(event.level.rawValue)),
-                                               ("msg", JSONText.string(event.message.description))]
+            var members: [(String, String)] = [("ts", JSONText.string(time)), ("level", JSONText.string(level.rawValue)),
+                                               ("msg", JSONText.string(message))]
             for (key, value) in entries { members.append((key, Self.json(value))) }
-            sink(JSONText.object(members) + "\n")
+            return JSONText.object(members) + "\n"
         case .text:
-            var line = "\(time) \(event.level.rawValue) \(event.message.description)"
+            var line = "\(time) \(level.rawValue) \(message)"
             for (key, value) in entries { line += " \(key)=\(Self.text(value))" }
-            sink(line + "\n")
+            return line + "\n"
         }
     }
 
@@ -108,6 +118,7 @@ public final class StdoutWriter: Sendable {
         var lines: [String] = []
         var bytes = 0
         var dropped = 0
+        var format = ServerConfiguration.LogFormat.json
         /// The writer thread is awake (writing or about to look again): no need to signal it.
         var awake = false
     }
@@ -120,6 +131,12 @@ public final class StdoutWriter: Sendable {
         let thread = Thread { [self] in run() }
         thread.name = "omnizip-log"
         thread.start()
+    }
+
+    /// How the writer's own notices are written: as the log handler writes its lines.
+    var format: ServerConfiguration.LogFormat {
+        get { state.withLock { $0.format } }
+        set { state.withLock { $0.format = newValue } }
     }
 
     func write(_ line: String) {
@@ -150,18 +167,21 @@ public final class StdoutWriter: Sendable {
                 // Let a batch gather: one write and one wake-up per few ms under load, rather
                 // than a context switch per request on a machine with few cores.
                 usleep(2000)
-                let (lines, dropped) = state.withLock { state in
+                let (lines, dropped, format) = state.withLock { state in
                     defer {
                         state.lines.removeAll(keepingCapacity: true)
                         state.bytes = 0
                         state.dropped = 0
                     }
                     if state.lines.isEmpty { state.awake = false }
-                    return (state.lines, state.dropped)
+                    return (state.lines, state.dropped, state.format)
                 }
                 if lines.isEmpty { break }
                 var text = lines.joined()
-                if dropped > 0 { text += "{\"level\":\"warning\",\"msg\":\"log lines dropped: stdout is not keeping up\",\"dropped\":\(dropped)}\n" }
+                if dropped > 0 {
+                    text += LineLogHandler.line(format, level: .warning, message: "log lines dropped: stdout is not keeping up",
+                                                metadata: ["dropped": .stringConvertible(dropped)])
+                }
                 Self.writeAll(text)
             }
         }

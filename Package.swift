@@ -15,19 +15,19 @@ let package = Package(
         .library(name: "OmniZipExplain", targets: ["OmniZipExplain"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
-        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", .upToNextMinor(from: "1.8.2")),
+        .package(url: "https://github.com/apple/swift-log", .upToNextMinor(from: "1.16.2")),
+        .package(url: "https://github.com/apple/swift-metrics", .upToNextMinor(from: "2.13.0")),
+        .package(url: "https://github.com/swift-server/swift-prometheus", .upToNextMinor(from: "2.4.1")),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CUV", path: "Sources/CUV", providers: [.apt(["libuv1-dev"])]),
         .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
 
-        // Our own C: hot loops with run-time AVX2/AVX-512 dispatch and pinned rounding (no FP
-        // contraction: each kernel's order of operations is part of its contract).
-        .target(name: "COmniZipKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
+        // Our own C: hot loops with run-time AVX2/AVX-512 dispatch and pinned rounding; each
+        // source states its floating-point contract (no contraction) itself.
+        .target(name: "COmniZipKernels"),
         .target(name: "OmniZipCore", dependencies: ["CBLAS", "COmniZipKernels"]),
         .target(name: "OmniZipWire", dependencies: ["OmniZipCore"]),
         // The explain report's drawing (HTML + SVG), kept apart from the pipeline; no I/O.

@@ -1,6 +1,11 @@
 // Cross-modal maximum similarity on BF16 inputs with AVX-512 BF16 dot products: each product of
 // two BF16 values is exact in float32, so this is the float32 product the reference computes,
 // at twice the rate of SGEMM, fused with the row maximum so the m x n matrix is never stored.
+// Each kernel's order of operations is part of its contract: no multiply-add is fused unless
+// written as an explicit fma (the compiler may not contract a * b + c).
+#pragma STDC FP_CONTRACT OFF
+#pragma clang fp contract(off)
+
 #include "omnizip_kernels.h"
 
 #include <string.h>

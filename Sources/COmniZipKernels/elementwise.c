@@ -1,5 +1,10 @@
 // Row-wise kernels whose rounding must not depend on the CPU: pairwise sums in numpy's order,
 // true division, exact BF16 widening.
+// Each kernel's order of operations is part of its contract: no multiply-add is fused unless
+// written as an explicit fma (the compiler may not contract a * b + c).
+#pragma STDC FP_CONTRACT OFF
+#pragma clang fp contract(off)
+
 #include "omnizip_kernels.h"
 #include "dispatch.h"
 

@@ -1,6 +1,11 @@
 // Symmetric Gram matrix with one FMA chain per entry (see omnizip_kernels.h). The matrix is
 // packed into column panels so that each vector lane carries an independent (i, j) chain; only
 // the upper block triangle is computed (fma is commutative, so the matrix is exactly symmetric).
+// Each kernel's order of operations is part of its contract: no multiply-add is fused unless
+// written as an explicit fma (the compiler may not contract a * b + c).
+#pragma STDC FP_CONTRACT OFF
+#pragma clang fp contract(off)
+
 #include "omnizip_kernels.h"
 #include "dispatch.h"
 

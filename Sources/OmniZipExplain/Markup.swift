@@ -1,4 +1,3 @@
-import Foundation
 import OmniZipWire
 
 /// Text building for the report: escaping and short number forms. SVG coordinates are kept
@@ -22,17 +21,17 @@ enum Markup {
     /// A coordinate: integral values without a fraction, others with at most two decimals.
     static func n(_ x: Double) -> String {
         if x == x.rounded() { return String(Int(x)) }
-        var s = String(format: "%.2f", x)
+        var s = cFormat("%.2f", x)
         while s.hasSuffix("0") { s.removeLast() }
         if s.hasSuffix(".") { s.removeLast() }
         return s == "-0" ? "0" : s
     }
 
     /// A ratio for people: three decimals.
-    static func ratio(_ x: Double) -> String { String(format: "%.3f", x) }
+    static func ratio(_ x: Double) -> String { cFormat("%.3f", x) }
 
     static func percent(_ part: Int, of whole: Int) -> String {
-        whole == 0 ? "-" : String(format: "%.0f%%", 100 * Double(part) / Double(whole))
+        whole == 0 ? "-" : cFormat("%.0f%%", 100 * Double(part) / Double(whole))
     }
 
     /// 8700 -> "8,700".

@@ -3,7 +3,6 @@ import Glibc
 #endif
 import Dispatch
 import OmniZipWire
-import Foundation
 import Logging
 import Synchronization
 
@@ -128,9 +127,7 @@ public final class StdoutWriter: Sendable {
     private let wake = DispatchSemaphore(value: 0)
 
     private init() {
-        let thread = Thread { [self] in run() }
-        thread.name = "omnizip-log"
-        thread.start()
+        DetachedThread.start(name: "omnizip-log") { [self] in run() }
     }
 
     /// How the writer's own notices are written: as the log handler writes its lines.

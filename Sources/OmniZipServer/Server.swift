@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Dispatch
-import Foundation
 import Logging
 import Prometheus
 import Synchronization
@@ -49,7 +48,7 @@ public final class Server: Sendable {
         let outcome = Mutex<Result<Int, ServerError>?>(nil)
         let ready = DispatchSemaphore(value: 0)
         finished.enter()
-        let thread = Thread { [self] in
+        let started = DetachedThread.start(name: "omnizip-loop") { [self] in
             defer { finished.leave() }
             let loop: ServerLoop
             let port: Int
@@ -75,8 +74,11 @@ public final class Server: Sendable {
             loop.run()
             state.withLock { $0.completions = nil }
         }
-        thread.name = "omnizip-loop"
-        thread.start()
+        if !started {
+            finished.leave()
+            outcome.withLock { $0 = .failure(ServerError("cannot start the event loop thread")) }
+            ready.signal()
+        }
         ready.wait()
         switch outcome.withLock({ $0 }) {
         case let .success(port): return port

@@ -16,7 +16,8 @@ struct LimitsTests {
 
     @Test func stalledUploadsHoldNoWorkerSlot() async throws {
         let body = try #require(try Golden.smallest())
-        let server = try TestServer { $0.maxInflight = 2; $0.workers = 1; $0.minUploadRate = 0 }
+        // Timeouts are not the point here: a slow, loaded machine must not turn the stall into a 408.
+        let server = try TestServer { $0.maxInflight = 2; $0.workers = 1; $0.minUploadRate = 0; $0.requestTimeout = 600 }
         defer { server.shutdown() }
         let stalled = try (0..<4).map { _ in try Self.stall(server, body: body) }
         #expect(server.waitForInflight(4), "uploads in progress are admitted")

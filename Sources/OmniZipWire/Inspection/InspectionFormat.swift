@@ -1,4 +1,3 @@
-import Foundation
 import OmniZipCore
 
 /// `omnizip inspect`'s two renderings of a `FileInspection`: aligned text for people, one JSON
@@ -138,7 +137,7 @@ extension FileInspection {
         return parts.joined(separator: ", ")
     }
 
-    private func short(_ x: Double) -> String { String(format: "%.6g", x) }
+    private func short(_ x: Double) -> String { cFormat("%.6g", x) }
 
     private func grouped(_ n: Int) -> String { DigitGrouping.grouped(n) }
 

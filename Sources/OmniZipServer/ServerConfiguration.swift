@@ -1,3 +1,5 @@
+import OmniZipCore
+
 /// Everything `omnizip serve` can be told, with the documented defaults. The command line and the
 /// `OMNIZIP_*` environment both go through `resolve`, so a bad value reads the same either way.
 public struct ServerConfiguration: Sendable, Equatable {
@@ -43,7 +45,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Requests parsed ahead on one connection before reading pauses.
     public var maxPipelinedRequests = 64
     /// Reported by `/v1/info` and the startup line.
-    public var version = "0.1.0"
+    public var version = OmniZipVersion.string
 
     public init(workers: Int = 1, maxInflight: Int? = nil) {
         self.workers = max(1, workers)

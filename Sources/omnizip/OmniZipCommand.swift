@@ -1,4 +1,5 @@
 import ArgumentParser
+import OmniZipCore
 
 @main
 struct OmniZipCommand: ParsableCommand {
@@ -8,10 +9,6 @@ struct OmniZipCommand: ParsableCommand {
         version: OmniZipVersion.string,
         subcommands: [CompressCommand.self, ScoreCommand.self, BudgetCommand.self, InspectCommand.self, ExplainCommand.self, BenchCommand.self, ServeCommand.self]
     )
-}
-
-enum OmniZipVersion {
-    static let string = "0.1.0"
 }
 
 /// Parameter flags shared by `compress`, `score` and `budget`; they override the request's `__metadata__`.

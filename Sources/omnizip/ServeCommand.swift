@@ -69,7 +69,6 @@ struct ServeCommand: ParsableCommand {
         }
         do {
             var configuration = try ServerConfiguration.resolve(flags: flags, environment: environment, defaultWorkers: defaultWorkerCount())
-            configuration.version = OmniZipVersion.string
             return configuration
         } catch {
             throw ValidationError(error.description)

@@ -416,8 +416,9 @@ def check_dockerfile(rep: Report, s: Surface, df_path: Path, df_info: dict, root
     rep.check(any(re.search(r"\bmake release\b", r) for r in build["run"]), "build stage runs `make release` (CI's command)")
     mk = (root / "Makefile").read_text() if (root / "Makefile").is_file() else ""
     rep.check("--static-swift-stdlib" in mk, "Makefile's release build links the Swift runtime statically")
-    src = root / "Sources" / "omnizip" / "OmniZipCommand.swift"
+    src = root / "Sources" / "OmniZipCore" / "OmniZipVersion.swift"
     m = re.search(r'static let string = "([^"]+)"', src.read_text()) if src.is_file() else None
+    rep.check(bool(m), f"the binary's version is found in {src.relative_to(root)}")
     if m and "OMNIZIP_VERSION" in rt["args"]:
         rep.check(rt["args"]["OMNIZIP_VERSION"] == m.group(1),
                   f"ARG OMNIZIP_VERSION {rt['args']['OMNIZIP_VERSION']} = the binary's version {m.group(1)}")

@@ -8,7 +8,7 @@ BIN := .build/release/omnizip
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: all deps build release test test-swift smoke test-explain-browser check-openapi serve bench clean
+.PHONY: all deps build release test test-swift smoke test-explain-browser check-openapi serve bench bench-scaling clean
 
 all: release
 
@@ -58,6 +58,10 @@ serve: release
 
 bench: release
 	$(BIN) bench
+
+## The core's parallel scaling: medians at 1..N workers (N = cores), speed-up and efficiency.
+bench-scaling: release
+	bash scripts/bench-scaling.sh $(BIN)
 
 clean:
 	rm -rf .build .venv-*

@@ -64,7 +64,7 @@ enum CompressEndpoint {
             let writer = ResponseEncoder.compress(compressed.decoded, compressed.result, includeEmbeddings: includeEmbeddings)
             let size = writer.serializedByteCount
             guard let out = ByteBuffer(capacity: size), let base = out.base else {
-                return JobOutcome(response: ErrorBody.response(503, "insufficient_memory", "cannot allocate \(size) bytes for the response",
+                return JobOutcome(response: ErrorBody.response(503, .insufficientMemory, "cannot allocate \(size) bytes for the response",
                                                                requestID: job.requestID, headers: [("Retry-After", "1")]))
             }
             out.setCount(writer.serialize(into: UnsafeMutableRawBufferPointer(start: base, count: size)))

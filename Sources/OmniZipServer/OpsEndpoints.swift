@@ -9,7 +9,7 @@ enum OpsEndpoints {
             return .json(#"{"status":"ok"}"# + "\n")
         case .readyz:
             if server.draining {
-                return ErrorBody.response(503, "draining", "the server is shutting down", requestID: exchange.requestID)
+                return ErrorBody.response(503, .draining, "the server is shutting down", requestID: exchange.requestID)
             }
             return .json(#"{"status":"ready"}"# + "\n")
         case .metrics:
@@ -18,7 +18,7 @@ enum OpsEndpoints {
         case .info:
             return .json(info(server.configuration, inflight: server.inflight))
         case .compress, .score, .budget, .explain:
-            return ErrorBody.response(500, "internal_error", "not an ops endpoint", requestID: exchange.requestID)
+            return ErrorBody.response(500, .internalError, "not an ops endpoint", requestID: exchange.requestID)
         }
     }
 

@@ -12,13 +12,13 @@ public enum BudgetCodec {
     public static func decodeJSON(_ body: UnsafeRawBufferPointer, overrides: [String: String]) throws(WireError) -> Request {
         let request = try JSONLayoutRequest.decode(body, fields: JSONLayoutRequest.layoutFields)
         guard request.audioChunkLens != nil || request.videoChunkLens != nil else {
-            throw WireError("missing_field", "field 'audio_chunk_lens' or 'video_chunk_lens' missing")
+            throw WireError(.missingField, "field 'audio_chunk_lens' or 'video_chunk_lens' missing")
         }
         let layout = try request.layout(defaultAudioRuns: [])
         let options = try RequestOptions(metadata: request.parameters, overrides: overrides)
         // The totals are only known from sizes under the exact budget; saying otherwise is a mistake.
         if request.parameters["video_budget"] != nil || overrides["video_budget"] != nil, options.parameters.videoBudget != .exact {
-            throw WireError("invalid_parameter", "parameter 'video_budget' must be 'exact' for /v1/budget (the reference budget depends on the audio scores; use /v1/score)")
+            throw WireError(.invalidParameter, "parameter 'video_budget' must be 'exact' for /v1/budget (the reference budget depends on the audio scores; use /v1/score)")
         }
         var parameters = options.parameters
         parameters.videoBudget = .exact

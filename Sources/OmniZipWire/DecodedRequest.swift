@@ -41,7 +41,7 @@ public struct DecodedRequest: Sendable {
     public func compressionInput() throws(WireError) -> CompressionInput {
         guard let audio, let video else {
             let names = layout == .interleaved ? "'inputs_embeds'" : "'audio_embeds' and 'video_embeds'"
-            throw WireError("missing_tensor", "compression needs the embeddings: tensor \(names) missing")
+            throw WireError(.missingTensor, "compression needs the embeddings: tensor \(names) missing")
         }
         return CompressionInput(audio: audio, video: video, audioScores: scores, layout: chunks, parameters: options.parameters)
     }

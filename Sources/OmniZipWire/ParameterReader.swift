@@ -23,7 +23,7 @@ public struct RequestOptions: Sendable, Equatable {
     /// Unknown metadata keys are ignored (metadata is free-form); unknown override keys are errors.
     public init(metadata: [String: String], overrides: [String: String]) throws(WireError) {
         if let unknown = overrides.keys.sorted().first(where: { !Self.overrideNames.contains($0) }) {
-            throw WireError("unknown_parameter", "unknown parameter '\(unknown)'; expected one of \(Self.overrideNames.sorted().joined(separator: ", "))")
+            throw WireError(.unknownParameter, "unknown parameter '\(unknown)'; expected one of \(Self.overrideNames.sorted().joined(separator: ", "))")
         }
         func value(_ name: String) -> (String, String)? {
             if let v = overrides[name] { return (v, "parameter '\(name)'") }
@@ -51,10 +51,10 @@ public struct RequestOptions: Sendable, Equatable {
         let trimmed = text.trimmingASCIISpaces()
         let allowed = Set("0123456789+-.eE")
         guard !trimmed.isEmpty, trimmed.allSatisfy({ allowed.contains($0) }), let value = Double(trimmed), value.isFinite else {
-            throw WireError("invalid_parameter", "\(origin) must be a decimal number, got '\(text)'")
+            throw WireError(.invalidParameter, "\(origin) must be a decimal number, got '\(text)'")
         }
         guard value >= 0, value <= 1 else {
-            throw WireError("invalid_parameter", "\(origin) must be in [0, 1], got \(text)")
+            throw WireError(.invalidParameter, "\(origin) must be in [0, 1], got \(text)")
         }
         return value
     }
@@ -62,7 +62,7 @@ public struct RequestOptions: Sendable, Equatable {
     static func videoBudget(_ text: String, _ origin: String) throws(WireError) -> VideoBudgetMode {
         guard let mode = VideoBudgetMode(rawValue: text.trimmingASCIISpaces()) else {
             let names = VideoBudgetMode.allCases.map { "'\($0.rawValue)'" }.joined(separator: " or ")
-            throw WireError("invalid_parameter", "\(origin) must be \(names), got '\(text)'")
+            throw WireError(.invalidParameter, "\(origin) must be \(names), got '\(text)'")
         }
         return mode
     }
@@ -70,10 +70,10 @@ public struct RequestOptions: Sendable, Equatable {
     static func integer(_ text: String, _ origin: String, minimum: Int64, maximum: Int64) throws(WireError) -> Int64 {
         let trimmed = text.trimmingASCIISpaces()
         guard let value = Int64(trimmed) else {
-            throw WireError("invalid_parameter", "\(origin) must be an integer, got '\(text)'")
+            throw WireError(.invalidParameter, "\(origin) must be an integer, got '\(text)'")
         }
         guard value >= minimum, value <= maximum else {
-            throw WireError("invalid_parameter", "\(origin) must be in [\(minimum), \(maximum)], got \(value)")
+            throw WireError(.invalidParameter, "\(origin) must be in [\(minimum), \(maximum)], got \(value)")
         }
         return value
     }

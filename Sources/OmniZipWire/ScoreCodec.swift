@@ -8,14 +8,14 @@ public enum ScoreCodec {
     /// may replace `tokens_per_frame`; without a grid the budget base T*P is the video count.
     public static func decodeJSON(_ body: UnsafeRawBufferPointer, overrides: [String: String]) throws(WireError) -> DecodedRequest {
         let request = try JSONLayoutRequest.decode(body, fields: JSONLayoutRequest.layoutFields.union(["audio_scores"]))
-        guard let values = request.audioScores else { throw WireError("missing_field", "field 'audio_scores' missing") }
+        guard let values = request.audioScores else { throw WireError(.missingField, "field 'audio_scores' missing") }
         let scores = values.map { Float($0) }
         if let bad = scores.firstIndex(where: { !$0.isFinite }) {
-            throw WireError("invalid_value", "field 'audio_scores'[\(bad)] is not a finite float32")
+            throw WireError(.invalidValue, "field 'audio_scores'[\(bad)] is not a finite float32")
         }
         let chunks = try request.layout(defaultAudioRuns: scores.isEmpty ? [] : [scores.count])
         guard chunks.audioTokenCount == scores.count else {
-            throw WireError("inconsistent_shapes", "field 'audio_scores' has \(scores.count) values but audio_chunk_lens sums to \(chunks.audioTokenCount)")
+            throw WireError(.inconsistentShapes, "field 'audio_scores' has \(scores.count) values but audio_chunk_lens sums to \(chunks.audioTokenCount)")
         }
         // Parameters in the JSON body behave like metadata: the query string overrides them.
         let options = try RequestOptions(metadata: request.parameters, overrides: overrides)

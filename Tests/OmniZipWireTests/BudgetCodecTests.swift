@@ -47,7 +47,7 @@ struct BudgetCodecTests {
         do {
             _ = try decode(json)
         } catch {
-            #expect(error.code == code, "\(error)")
+            #expect(error.code.rawValue == code, "\(error)")
         }
     }
 

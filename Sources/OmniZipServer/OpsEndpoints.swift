@@ -34,7 +34,7 @@ enum OpsEndpoints {
             ("max_inflight", String(c.maxInflight)), ("max_body_bytes", String(c.maxBodyBytes)),
             ("max_buffered_bytes", String(c.maxBufferedBytes)), ("max_connections", String(c.maxConnections)),
             ("min_upload_rate", String(c.minUploadRate)),
-            ("request_timeout_seconds", JSONText.number(c.requestTimeout)), ("max_tokens_per_frame", String(Compressor.maxTokensPerFrame)),
+            ("request_timeout_seconds", JSONText.number(c.requestTimeout)), ("max_tokens_per_frame", String(ChunkLayout.maxTokensPerFrame)),
         ])
         return JSONText.object([
             ("version", JSONText.string(c.version)), ("workers", String(c.workers)), ("inflight", String(inflight)),

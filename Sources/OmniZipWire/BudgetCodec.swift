@@ -14,7 +14,7 @@ public enum BudgetCodec {
         guard request.audioChunkLens != nil || request.videoChunkLens != nil else {
             throw WireError(.missingField, "field 'audio_chunk_lens' or 'video_chunk_lens' missing")
         }
-        let layout = try request.layout(defaultAudioRuns: [])
+        let layout = try request.layout(defaultAudioRuns: [], scores: nil)
         let options = try RequestOptions(metadata: request.parameters, overrides: overrides)
         // The totals are only known from sizes under the exact budget; saying otherwise is a mistake.
         if request.parameters["video_budget"] != nil || overrides["video_budget"] != nil, options.parameters.videoBudget != .exact {
@@ -25,12 +25,9 @@ public enum BudgetCodec {
         return Request(layout: layout, parameters: parameters)
     }
 
-    public static func budget(_ request: Request) throws(WireError) -> PlaceholderBudget {
-        do {
-            return try PlaceholderBudget(layout: request.layout, parameters: request.parameters)
-        } catch {
-            throw .core(error)
-        }
+    /// Cannot fail: the decoded layout and parameters are valid by construction.
+    public static func budget(_ request: Request) -> PlaceholderBudget {
+        PlaceholderBudget(layout: request.layout, parameters: request.parameters)
     }
 
     public static func json(_ request: Request, _ budget: PlaceholderBudget) -> [UInt8] {

@@ -74,47 +74,22 @@ struct JSONLayoutRequest: Decodable {
         }
     }
 
-    /// The chunk layout the fields describe. `audioRuns` stands in when `audio_chunk_lens` is
-    /// absent. Without a grid, the budget base T*P is the number of video tokens.
-    func layout(defaultAudioRuns audioRuns: [Int]) throws(WireError) -> ChunkLayout {
-        let audioRuns = audioChunkLens ?? audioRuns
-        let videoRuns = videoChunkLens ?? []
-        for (name, runs) in [("audio_chunk_lens", audioRuns), ("video_chunk_lens", videoRuns)] {
-            if let bad = runs.firstIndex(where: { $0 <= 0 || $0 > 1 << 40 }) {
-                throw WireError(.invalidValue, "field '\(name)'[\(bad)] is \(runs[bad]); chunk lengths must be positive")
-            }
-        }
-        let candidate = ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: 1, gridTokens: 0)
-        do {
-            try candidate.validate()
-        } catch {
-            throw .core(error)
-        }
-        let videoCount = candidate.videoTokenCount
+    /// The chunk layout the fields describe, checked with `scores` when given. `audioRuns`
+    /// stands in when `audio_chunk_lens` is absent. Without a grid, the budget base T*P is the
+    /// number of video tokens.
+    func layout(defaultAudioRuns audioRuns: [Int], scores: [Float]?) throws(WireError) -> ChunkLayout {
+        let frames: WireError.Wording.Frames
         if let grid = videoGridTHW {
-            guard grid.count == 3, grid.allSatisfy({ $0 >= 0 && $0 <= 1 << 24 }) else {
-                throw WireError(.invalidValue, "field 'video_grid_thw' must be [T, H, W] with values in [0, 16777216]")
+            guard grid.count == 3 else {
+                throw WireError(.invalidValue, "field 'video_grid_thw' must be [T, H, W] with values in [0, \(ChunkLayout.maxGridValue)]")
             }
-            let chunks: ChunkLayout
-            do {
-                chunks = try ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, grid: (grid[0], grid[1], grid[2]))
-            } catch {
-                throw .core(error)
-            }
-            guard chunks.gridTokens == videoCount else {
-                throw WireError(.inconsistentShapes, "video_grid_thw \(grid) gives \(chunks.gridTokens) video tokens but video_chunk_lens sums to \(videoCount)")
-            }
-            return chunks
+            frames = .grid(t: grid[0], h: grid[1], w: grid[2])
+        } else if let perFrame = tokensPerFrame {
+            frames = .tokensPerFrame(perFrame)
+        } else {
+            frames = .none
         }
-        if let perFrame = tokensPerFrame {
-            guard perFrame > 0, perFrame <= Compressor.maxTokensPerFrame else {
-                throw WireError(.invalidValue, "field 'tokens_per_frame' must be an integer in [1, \(Compressor.maxTokensPerFrame)]")
-            }
-            return ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: perFrame, gridTokens: videoCount)
-        }
-        guard videoRuns.isEmpty else {
-            throw WireError(.missingField, "field 'tokens_per_frame' (or 'video_grid_thw') missing")
-        }
-        return ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: [], tokensPerFrame: 1, gridTokens: 0)
+        return try DeclaredLayout(audioRuns: audioChunkLens ?? audioRuns, videoRuns: videoChunkLens ?? [], frames: frames,
+                                  container: .field).build(scores: scores)
     }
 }

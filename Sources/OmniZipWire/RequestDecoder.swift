@@ -38,11 +38,11 @@ public enum RequestDecoder {
         if options.audioTokenID == options.videoTokenID {
             throw WireError(.invalidParameter, "audio_token_id and video_token_id are both \(options.audioTokenID)")
         }
-        let chunks = try layout(
-            audio: ChunkLayout.runLengths(ofAscendingPositions: audioPositions),
-            video: ChunkLayout.runLengths(ofAscendingPositions: videoPositions),
-            grid: grid, scores: scores.count, videoSource: "input_ids has \(videoPositions.count) video tokens (id \(options.videoTokenID))",
-            audioSource: "input_ids has \(audioPositions.count) audio tokens (id \(options.audioTokenID))")
+        let chunks = try DeclaredLayout(audioRuns: ChunkLayout.runLengths(ofAscendingPositions: audioPositions),
+                                        videoRuns: ChunkLayout.runLengths(ofAscendingPositions: videoPositions),
+                                        frames: .grid(t: grid.t, h: grid.h, w: grid.w), container: .tensor,
+                                        tokens: .interleaved(audioID: options.audioTokenID, videoID: options.videoTokenID))
+            .build(scores: scores)
 
         var request = DecodedRequest(layout: .interleaved, options: options, chunks: chunks, scores: scores, audio: nil, video: nil,
                                      dimension: 0, promptLength: ids.count, audioPositions: audioPositions,
@@ -68,19 +68,8 @@ public enum RequestDecoder {
         let grid = try reader.grid()
         let audioRuns = try reader.integers("audio_chunk_lens", rank: [1], allowingBatch: false).map { Int($0) }
         let videoRuns = try reader.integers("video_chunk_lens", rank: [1], allowingBatch: false).map { Int($0) }
-        for (name, runs) in [("audio_chunk_lens", audioRuns), ("video_chunk_lens", videoRuns)] {
-            if let bad = runs.firstIndex(where: { $0 <= 0 || $0 > 1 << 40 }) {
-                throw WireError(.invalidValue, "tensor '\(name)'[\(bad)] is \(runs[bad]); chunk lengths must be positive")
-            }
-        }
-        do {
-            try ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: 1, gridTokens: 0).validate()
-        } catch {
-            throw .core(error)
-        }
-        let chunks = try layout(audio: audioRuns, video: videoRuns, grid: grid, scores: scores.count,
-                                videoSource: "video_chunk_lens sums to \(videoRuns.reduce(0, +))",
-                                audioSource: "audio_chunk_lens sums to \(audioRuns.reduce(0, +))")
+        let chunks = try DeclaredLayout(audioRuns: audioRuns, videoRuns: videoRuns, frames: .grid(t: grid.t, h: grid.h, w: grid.w),
+                                        container: .tensor).build(scores: scores)
         var request = DecodedRequest(layout: .split, options: options, chunks: chunks, scores: scores, audio: nil, video: nil,
                                      dimension: 0, promptLength: 0, audioPositions: [], videoPositions: [], promptEmbeddings: nil)
         request.videoGrid = grid
@@ -104,28 +93,5 @@ public enum RequestDecoder {
             request.video = video.rowsView(Array(0..<video.rows))
         }
         return request
-    }
-
-    /// Builds and checks the chunk layout against the grid and the scores.
-    private static func layout(audio: [Int], video: [Int], grid: (t: Int, h: Int, w: Int), scores: Int,
-                               videoSource: String, audioSource: String) throws(WireError) -> ChunkLayout {
-        let chunks: ChunkLayout
-        do {
-            chunks = try ChunkLayout(audioRunLengths: audio, videoRunLengths: video, grid: grid)
-            try chunks.validate()
-        } catch {
-            throw .core(error)
-        }
-        guard chunks.videoTokenCount == chunks.gridTokens else {
-            throw WireError(.inconsistentShapes,
-                            "video_grid_thw [\(grid.t), \(grid.h), \(grid.w)] gives T*(H/2)*(W/2) = \(chunks.gridTokens) video tokens but \(videoSource)")
-        }
-        guard scores == chunks.audioTokenCount else {
-            throw WireError(.inconsistentShapes, "tensor 'audio_scores' has \(scores) values but \(audioSource)")
-        }
-        if chunks.videoTokenCount > 0, chunks.tokensPerFrame > Compressor.maxTokensPerFrame {
-            throw WireError(.invalidValue, "video_grid_thw gives \(chunks.tokensPerFrame) tokens per frame; at most \(Compressor.maxTokensPerFrame) are supported")
-        }
-        return chunks
     }
 }

@@ -10,13 +10,7 @@ public enum ScoreCodec {
         let request = try JSONLayoutRequest.decode(body, fields: JSONLayoutRequest.layoutFields.union(["audio_scores"]))
         guard let values = request.audioScores else { throw WireError(.missingField, "field 'audio_scores' missing") }
         let scores = values.map { Float($0) }
-        if let bad = scores.firstIndex(where: { !$0.isFinite }) {
-            throw WireError(.invalidValue, "field 'audio_scores'[\(bad)] is not a finite float32")
-        }
-        let chunks = try request.layout(defaultAudioRuns: scores.isEmpty ? [] : [scores.count])
-        guard chunks.audioTokenCount == scores.count else {
-            throw WireError(.inconsistentShapes, "field 'audio_scores' has \(scores.count) values but audio_chunk_lens sums to \(chunks.audioTokenCount)")
-        }
+        let chunks = try request.layout(defaultAudioRuns: scores.isEmpty ? [] : [scores.count], scores: scores)
         // Parameters in the JSON body behave like metadata: the query string overrides them.
         let options = try RequestOptions(metadata: request.parameters, overrides: overrides)
         return DecodedRequest(layout: .split, options: options, chunks: chunks, scores: scores, audio: nil, video: nil, dimension: 0,

@@ -1,5 +1,3 @@
-import OmniZipCore
-
 /// A request the service refuses, with a stable machine-readable code and a message that names
 /// the offending tensor or parameter. Every one of these is the client's fault (HTTP 400).
 public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -14,12 +12,4 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(code.rawValue): \(message)" }
 
     static func malformed(_ error: SafetensorsError) -> WireError { WireError(.invalidSafetensors, error.message) }
-
-    /// A core rejection, as the client sees it.
-    public static func core(_ error: OmniZipError) -> WireError {
-        switch error {
-        case .invalidParameter: WireError(.invalidParameter, error.description)
-        case .invalidInput: WireError(.invalidInput, error.description)
-        }
-    }
 }

@@ -6,7 +6,7 @@ import OmniZipWire
 struct JobOutcome: Sendable {
     var response: HTTPResponse
     /// Token counts of a successful compression (for the tokens metric).
-    var counts: ResponseEncoder.Counts?
+    var counts: TokenCounts?
     /// Server-side phases in milliseconds, for the phase histogram.
     var phases: [(name: String, ms: Double)] = []
 }
@@ -75,7 +75,7 @@ enum CompressEndpoint {
         var response = HTTPResponse(status: 200, contentType: contentType, body: body)
         response.headers = [CompressedJob.serverTiming(phases + compressed.corePhases)]
         let result = compressed.result
-        return JobOutcome(response: response, counts: ResponseEncoder.counts(compressed.decoded, result.plan, merged: result.mergedAnchors.count),
+        return JobOutcome(response: response, counts: TokenCounts(compressed.decoded, result.plan, merged: result.mergedAnchors.count),
                           phases: phases)
     }
 }

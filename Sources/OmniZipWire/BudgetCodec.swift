@@ -31,12 +31,7 @@ public enum BudgetCodec {
     }
 
     public static func json(_ request: Request, _ budget: PlaceholderBudget) -> [UInt8] {
-        let p = request.parameters
-        let parameters = JSONText.object([
-            ("rho_audio", JSONText.number(p.rhoAudio)), ("rho_video", JSONText.number(p.rhoVideo)),
-            ("contextual_ratio", JSONText.number(p.contextualRatio)), ("g", String(p.g)),
-            ("video_budget", JSONText.string(p.videoBudget.rawValue)),
-        ])
+        let parameters = CompressJSON.parameters(request.parameters)
         let text = JSONText.object([
             ("kept_audio", String(budget.keptAudio)), ("kept_video", String(budget.keptVideo)),
             ("video_target", String(budget.videoTarget)), ("short_video", String(budget.shortVideo)),

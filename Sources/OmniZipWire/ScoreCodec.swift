@@ -19,7 +19,7 @@ public enum ScoreCodec {
 
     /// The plan as JSON; doubles print in their shortest round-trip form.
     public static func json(_ request: DecodedRequest, _ plan: BudgetPlan) -> [UInt8] {
-        let counts = ResponseEncoder.counts(request, plan)
+        let counts = TokenCounts(request, plan)
         let keepIndex = plan.audio.keep.indices.filter { plan.audio.keep[$0] }
         var s = "{"
         s += "\"layout\":\"\(request.layout.rawValue)\","
@@ -31,17 +31,14 @@ public enum ScoreCodec {
         s += "\"kept_audio\":\(counts.keptAudio),\"kept_video\":\(counts.keptVideo),"
         s += "\"total_audio\":\(counts.totalAudio),\"total_video\":\(counts.totalVideo),"
         s += "\"total\":\(counts.total),\"kept\":\(counts.kept),"
-        let p = request.options.parameters
-        s += "\"parameters\":{\"rho_audio\":\(JSONText.number(p.rhoAudio)),\"rho_video\":\(JSONText.number(p.rhoVideo)),"
-        s += "\"contextual_ratio\":\(JSONText.number(p.contextualRatio)),\"g\":\(p.g),"
-        s += "\"video_budget\":\"\(p.videoBudget.rawValue)\"}"
+        s += "\"parameters\":" + CompressJSON.parameters(request.options.parameters)
         s += "}\n"
         return Array(s.utf8)
     }
 
     /// The plan as safetensors tensors, for clients that send `Accept: application/octet-stream`.
     public static func tensors(_ request: DecodedRequest, _ plan: BudgetPlan) -> SafetensorsWriter {
-        let counts = ResponseEncoder.counts(request, plan)
+        let counts = TokenCounts(request, plan)
         var writer = SafetensorsWriter(metadata: ResponseEncoder.metadata(request, counts))
         let keepIndex = plan.audio.keep.indices.filter { plan.audio.keep[$0] }
         writer.add("audio_keep", dtype: .i64, shape: [keepIndex.count], elements: keepIndex.map { Int64($0) })

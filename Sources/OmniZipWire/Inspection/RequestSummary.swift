@@ -54,6 +54,6 @@ public struct RequestSummary: Sendable {
 
 /// How the server would answer a file as a request: 200 with the counts, or 400 with the error.
 public enum RequestVerdict: Sendable {
-    case accepted(ResponseEncoder.Counts)
+    case accepted(TokenCounts)
     case refused(WireError)
 }

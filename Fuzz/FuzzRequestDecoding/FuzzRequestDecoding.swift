@@ -22,8 +22,8 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if let decoded = try? ScoreCodec.decodeJSON(body, overrides: [:]), let plan = try? decoded.budgetPlan() {
         _ = ScoreCodec.json(decoded, plan)
     }
-    if let request = try? BudgetCodec.decodeJSON(body, overrides: [:]), let budget = try? BudgetCodec.budget(request) {
-        _ = BudgetCodec.json(request, budget)
+    if let request = try? BudgetCodec.decodeJSON(body, overrides: [:]) {
+        _ = BudgetCodec.json(request, BudgetCodec.budget(request))
     }
     return 0
 }

@@ -48,7 +48,7 @@ struct AudioFeatures: ~Copyable {
         }
         if let bad = finite.firstIndex(of: false) {
             poolUnit.deallocate()  // deinit does not run for a partly initialised value
-            throw .invalidInput("audio embeddings contain NaN or infinite values (in audio tokens \(bad * 64)..<\(min(rows.count, bad * 64 + 64)))")
+            throw .nonFiniteEmbedding(.audio, tokens: (bad * 64)..<min(rows.count, bad * 64 + 64))
         }
 
         var assignment = [Int](repeating: 0, count: pooled.count)

@@ -19,15 +19,9 @@ public struct BudgetPlan: Sendable, Equatable {
     public var keptAudio: Int { audio.keep.reduce(0) { $0 + ($1 ? 1 : 0) } }
     public var keptVideo: Int { videoChunkKept.reduce(0, +) }
 
+    /// The layout and parameters are valid by construction; only the scores are checked here.
     public init(scores: [Float], layout: ChunkLayout, parameters: Parameters) throws(OmniZipError) {
-        try layout.validate()
-        guard scores.count == layout.audioTokenCount else {
-            throw .invalidInput("audio_scores has \(scores.count) values but there are \(layout.audioTokenCount) audio tokens")
-        }
-        if let bad = scores.firstIndex(where: { !$0.isFinite }) {
-            throw .invalidInput("audio_scores[\(bad)] is \(scores[bad]); scores must be finite")
-        }
-        let parameters = try parameters.validated()
+        try Self.checkScores(scores, layout: layout)
         audio = AudioSelection(scores: scores, parameters: parameters)
         let budget = VideoBudget(audioKeep: audio.keep, layout: layout, rhoVideo: parameters.rhoVideo)
         audioChunkRetention = budget.audioChunkRetention
@@ -40,5 +34,12 @@ public struct BudgetPlan: Sendable, Equatable {
         videoChunkKept = zip(layout.videoRunLengths, frames).map { length, counts in counts?.reduce(0, +) ?? length }
         videoFrameKept = frames
         videoBudget = parameters.videoBudget
+    }
+
+    /// The plan's rule for its scores: all finite, one per audio token. Decoders call it as soon
+    /// as they have the layout, so a bad score is refused before any embedding is looked at.
+    public static func checkScores(_ scores: [Float], layout: ChunkLayout) throws(OmniZipError) {
+        if let bad = scores.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteScore(index: bad, value: scores[bad]) }
+        guard scores.count == layout.audioTokenCount else { throw .scoreCount(scores.count, audioTokens: layout.audioTokenCount) }
     }
 }

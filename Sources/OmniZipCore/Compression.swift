@@ -37,9 +37,6 @@ public struct CompressionResult: Sendable {
 public struct Compressor: Sendable {
     public let pool: WorkerPool
 
-    /// Largest frame the DPC-kNN stage accepts (its P×P matrix must fit in memory).
-    public static let maxTokensPerFrame = 16_384
-
     /// Whether BF16 requests may use the BF16 dot-product kernel (when the CPU has it).
     public let allowsBF16DotProducts: Bool
 
@@ -51,16 +48,13 @@ public struct Compressor: Sendable {
     public func compress(_ input: CompressionInput) throws(OmniZipError) -> CompressionResult {
         let layout = input.layout
         guard input.audio.count == layout.audioTokenCount else {
-            throw .invalidInput("there are \(input.audio.count) audio embeddings but the layout has \(layout.audioTokenCount) audio tokens")
+            throw .embeddingCount(.audio, rows: input.audio.count, tokens: layout.audioTokenCount)
         }
         guard input.video.count == layout.videoTokenCount else {
-            throw .invalidInput("there are \(input.video.count) video embeddings but the layout has \(layout.videoTokenCount) video tokens")
+            throw .embeddingCount(.video, rows: input.video.count, tokens: layout.videoTokenCount)
         }
         if input.audio.count > 0, input.video.count > 0, input.audio.dimension != input.video.dimension {
-            throw .invalidInput("audio embeddings have dimension \(input.audio.dimension) but video embeddings have \(input.video.dimension)")
-        }
-        if layout.videoTokenCount > 0, layout.tokensPerFrame > Compressor.maxTokensPerFrame {
-            throw .invalidInput("video_grid_thw gives \(layout.tokensPerFrame) tokens per frame; at most \(Compressor.maxTokensPerFrame) are supported")
+            throw .dimensionMismatch(audio: input.audio.dimension, video: input.video.dimension)
         }
         let clock = ContinuousClock()
         var timings = PhaseTimings()

@@ -9,7 +9,7 @@ enum FrameCounts {
     static func make(layout: ChunkLayout, ratios: [Double], mode: VideoBudgetMode, rhoVideo: Double) -> [[Int]?] {
         let p = layout.tokensPerFrame
         var counts: [[Int]?] = layout.videoRunLengths.enumerated().map { run, length in
-            let frames = p > 0 ? length / p : 0
+            let frames = length / p  // P >= 1 whenever there is a video run
             return frames == 0 ? nil : Array(repeating: perFrame(p, ratio: ratios[run]), count: frames)
         }
         if mode == .exact {
@@ -59,7 +59,6 @@ enum FrameCounts {
 public enum ExactVideoTarget {
     public static func tokens(layout: ChunkLayout, rhoVideo: Double) -> Int {
         let p = layout.tokensPerFrame
-        guard p > 0 else { return 0 }
         let guidedAim = min(Parameters.ratioCeiling, max(Parameters.ratioFloor, rhoVideo))
         var total = 0
         for (run, length) in layout.videoRunLengths.enumerated() {

@@ -15,14 +15,13 @@ public struct PlaceholderBudget: Sendable, Equatable {
     public var kept: Int { keptAudio + keptVideo }
     public var total: Int { totalAudio + totalVideo }
 
-    public init(layout: ChunkLayout, parameters: Parameters) throws(OmniZipError) {
-        try layout.validate()
-        let parameters = try parameters.validated()
+    /// Never fails: the layout and parameters are valid by construction.
+    public init(layout: ChunkLayout, parameters: Parameters) {
         let p = layout.tokensPerFrame
         totalAudio = layout.audioTokenCount
         totalVideo = layout.videoTokenCount
         keptAudio = AudioSelection.keptCount(totalAudio, parameters: parameters)
         videoTarget = ExactVideoTarget.tokens(layout: layout, rhoVideo: parameters.rhoVideo)
-        shortVideo = layout.videoRunLengths.filter { p <= 0 || $0 < p }.reduce(0, +)
+        shortVideo = layout.videoRunLengths.filter { $0 < p }.reduce(0, +)
     }
 }

@@ -26,7 +26,7 @@ struct VideoPass {
         var units: [Unit] = []
         var start = 0
         for (run, length) in layout.videoRunLengths.enumerated() {
-            let frames = p > 0 ? length / p : 0
+            let frames = length / p  // P >= 1 whenever there is a video run
             var frame = 0
             while frame < frames {
                 let n = min(2, frames - frame)
@@ -155,7 +155,7 @@ struct VideoPass {
         }
         if let bad = finite.firstIndex(of: false) {
             let unit = units[bad]
-            throw .invalidInput("video embeddings contain NaN or infinite values (in video tokens \(unit.start)..<\(unit.start + unit.count))")
+            throw .nonFiniteEmbedding(.video, tokens: unit.start..<(unit.start + unit.count))
         }
 
         var cross = audio.bestAnchorSimilarity

@@ -38,7 +38,7 @@ struct ReportModel {
 
     let request: DecodedRequest
     let result: CompressionResult
-    let counts: ResponseEncoder.Counts
+    let counts: TokenCounts
     let chunks: [Chunk]
     let audioRoles: [AudioRole]
     /// Merged-away audio token -> the anchor it went into.
@@ -50,7 +50,7 @@ struct ReportModel {
         let grid = request.videoGrid
         self.request = request
         self.result = result
-        counts = ResponseEncoder.counts(request, result.plan, merged: result.mergedAnchors.count)
+        counts = TokenCounts(request, result.plan, merged: result.mergedAnchors.count)
         let layout = request.chunks, plan = result.plan
         let p = layout.tokensPerFrame
         // P = (H/2)(W/2); without a readable grid, draw frames as one row of P.

@@ -7,7 +7,7 @@ enum BudgetEndpoint {
     static func run(body: ByteBuffer, overrides: [String: String], requestID: String) -> JobOutcome {
         do throws(WireError) {
             let request = try BudgetCodec.decodeJSON(body.bytes, overrides: overrides)
-            let budget = try BudgetCodec.budget(request)
+            let budget = BudgetCodec.budget(request)
             return JobOutcome(response: HTTPResponse(status: 200, contentType: "application/json",
                                                      body: .bytes(BudgetCodec.json(request, budget))))
         } catch {

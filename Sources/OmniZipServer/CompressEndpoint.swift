@@ -6,7 +6,7 @@ import OmniZipWire
 struct JobOutcome: Sendable {
     var response: HTTPResponse
     /// Token counts of a successful compression (for the tokens metric).
-    var counts: ResponseEncoder.Counts?
+    var counts: TokenCounts?
     /// Server-side phases in milliseconds, for the phase histogram.
     var phases: [(name: String, ms: Double)] = []
 }
@@ -64,7 +64,7 @@ enum CompressEndpoint {
             let writer = ResponseEncoder.compress(compressed.decoded, compressed.result, includeEmbeddings: includeEmbeddings)
             let size = writer.serializedByteCount
             guard let out = ByteBuffer(capacity: size), let base = out.base else {
-                return JobOutcome(response: ErrorBody.response(503, "insufficient_memory", "cannot allocate \(size) bytes for the response",
+                return JobOutcome(response: ErrorBody.response(503, .insufficientMemory, "cannot allocate \(size) bytes for the response",
                                                                requestID: job.requestID, headers: [("Retry-After", "1")]))
             }
             out.setCount(writer.serialize(into: UnsafeMutableRawBufferPointer(start: base, count: size)))
@@ -75,7 +75,7 @@ enum CompressEndpoint {
         var response = HTTPResponse(status: 200, contentType: contentType, body: body)
         response.headers = [CompressedJob.serverTiming(phases + compressed.corePhases)]
         let result = compressed.result
-        return JobOutcome(response: response, counts: ResponseEncoder.counts(compressed.decoded, result.plan, merged: result.mergedAnchors.count),
+        return JobOutcome(response: response, counts: TokenCounts(compressed.decoded, result.plan, merged: result.mergedAnchors.count),
                           phases: phases)
     }
 }

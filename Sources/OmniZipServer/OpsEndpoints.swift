@@ -1,4 +1,3 @@
-import OmniZipCore
 import OmniZipWire
 
 /// The GET endpoints: probes, metrics and info. Cheap, answered on the loop thread.
@@ -9,7 +8,7 @@ enum OpsEndpoints {
             return .json(#"{"status":"ok"}"# + "\n")
         case .readyz:
             if server.draining {
-                return ErrorBody.response(503, "draining", "the server is shutting down", requestID: exchange.requestID)
+                return ErrorBody.response(503, .draining, "the server is shutting down", requestID: exchange.requestID)
             }
             return .json(#"{"status":"ready"}"# + "\n")
         case .metrics:
@@ -18,27 +17,20 @@ enum OpsEndpoints {
         case .info:
             return .json(info(server.configuration, inflight: server.inflight))
         case .compress, .score, .budget, .explain:
-            return ErrorBody.response(500, "internal_error", "not an ops endpoint", requestID: exchange.requestID)
+            return ErrorBody.response(500, .internalError, "not an ops endpoint", requestID: exchange.requestID)
         }
     }
 
     static func info(_ c: ServerConfiguration, inflight: Int) -> String {
-        let p = Parameters.defaults
-        let defaults = JSONText.object([
-            ("rho_audio", JSONText.number(p.rhoAudio)), ("rho_video", JSONText.number(p.rhoVideo)),
-            ("contextual_ratio", JSONText.number(p.contextualRatio)), ("g", String(p.g)),
-            ("video_budget", JSONText.string(p.videoBudget.rawValue)),
-            ("audio_token_id", String(RequestOptions.defaultAudioTokenID)), ("video_token_id", String(RequestOptions.defaultVideoTokenID)),
-        ])
         let limits = JSONText.object([
             ("max_inflight", String(c.maxInflight)), ("max_body_bytes", String(c.maxBodyBytes)),
             ("max_buffered_bytes", String(c.maxBufferedBytes)), ("max_connections", String(c.maxConnections)),
             ("min_upload_rate", String(c.minUploadRate)),
-            ("request_timeout_seconds", JSONText.number(c.requestTimeout)), ("max_tokens_per_frame", String(Compressor.maxTokensPerFrame)),
+            ("request_timeout_seconds", JSONText.number(c.requestTimeout)), ("max_tokens_per_frame", String(RequestOptions.maxTokensPerFrame)),
         ])
         return JSONText.object([
             ("version", JSONText.string(c.version)), ("workers", String(c.workers)), ("inflight", String(inflight)),
-            ("defaults", defaults), ("limits", limits),
+            ("defaults", RequestOptions.defaultsJSON), ("limits", limits),
             ("parameters", "[" + RequestOptions.overrideNames.sorted().map(JSONText.string).joined(separator: ",") + "]"),
         ]) + "\n"
     }

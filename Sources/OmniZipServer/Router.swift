@@ -52,23 +52,23 @@ enum Router {
         guard splitTarget(exchange) else { return }
         let contentLength = exchange.contentLength
         if let length = contentLength, length > limits.maxBodyBytes {
-            exchange.rejectError(413, "body_too_large",
+            exchange.rejectError(413, .bodyTooLarge,
                                  "Content-Length \(exchange.declaredLength ?? UInt64(length)) exceeds the limit of \(limits.maxBodyBytes) bytes",
                                  close: true)
             return
         }
         // RFC 9110: 501 for a method no resource here implements, 405 for one this path does not take.
         guard Endpoint.implementedMethods.contains(exchange.method) else {
-            exchange.rejectError(501, "not_implemented", "method \(exchange.method) is not implemented; this server takes GET, HEAD and POST")
+            exchange.rejectError(501, .notImplemented, "method \(exchange.method) is not implemented; this server takes GET, HEAD and POST")
             return
         }
         guard let endpoint = Endpoint(rawValue: exchange.path) else {
-            exchange.rejectError(404, "not_found", "no endpoint at '\(exchange.path)'")
+            exchange.rejectError(404, .notFound, "no endpoint at '\(exchange.path)'")
             return
         }
         guard endpoint.allows(exchange.method) else {
             let allowed = endpoint.allowedMethods.joined(separator: ", ")
-            exchange.rejectError(405, "method_not_allowed", "\(exchange.path) accepts \(allowed), not \(exchange.method)",
+            exchange.rejectError(405, .methodNotAllowed, "\(exchange.path) accepts \(allowed), not \(exchange.method)",
                                  headers: [("Allow", allowed)])
             return
         }
@@ -78,16 +78,16 @@ enum Router {
             return
         }
         if limits.draining {
-            exchange.rejectError(503, "draining", "the server is shutting down; retry on another instance",
+            exchange.rejectError(503, .draining, "the server is shutting down; retry on another instance",
                                  headers: [("Retry-After", "1")], close: true)
             return
         }
         if contentLength == nil, !exchange.chunked {
-            exchange.rejectError(411, "length_required", "\(exchange.path) needs a Content-Length or a chunked body", close: true)
+            exchange.rejectError(411, .lengthRequired, "\(exchange.path) needs a Content-Length or a chunked body", close: true)
             return
         }
         if let failure = mediaTypeFailure(exchange, endpoint) {
-            exchange.rejectError(415, "unsupported_media_type", failure)
+            exchange.rejectError(415, .unsupportedMediaType, failure)
             return
         }
         do {
@@ -100,11 +100,11 @@ enum Router {
     /// Path and query from the request target; false when it was refused.
     private static func splitTarget(_ exchange: Exchange) -> Bool {
         guard exchange.url.count <= HTTPParserBridge.maxURLBytes else {
-            exchange.rejectError(400, "malformed_http", "the request target is longer than \(HTTPParserBridge.maxURLBytes) bytes")
+            exchange.rejectError(400, .malformedHTTP, "the request target is longer than \(HTTPParserBridge.maxURLBytes) bytes")
             return false
         }
         guard let (path, query) = HTTPParserBridge.splitTarget(exchange.url) else {
-            exchange.rejectError(400, "malformed_http", "the request target is not a valid URL")
+            exchange.rejectError(400, .malformedHTTP, "the request target is not a valid URL")
             return false
         }
         exchange.path = path
@@ -151,12 +151,12 @@ enum Router {
             names.removeAll { $0 == name }
             guard allowed.contains(value) else {
                 let choices = allowed.map { "'\($0)'" }.joined(separator: ", ")
-                throw QueryString.Failure(code: "invalid_parameter", message: "parameter '\(name)' must be one of \(choices) (default '\(allowed[0])'), got '\(value)'")
+                throw QueryString.Failure(.invalidParameter, "parameter '\(name)' must be one of \(choices) (default '\(allowed[0])'), got '\(value)'")
             }
         }
         if let unknown = names.sorted().first {
             let expected = RequestOptions.overrideNames.union(own.keys).sorted()
-            throw QueryString.Failure(code: "unknown_parameter", message: "unknown parameter '\(unknown)'; expected one of \(expected.joined(separator: ", "))")
+            throw QueryString.Failure(.unknownParameter, "unknown parameter '\(unknown)'; expected one of \(expected.joined(separator: ", "))")
         }
     }
 

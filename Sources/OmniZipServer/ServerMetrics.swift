@@ -65,7 +65,7 @@ final class ServerMetrics {
         counter.increment()
     }
 
-    func tokens(_ counts: ResponseEncoder.Counts) {
+    func tokens(_ counts: TokenCounts) {
         for (modality, stage, n) in [("audio", "in", counts.totalAudio), ("audio", "kept", counts.keptAudio),
                                      ("video", "in", counts.totalVideo), ("video", "kept", counts.keptVideo)] {
             let key = modality + stage

@@ -12,34 +12,26 @@ public enum BudgetCodec {
     public static func decodeJSON(_ body: UnsafeRawBufferPointer, overrides: [String: String]) throws(WireError) -> Request {
         let request = try JSONLayoutRequest.decode(body, fields: JSONLayoutRequest.layoutFields)
         guard request.audioChunkLens != nil || request.videoChunkLens != nil else {
-            throw WireError("missing_field", "field 'audio_chunk_lens' or 'video_chunk_lens' missing")
+            throw WireError(.missingField, "field 'audio_chunk_lens' or 'video_chunk_lens' missing")
         }
-        let layout = try request.layout(defaultAudioRuns: [])
+        let layout = try request.layout(defaultAudioRuns: [], scores: nil)
         let options = try RequestOptions(metadata: request.parameters, overrides: overrides)
         // The totals are only known from sizes under the exact budget; saying otherwise is a mistake.
         if request.parameters["video_budget"] != nil || overrides["video_budget"] != nil, options.parameters.videoBudget != .exact {
-            throw WireError("invalid_parameter", "parameter 'video_budget' must be 'exact' for /v1/budget (the reference budget depends on the audio scores; use /v1/score)")
+            throw WireError(.invalidParameter, "parameter 'video_budget' must be 'exact' for /v1/budget (the reference budget depends on the audio scores; use /v1/score)")
         }
         var parameters = options.parameters
         parameters.videoBudget = .exact
         return Request(layout: layout, parameters: parameters)
     }
 
-    public static func budget(_ request: Request) throws(WireError) -> PlaceholderBudget {
-        do {
-            return try PlaceholderBudget(layout: request.layout, parameters: request.parameters)
-        } catch {
-            throw .core(error)
-        }
+    /// Cannot fail: the decoded layout and parameters are valid by construction.
+    public static func budget(_ request: Request) -> PlaceholderBudget {
+        PlaceholderBudget(layout: request.layout, parameters: request.parameters)
     }
 
     public static func json(_ request: Request, _ budget: PlaceholderBudget) -> [UInt8] {
-        let p = request.parameters
-        let parameters = JSONText.object([
-            ("rho_audio", JSONText.number(p.rhoAudio)), ("rho_video", JSONText.number(p.rhoVideo)),
-            ("contextual_ratio", JSONText.number(p.contextualRatio)), ("g", String(p.g)),
-            ("video_budget", JSONText.string(p.videoBudget.rawValue)),
-        ])
+        let parameters = CompressJSON.parameters(request.parameters)
         let text = JSONText.object([
             ("kept_audio", String(budget.keptAudio)), ("kept_video", String(budget.keptVideo)),
             ("video_target", String(budget.videoTarget)), ("short_video", String(budget.shortVideo)),

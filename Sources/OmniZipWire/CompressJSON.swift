@@ -8,7 +8,7 @@ import OmniZipCore
 public enum CompressJSON {
     public static func json(_ request: DecodedRequest, _ result: CompressionResult, includeEmbeddings: Bool) -> [UInt8] {
         let plan = result.plan
-        let counts = ResponseEncoder.counts(request, plan, merged: result.mergedAnchors.count)
+        let counts = TokenCounts(request, plan, merged: result.mergedAnchors.count)
         let indices = CompressIndices(request, result)
         var members: [(String, String)] = [("layout", JSONText.string(request.layout.rawValue))]
         switch request.layout {
@@ -57,12 +57,13 @@ public enum CompressJSON {
     }
 
     /// The parameters used, as `/v1/score` and `/v1/budget` print them.
-    public static func parameters(_ p: Parameters) -> String {
-        JSONText.object([
-            ("rho_audio", JSONText.number(p.rhoAudio)), ("rho_video", JSONText.number(p.rhoVideo)),
-            ("contextual_ratio", JSONText.number(p.contextualRatio)), ("g", String(p.g)),
-            ("video_budget", JSONText.string(p.videoBudget.rawValue)),
-        ])
+    public static func parameters(_ p: Parameters) -> String { JSONText.object(parameterMembers(p)) }
+
+    /// The members of that object, for objects that add to it (`/v1/info`'s defaults).
+    static func parameterMembers(_ p: Parameters) -> [(String, String)] {
+        [("rho_audio", JSONText.number(p.rhoAudio)), ("rho_video", JSONText.number(p.rhoVideo)),
+         ("contextual_ratio", JSONText.number(p.contextualRatio)), ("g", String(p.g)),
+         ("video_budget", JSONText.string(p.videoBudget.rawValue))]
     }
 
     private static func tensor(_ dtype: SafetensorsDType, _ shape: [Int], _ bytes: [UInt8]) -> String {

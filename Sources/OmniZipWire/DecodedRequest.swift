@@ -31,7 +31,7 @@ public struct DecodedRequest: Sendable {
 
     /// The budget plan (`/v1/score`, `omnizip score`): needs no embeddings.
     public func budgetPlan() throws(WireError) -> BudgetPlan {
-        do {
+        do throws(OmniZipError) {
             return try BudgetPlan(scores: scores, layout: chunks, parameters: options.parameters)
         } catch {
             throw .core(error)
@@ -41,7 +41,7 @@ public struct DecodedRequest: Sendable {
     public func compressionInput() throws(WireError) -> CompressionInput {
         guard let audio, let video else {
             let names = layout == .interleaved ? "'inputs_embeds'" : "'audio_embeds' and 'video_embeds'"
-            throw WireError("missing_tensor", "compression needs the embeddings: tensor \(names) missing")
+            throw WireError(.missingTensor, "compression needs the embeddings: tensor \(names) missing")
         }
         return CompressionInput(audio: audio, video: video, audioScores: scores, layout: chunks, parameters: options.parameters)
     }
@@ -50,7 +50,7 @@ public struct DecodedRequest: Sendable {
     /// do, with core refusals mapped to their wire errors in one place.
     public func compress(with compressor: Compressor) throws(WireError) -> CompressionResult {
         let input = try compressionInput()
-        do {
+        do throws(OmniZipError) {
             return try compressor.compress(input)
         } catch {
             throw .core(error)

@@ -31,15 +31,15 @@ struct JSONLayoutRequest: Decodable {
         } catch let error as WireError {
             throw error
         } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {
-            throw WireError("invalid_json", "the body must be a JSON object")
+            throw WireError(.invalidJSON, "the body must be a JSON object")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-            throw WireError("invalid_value", "field '\(fieldPath(context.codingPath))' has the wrong type (\(context.debugDescription))")
+            throw WireError(.invalidValue, "field '\(fieldPath(context.codingPath))' has the wrong type (\(context.debugDescription))")
         } catch let DecodingError.keyNotFound(key, _) {
-            throw WireError("missing_field", "field '\(key.stringValue)' missing")
+            throw WireError(.missingField, "field '\(key.stringValue)' missing")
         } catch DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty {
-            throw WireError("invalid_value", "field '\(fieldPath(context.codingPath))' is invalid (\(context.debugDescription))")
+            throw WireError(.invalidValue, "field '\(fieldPath(context.codingPath))' is invalid (\(context.debugDescription))")
         } catch {
-            throw WireError("invalid_json", "the body is not a valid JSON object")
+            throw WireError(.invalidJSON, "the body is not a valid JSON object")
         }
     }
 
@@ -52,7 +52,7 @@ struct JSONLayoutRequest: Decodable {
         let fields = decoder.userInfo[Self.fieldsKey] as? Set<String> ?? Self.layoutFields
         let known = fields.union(RequestOptions.overrideNames)
         if let unknown = c.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
-            throw WireError("unexpected_field", "field '\(unknown)' is not part of this request; expected \(known.sorted().joined(separator: ", "))")
+            throw WireError(.unexpectedField, "field '\(unknown)' is not part of this request; expected \(known.sorted().joined(separator: ", "))")
         }
         audioScores = try c.decodeIfPresent([Double].self, forKey: Key(stringValue: "audio_scores"))
         audioChunkLens = try c.decodeIfPresent([Int].self, forKey: Key(stringValue: "audio_chunk_lens"))
@@ -69,52 +69,27 @@ struct JSONLayoutRequest: Decodable {
             } else if let number = try? c.decode(Double.self, forKey: key) {
                 parameters[name] = String(number)
             } else {
-                throw WireError("invalid_parameter", "field '\(name)' must be a number or a string")
+                throw WireError(.invalidParameter, "field '\(name)' must be a number or a string")
             }
         }
     }
 
-    /// The chunk layout the fields describe. `audioRuns` stands in when `audio_chunk_lens` is
-    /// absent. Without a grid, the budget base T*P is the number of video tokens.
-    func layout(defaultAudioRuns audioRuns: [Int]) throws(WireError) -> ChunkLayout {
-        let audioRuns = audioChunkLens ?? audioRuns
-        let videoRuns = videoChunkLens ?? []
-        for (name, runs) in [("audio_chunk_lens", audioRuns), ("video_chunk_lens", videoRuns)] {
-            if let bad = runs.firstIndex(where: { $0 <= 0 || $0 > 1 << 40 }) {
-                throw WireError("invalid_value", "field '\(name)'[\(bad)] is \(runs[bad]); chunk lengths must be positive")
-            }
-        }
-        let candidate = ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: 1, gridTokens: 0)
-        do {
-            try candidate.validate()
-        } catch {
-            throw .core(error)
-        }
-        let videoCount = candidate.videoTokenCount
+    /// The chunk layout the fields describe, checked with `scores` when given. `audioRuns`
+    /// stands in when `audio_chunk_lens` is absent. Without a grid, the budget base T*P is the
+    /// number of video tokens.
+    func layout(defaultAudioRuns audioRuns: [Int], scores: [Float]?) throws(WireError) -> ChunkLayout {
+        let frames: WireError.Wording.Frames
         if let grid = videoGridTHW {
-            guard grid.count == 3, grid.allSatisfy({ $0 >= 0 && $0 <= 1 << 24 }) else {
-                throw WireError("invalid_value", "field 'video_grid_thw' must be [T, H, W] with values in [0, 16777216]")
+            guard grid.count == 3 else {
+                throw WireError(.invalidValue, "field 'video_grid_thw' must be [T, H, W] with values in [0, \(ChunkLayout.maxGridValue)]")
             }
-            let chunks: ChunkLayout
-            do {
-                chunks = try ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, grid: (grid[0], grid[1], grid[2]))
-            } catch {
-                throw .core(error)
-            }
-            guard chunks.gridTokens == videoCount else {
-                throw WireError("inconsistent_shapes", "video_grid_thw \(grid) gives \(chunks.gridTokens) video tokens but video_chunk_lens sums to \(videoCount)")
-            }
-            return chunks
+            frames = .grid(t: grid[0], h: grid[1], w: grid[2])
+        } else if let perFrame = tokensPerFrame {
+            frames = .tokensPerFrame(perFrame)
+        } else {
+            frames = .none
         }
-        if let perFrame = tokensPerFrame {
-            guard perFrame > 0, perFrame <= Compressor.maxTokensPerFrame else {
-                throw WireError("invalid_value", "field 'tokens_per_frame' must be an integer in [1, \(Compressor.maxTokensPerFrame)]")
-            }
-            return ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: perFrame, gridTokens: videoCount)
-        }
-        guard videoRuns.isEmpty else {
-            throw WireError("missing_field", "field 'tokens_per_frame' (or 'video_grid_thw') missing")
-        }
-        return ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: [], tokensPerFrame: 1, gridTokens: 0)
+        return try DeclaredLayout(audioRuns: audioChunkLens ?? audioRuns, videoRuns: videoChunkLens ?? [], frames: frames,
+                                  container: .field).build(scores: scores)
     }
 }

@@ -21,59 +21,53 @@ public struct RequestOptions: Sendable, Equatable {
     }
 
     /// Unknown metadata keys are ignored (metadata is free-form); unknown override keys are errors.
+    /// Only the syntax is read here; `Parameters` checks the ranges.
     public init(metadata: [String: String], overrides: [String: String]) throws(WireError) {
         if let unknown = overrides.keys.sorted().first(where: { !Self.overrideNames.contains($0) }) {
-            throw WireError("unknown_parameter", "unknown parameter '\(unknown)'; expected one of \(Self.overrideNames.sorted().joined(separator: ", "))")
+            throw WireError(.unknownParameter, "unknown parameter '\(unknown)'; expected one of \(Self.overrideNames.sorted().joined(separator: ", "))")
         }
-        func value(_ name: String) -> (String, String)? {
-            if let v = overrides[name] { return (v, "parameter '\(name)'") }
-            if let v = metadata[name] { return (v, "__metadata__ '\(name)'") }
-            return nil
+        var given: [String: (text: String, origin: String)] = [:]
+        for name in Self.overrideNames {
+            if let v = overrides[name] { given[name] = (v, "parameter '\(name)'") } else if let v = metadata[name] { given[name] = (v, "__metadata__ '\(name)'") }
         }
-        var options = RequestOptions()
-        if let (text, origin) = value("rho_audio") { options.parameters.rhoAudio = try Self.ratio(text, origin) }
-        if let (text, origin) = value("rho_video") { options.parameters.rhoVideo = try Self.ratio(text, origin) }
-        if let (text, origin) = value("contextual_ratio") { options.parameters.contextualRatio = try Self.ratio(text, origin) }
-        if let (text, origin) = value("g") { options.parameters.g = Int(try Self.integer(text, origin, minimum: 0, maximum: 1_000_000)) }
-        if let (text, origin) = value("video_budget") { options.parameters.videoBudget = try Self.videoBudget(text, origin) }
-        if let (text, origin) = value("audio_token_id") { options.audioTokenID = try Self.integer(text, origin, minimum: Int64.min, maximum: Int64.max) }
-        if let (text, origin) = value("video_token_id") { options.videoTokenID = try Self.integer(text, origin, minimum: Int64.min, maximum: Int64.max) }
-        do {
-            options.parameters = try options.parameters.validated()
+        let d = Parameters.defaults
+        let rhoAudio = try given["rho_audio"].map(Self.decimal) ?? d.rhoAudio
+        let rhoVideo = try given["rho_video"].map(Self.decimal) ?? d.rhoVideo
+        let contextualRatio = try given["contextual_ratio"].map(Self.decimal) ?? d.contextualRatio
+        let g = try given["g"].map(Self.integer) ?? Int64(d.g)
+        let videoBudget = try given["video_budget"].map(Self.videoBudget) ?? d.videoBudget
+        audioTokenID = try given["audio_token_id"].map(Self.integer) ?? Self.defaultAudioTokenID
+        videoTokenID = try given["video_token_id"].map(Self.integer) ?? Self.defaultVideoTokenID
+        do throws(OmniZipError) {
+            // Int64 -> Int is exact on the 64-bit platforms this builds for.
+            parameters = try Parameters(rhoAudio: rhoAudio, rhoVideo: rhoVideo, contextualRatio: contextualRatio, g: Int(g),
+                                        videoBudget: videoBudget)
         } catch {
-            throw WireError.core(error)
+            throw WireError.core(error, WireError.Wording(parameters: given))
         }
-        self = options
     }
 
-    /// A plain decimal number (Python's `float(str)` forms without inf/nan/hex), in [0, 1].
-    static func ratio(_ text: String, _ origin: String) throws(WireError) -> Double {
-        let trimmed = text.trimmingASCIISpaces()
+    /// A plain decimal number (Python's `float(str)` forms without inf/nan/hex).
+    static func decimal(_ given: (text: String, origin: String)) throws(WireError) -> Double {
+        let trimmed = given.text.trimmingASCIISpaces()
         let allowed = Set("0123456789+-.eE")
-        guard !trimmed.isEmpty, trimmed.allSatisfy({ allowed.contains($0) }), let value = Double(trimmed), value.isFinite else {
-            throw WireError("invalid_parameter", "\(origin) must be a decimal number, got '\(text)'")
-        }
-        guard value >= 0, value <= 1 else {
-            throw WireError("invalid_parameter", "\(origin) must be in [0, 1], got \(text)")
+        guard !trimmed.isEmpty, trimmed.allSatisfy({ allowed.contains($0) }), let value = Double(trimmed) else {
+            throw WireError(.invalidParameter, "\(given.origin) must be a decimal number, got '\(given.text)'")
         }
         return value
     }
 
-    static func videoBudget(_ text: String, _ origin: String) throws(WireError) -> VideoBudgetMode {
-        guard let mode = VideoBudgetMode(rawValue: text.trimmingASCIISpaces()) else {
+    static func videoBudget(_ given: (text: String, origin: String)) throws(WireError) -> VideoBudgetMode {
+        guard let mode = VideoBudgetMode(rawValue: given.text.trimmingASCIISpaces()) else {
             let names = VideoBudgetMode.allCases.map { "'\($0.rawValue)'" }.joined(separator: " or ")
-            throw WireError("invalid_parameter", "\(origin) must be \(names), got '\(text)'")
+            throw WireError(.invalidParameter, "\(given.origin) must be \(names), got '\(given.text)'")
         }
         return mode
     }
 
-    static func integer(_ text: String, _ origin: String, minimum: Int64, maximum: Int64) throws(WireError) -> Int64 {
-        let trimmed = text.trimmingASCIISpaces()
-        guard let value = Int64(trimmed) else {
-            throw WireError("invalid_parameter", "\(origin) must be an integer, got '\(text)'")
-        }
-        guard value >= minimum, value <= maximum else {
-            throw WireError("invalid_parameter", "\(origin) must be in [\(minimum), \(maximum)], got \(value)")
+    static func integer(_ given: (text: String, origin: String)) throws(WireError) -> Int64 {
+        guard let value = Int64(given.text.trimmingASCIISpaces()) else {
+            throw WireError(.invalidParameter, "\(given.origin) must be an integer, got '\(given.text)'")
         }
         return value
     }

@@ -21,7 +21,7 @@ public enum RequestDecoder {
             || file.tensor("audio_embeds") != nil || file.tensor("video_embeds") != nil {
             return try decodeSplit(reader, options: options, requireEmbeddings: requireEmbeddings)
         }
-        throw WireError("missing_tensor", "request has neither 'input_ids' (interleaved layout) nor 'audio_chunk_lens'/'video_chunk_lens' (split layout)")
+        throw WireError(.missingTensor, "request has neither 'input_ids' (interleaved layout) nor 'audio_chunk_lens'/'video_chunk_lens' (split layout)")
     }
 
     private static func decodeInterleaved(_ reader: TensorReader, options: RequestOptions,
@@ -36,13 +36,13 @@ public enum RequestDecoder {
             if id == options.audioTokenID { audioPositions.append(position) } else if id == options.videoTokenID { videoPositions.append(position) }
         }
         if options.audioTokenID == options.videoTokenID {
-            throw WireError("invalid_parameter", "audio_token_id and video_token_id are both \(options.audioTokenID)")
+            throw WireError(.invalidParameter, "audio_token_id and video_token_id are both \(options.audioTokenID)")
         }
-        let chunks = try layout(
-            audio: ChunkLayout.runLengths(ofAscendingPositions: audioPositions),
-            video: ChunkLayout.runLengths(ofAscendingPositions: videoPositions),
-            grid: grid, scores: scores.count, videoSource: "input_ids has \(videoPositions.count) video tokens (id \(options.videoTokenID))",
-            audioSource: "input_ids has \(audioPositions.count) audio tokens (id \(options.audioTokenID))")
+        let chunks = try DeclaredLayout(audioRuns: ChunkLayout.runLengths(ofAscendingPositions: audioPositions),
+                                        videoRuns: ChunkLayout.runLengths(ofAscendingPositions: videoPositions),
+                                        frames: .grid(t: grid.t, h: grid.h, w: grid.w), container: .tensor,
+                                        tokens: .interleaved(audioID: options.audioTokenID, videoID: options.videoTokenID))
+            .build(scores: scores)
 
         var request = DecodedRequest(layout: .interleaved, options: options, chunks: chunks, scores: scores, audio: nil, video: nil,
                                      dimension: 0, promptLength: ids.count, audioPositions: audioPositions,
@@ -50,7 +50,7 @@ public enum RequestDecoder {
         request.videoGrid = grid
         if let embeds = try reader.embeddings("inputs_embeds", required: requireEmbeddings) {
             guard embeds.rows == ids.count else {
-                throw WireError("invalid_shape", "tensor 'inputs_embeds' has \(embeds.rows) rows but 'input_ids' has \(ids.count) tokens")
+                throw WireError(.invalidShape, "tensor 'inputs_embeds' has \(embeds.rows) rows but 'input_ids' has \(ids.count) tokens")
             }
             request.dimension = embeds.dimension
             request.promptEmbeddings = embeds.rowsView(Array(0..<ids.count))
@@ -68,64 +68,30 @@ public enum RequestDecoder {
         let grid = try reader.grid()
         let audioRuns = try reader.integers("audio_chunk_lens", rank: [1], allowingBatch: false).map { Int($0) }
         let videoRuns = try reader.integers("video_chunk_lens", rank: [1], allowingBatch: false).map { Int($0) }
-        for (name, runs) in [("audio_chunk_lens", audioRuns), ("video_chunk_lens", videoRuns)] {
-            if let bad = runs.firstIndex(where: { $0 <= 0 || $0 > 1 << 40 }) {
-                throw WireError("invalid_value", "tensor '\(name)'[\(bad)] is \(runs[bad]); chunk lengths must be positive")
-            }
-        }
-        do {
-            try ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: 1, gridTokens: 0).validate()
-        } catch {
-            throw .core(error)
-        }
-        let chunks = try layout(audio: audioRuns, video: videoRuns, grid: grid, scores: scores.count,
-                                videoSource: "video_chunk_lens sums to \(videoRuns.reduce(0, +))",
-                                audioSource: "audio_chunk_lens sums to \(audioRuns.reduce(0, +))")
+        let chunks = try DeclaredLayout(audioRuns: audioRuns, videoRuns: videoRuns, frames: .grid(t: grid.t, h: grid.h, w: grid.w),
+                                        container: .tensor).build(scores: scores)
         var request = DecodedRequest(layout: .split, options: options, chunks: chunks, scores: scores, audio: nil, video: nil,
                                      dimension: 0, promptLength: 0, audioPositions: [], videoPositions: [], promptEmbeddings: nil)
         request.videoGrid = grid
         let audio = try reader.embeddings("audio_embeds", required: requireEmbeddings)
         let video = try reader.embeddings("video_embeds", required: requireEmbeddings)
         if (audio == nil) != (video == nil) {
-            throw WireError("missing_tensor", "tensor '\(audio == nil ? "audio_embeds" : "video_embeds")' missing; send both embeddings or neither")
+            throw WireError(.missingTensor, "tensor '\(audio == nil ? "audio_embeds" : "video_embeds")' missing; send both embeddings or neither")
         }
         if let audio, let video {
             guard audio.rows == chunks.audioTokenCount else {
-                throw WireError("invalid_shape", "tensor 'audio_embeds' has \(audio.rows) rows but audio_chunk_lens sums to \(chunks.audioTokenCount)")
+                throw WireError(.invalidShape, "tensor 'audio_embeds' has \(audio.rows) rows but audio_chunk_lens sums to \(chunks.audioTokenCount)")
             }
             guard video.rows == chunks.videoTokenCount else {
-                throw WireError("invalid_shape", "tensor 'video_embeds' has \(video.rows) rows but video_chunk_lens sums to \(chunks.videoTokenCount)")
+                throw WireError(.invalidShape, "tensor 'video_embeds' has \(video.rows) rows but video_chunk_lens sums to \(chunks.videoTokenCount)")
             }
             guard audio.dimension == video.dimension else {
-                throw WireError("invalid_shape", "tensor 'audio_embeds' has dimension \(audio.dimension) but 'video_embeds' has \(video.dimension)")
+                throw WireError(.invalidShape, "tensor 'audio_embeds' has dimension \(audio.dimension) but 'video_embeds' has \(video.dimension)")
             }
             request.dimension = audio.dimension
             request.audio = audio.rowsView(Array(0..<audio.rows))
             request.video = video.rowsView(Array(0..<video.rows))
         }
         return request
-    }
-
-    /// Builds and checks the chunk layout against the grid and the scores.
-    private static func layout(audio: [Int], video: [Int], grid: (t: Int, h: Int, w: Int), scores: Int,
-                               videoSource: String, audioSource: String) throws(WireError) -> ChunkLayout {
-        let chunks: ChunkLayout
-        do {
-            chunks = try ChunkLayout(audioRunLengths: audio, videoRunLengths: video, grid: grid)
-            try chunks.validate()
-        } catch {
-            throw .core(error)
-        }
-        guard chunks.videoTokenCount == chunks.gridTokens else {
-            throw WireError("inconsistent_shapes",
-                            "video_grid_thw [\(grid.t), \(grid.h), \(grid.w)] gives T*(H/2)*(W/2) = \(chunks.gridTokens) video tokens but \(videoSource)")
-        }
-        guard scores == chunks.audioTokenCount else {
-            throw WireError("inconsistent_shapes", "tensor 'audio_scores' has \(scores) values but \(audioSource)")
-        }
-        if chunks.videoTokenCount > 0, chunks.tokensPerFrame > Compressor.maxTokensPerFrame {
-            throw WireError("invalid_value", "video_grid_thw gives \(chunks.tokensPerFrame) tokens per frame; at most \(Compressor.maxTokensPerFrame) are supported")
-        }
-        return chunks
     }
 }

@@ -3,30 +3,10 @@ import OmniZipCore
 /// Builds response tensors. Names follow the golden vectors: `keep_mask`, `merged_index`,
 /// `merged_embeds`, `video_chunk_ratio`, `audio_chunk_retention`, plus `kept_index`.
 public enum ResponseEncoder {
-    /// Counts a response reports in its `__metadata__` (and the server in its metrics).
-    public struct Counts: Sendable, Equatable {
-        public var totalAudio = 0, keptAudio = 0, totalVideo = 0, keptVideo = 0, merged = 0
-        public var total = 0, kept = 0
-    }
-
-    public static func counts(_ request: DecodedRequest, _ plan: BudgetPlan, merged: Int = 0) -> Counts {
-        var c = Counts()
-        c.totalAudio = request.chunks.audioTokenCount
-        c.totalVideo = request.chunks.videoTokenCount
-        c.keptAudio = plan.keptAudio
-        c.keptVideo = plan.keptVideo
-        c.merged = merged
-        let other = request.layout == .interleaved ? request.promptLength - c.totalAudio - c.totalVideo : 0
-        c.total = c.totalAudio + c.totalVideo + other
-        c.kept = c.keptAudio + c.keptVideo + other
-        return c
-    }
-
     /// The `/v1/compress` response. `includeEmbeddings` adds the compressed sequence itself.
-    public static func compress(_ request: DecodedRequest, _ result: CompressionResult, includeEmbeddings: Bool,
-                                metadata extra: [String: String] = [:]) -> SafetensorsWriter {
-        let counts = counts(request, result.plan, merged: result.mergedAnchors.count)
-        var writer = SafetensorsWriter(metadata: metadata(request, counts).merging(extra) { _, new in new })
+    public static func compress(_ request: DecodedRequest, _ result: CompressionResult, includeEmbeddings: Bool) -> SafetensorsWriter {
+        let counts = TokenCounts(request, result.plan, merged: result.mergedAnchors.count)
+        var writer = SafetensorsWriter(metadata: metadata(request, counts))
         let type = request.embeddingType
         let d = request.dimension
         let indices = CompressIndices(request, result)
@@ -131,7 +111,7 @@ public enum ResponseEncoder {
         writer.add("video_frame_kept", dtype: .i64, shape: [counts.count], elements: counts.map { Int64($0) })
     }
 
-    static func metadata(_ request: DecodedRequest, _ c: Counts) -> [String: String] {
+    static func metadata(_ request: DecodedRequest, _ c: TokenCounts) -> [String: String] {
         [
             "layout": request.layout.rawValue,
             "total": String(c.total), "kept": String(c.kept),

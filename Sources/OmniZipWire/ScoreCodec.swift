@@ -8,15 +8,9 @@ public enum ScoreCodec {
     /// may replace `tokens_per_frame`; without a grid the budget base T*P is the video count.
     public static func decodeJSON(_ body: UnsafeRawBufferPointer, overrides: [String: String]) throws(WireError) -> DecodedRequest {
         let request = try JSONLayoutRequest.decode(body, fields: JSONLayoutRequest.layoutFields.union(["audio_scores"]))
-        guard let values = request.audioScores else { throw WireError("missing_field", "field 'audio_scores' missing") }
+        guard let values = request.audioScores else { throw WireError(.missingField, "field 'audio_scores' missing") }
         let scores = values.map { Float($0) }
-        if let bad = scores.firstIndex(where: { !$0.isFinite }) {
-            throw WireError("invalid_value", "field 'audio_scores'[\(bad)] is not a finite float32")
-        }
-        let chunks = try request.layout(defaultAudioRuns: scores.isEmpty ? [] : [scores.count])
-        guard chunks.audioTokenCount == scores.count else {
-            throw WireError("inconsistent_shapes", "field 'audio_scores' has \(scores.count) values but audio_chunk_lens sums to \(chunks.audioTokenCount)")
-        }
+        let chunks = try request.layout(defaultAudioRuns: scores.isEmpty ? [] : [scores.count], scores: scores)
         // Parameters in the JSON body behave like metadata: the query string overrides them.
         let options = try RequestOptions(metadata: request.parameters, overrides: overrides)
         return DecodedRequest(layout: .split, options: options, chunks: chunks, scores: scores, audio: nil, video: nil, dimension: 0,
@@ -25,7 +19,7 @@ public enum ScoreCodec {
 
     /// The plan as JSON; doubles print in their shortest round-trip form.
     public static func json(_ request: DecodedRequest, _ plan: BudgetPlan) -> [UInt8] {
-        let counts = ResponseEncoder.counts(request, plan)
+        let counts = TokenCounts(request, plan)
         let keepIndex = plan.audio.keep.indices.filter { plan.audio.keep[$0] }
         var s = "{"
         s += "\"layout\":\"\(request.layout.rawValue)\","
@@ -37,17 +31,14 @@ public enum ScoreCodec {
         s += "\"kept_audio\":\(counts.keptAudio),\"kept_video\":\(counts.keptVideo),"
         s += "\"total_audio\":\(counts.totalAudio),\"total_video\":\(counts.totalVideo),"
         s += "\"total\":\(counts.total),\"kept\":\(counts.kept),"
-        let p = request.options.parameters
-        s += "\"parameters\":{\"rho_audio\":\(JSONText.number(p.rhoAudio)),\"rho_video\":\(JSONText.number(p.rhoVideo)),"
-        s += "\"contextual_ratio\":\(JSONText.number(p.contextualRatio)),\"g\":\(p.g),"
-        s += "\"video_budget\":\"\(p.videoBudget.rawValue)\"}"
+        s += "\"parameters\":" + CompressJSON.parameters(request.options.parameters)
         s += "}\n"
         return Array(s.utf8)
     }
 
     /// The plan as safetensors tensors, for clients that send `Accept: application/octet-stream`.
     public static func tensors(_ request: DecodedRequest, _ plan: BudgetPlan) -> SafetensorsWriter {
-        let counts = ResponseEncoder.counts(request, plan)
+        let counts = TokenCounts(request, plan)
         var writer = SafetensorsWriter(metadata: ResponseEncoder.metadata(request, counts))
         let keepIndex = plan.audio.keep.indices.filter { plan.audio.keep[$0] }
         writer.add("audio_keep", dtype: .i64, shape: [keepIndex.count], elements: keepIndex.map { Int64($0) })

@@ -20,7 +20,7 @@ struct BudgetCommand: ParsableCommand {
         let file = try MappedFile(path: request)
         do {
             let decoded = try BudgetCodec.decodeJSON(file.bytes, overrides: parameters.overrides)
-            try writeFile(BudgetCodec.json(decoded, try BudgetCodec.budget(decoded)), to: "-")
+            try writeFile(BudgetCodec.json(decoded, BudgetCodec.budget(decoded)), to: "-")
         } catch let error as WireError {
             throw CLIError("\(request): \(error.message)")
         }

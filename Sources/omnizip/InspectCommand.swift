@@ -31,11 +31,11 @@ struct InspectCommand: ParsableCommand {
         } catch let error as WireError {
             if json {
                 let object = JSONText.object([("file", JSONText.string(file)), ("error", JSONText.object([
-                    ("code", JSONText.string(error.code)), ("message", JSONText.string(error.message)),
+                    ("code", JSONText.string(error.code.rawValue)), ("message", JSONText.string(error.message)),
                 ]))])
                 try writeFile(Array((object + "\n").utf8), to: "-")
             }
-            throw CLIError("\(file): \(error.code): \(error.message)")
+            throw CLIError("\(file): \(error.code.rawValue): \(error.message)")
         }
     }
 }

@@ -5,12 +5,12 @@ import Testing
 struct CompressorTests {
     let clip = SyntheticClip(chunks: 6, tokensPerFrame: 16, dimension: 40, audioPerChunk: 20, seed: 7)
 
-    func clipInput(_ embeddings: OwnedRows, parameters: Parameters = .defaults) -> CompressionInput {
+    func clipInput(_ embeddings: OwnedRows, parameters: Parameters = .defaults) throws -> CompressionInput {
         var audio: [Int] = [], video: [Int] = []
         for position in 0..<clip.promptLength {
             if clip.isVideoPosition(position) { video.append(position) } else { audio.append(position) }
         }
-        let layout = ChunkLayout(audioRunLengths: ChunkLayout.runLengths(ofAscendingPositions: audio),
+        let layout = try ChunkLayout(audioRunLengths: ChunkLayout.runLengths(ofAscendingPositions: audio),
                                  videoRunLengths: ChunkLayout.runLengths(ofAscendingPositions: video),
                                  tokensPerFrame: clip.tokensPerFrame, gridTokens: video.count)
         let base = UnsafeRawPointer(embeddings.storage.baseAddress!)
@@ -36,8 +36,8 @@ struct CompressorTests {
     func planMatchesResult() throws {
         let embeddings = OwnedRows(clip.promptEmbeddings(), dimension: clip.dimension)
         for rho in [0.0, 0.4, 0.6, 0.95] {
-            let parameters = Parameters(rhoAudio: 0.3, rhoVideo: rho, contextualRatio: 0.05, g: 3)
-            let input = clipInput(embeddings, parameters: parameters)
+            let parameters = try Parameters(rhoAudio: 0.3, rhoVideo: rho, contextualRatio: 0.05, g: 3)
+            let input = try clipInput(embeddings, parameters: parameters)
             let result = try Compressor(workers: 2).compress(input)
             let plan = try BudgetPlan(scores: input.audioScores, layout: input.layout, parameters: parameters)
             #expect(plan.keptVideo == result.videoKeep.filter { $0 }.count)
@@ -56,8 +56,8 @@ struct CompressorTests {
         // pool [1]; G 1 -> 1 merges into 0 with weight softmax([x]) = 1: (A0 + A1) / 2.
         let audio = OwnedRows([2, 0, 0, 4], dimension: 2)
         let video = OwnedRows([1, 1], dimension: 2)
-        let input = makeInput(audio: audio, audioCount: 2, video: video, videoCount: 1, scores: [1, 2], audioRuns: [2],
-                              videoRuns: [1], p: 1, parameters: Parameters(rhoAudio: 1, rhoVideo: 0.6, contextualRatio: 0.5, g: 1))
+        let input = try makeInput(audio: audio, audioCount: 2, video: video, videoCount: 1, scores: [1, 2], audioRuns: [2],
+                              videoRuns: [1], p: 1, parameters: try Parameters(rhoAudio: 1, rhoVideo: 0.6, contextualRatio: 0.5, g: 1))
         let result = try Compressor(workers: 1).compress(input)
         #expect(result.mergedAnchors == [0])
         #expect(result.mergedEmbeddings == [1, 2])
@@ -68,7 +68,7 @@ struct CompressorTests {
     func mergeSources() throws {
         let embeddings = OwnedRows(clip.promptEmbeddings(), dimension: clip.dimension)
         for g in [0, 1, 3, 15] {
-            let parameters = Parameters(rhoAudio: 0.3, rhoVideo: 0.6, contextualRatio: 0.1, g: g)
+            let parameters = try Parameters(rhoAudio: 0.3, rhoVideo: 0.6, contextualRatio: 0.1, g: g)
             let result = try Compressor(workers: 2).compress(clipInput(embeddings, parameters: parameters))
             #expect(result.mergedSources.count == result.mergedAnchors.count)
             let pool = Set(result.plan.audio.pool)
@@ -82,8 +82,8 @@ struct CompressorTests {
         // Two pool tokens, one anchor, G 1: the one taken is the one closer to the video.
         let audio = OwnedRows([1, 0, 0, 1, 1, 0.1], dimension: 2)
         let video = OwnedRows([0, 1], dimension: 2)
-        let input = makeInput(audio: audio, audioCount: 3, video: video, videoCount: 1, scores: [1, 2, 3], audioRuns: [3],
-                              videoRuns: [1], p: 1, parameters: Parameters(rhoAudio: 1, rhoVideo: 0.6, contextualRatio: 0.34, g: 1))
+        let input = try makeInput(audio: audio, audioCount: 3, video: video, videoCount: 1, scores: [1, 2, 3], audioRuns: [3],
+                              videoRuns: [1], p: 1, parameters: try Parameters(rhoAudio: 1, rhoVideo: 0.6, contextualRatio: 0.34, g: 1))
         let result = try Compressor(workers: 1).compress(input)
         #expect(result.mergedAnchors == [0])
         #expect(result.mergedSources == [[1]])
@@ -100,7 +100,7 @@ struct CompressorTests {
         #expect(videoOnly.plan.audioChunkRetention.isEmpty)
         let audioOnly = try Compressor(workers: 2).compress(
             makeInput(audio: rows, audioCount: 8, video: none, videoCount: 0, scores: noise(8, seed: 3), audioRuns: [8],
-                      videoRuns: [], p: 4, parameters: Parameters(rhoAudio: 0.5, rhoVideo: 0.6, contextualRatio: 0.25, g: 3)))
+                      videoRuns: [], p: 4, parameters: try Parameters(rhoAudio: 0.5, rhoVideo: 0.6, contextualRatio: 0.25, g: 3)))
         #expect(audioOnly.audioKeep.filter { $0 }.count == 6)  // 4 dominant + 2 anchors
         #expect(audioOnly.videoKeep.isEmpty)
     }
@@ -122,10 +122,11 @@ struct CompressorTests {
             try compressor.compress(makeInput(audio: rows, audioCount: 2, video: none, videoCount: 0, scores: [1, .nan], audioRuns: [2],
                                               videoRuns: [], p: 1, parameters: .defaults))
         }
-        #expect(throws: OmniZipError.invalidParameter(name: "rho_video", reason: "must be a finite number in [0, 1], got 1.5")) {
-            try Parameters(rhoAudio: 0.3, rhoVideo: 1.5, contextualRatio: 0.05, g: 3).validated()
+        #expect(throws: OmniZipError.ratio(name: "rho_video", value: 1.5)) {
+            try Parameters(rhoAudio: 0.3, rhoVideo: 1.5, contextualRatio: 0.05, g: 3)
         }
-        #expect(throws: OmniZipError.self) { try Parameters(rhoAudio: .nan, rhoVideo: 0.5, contextualRatio: 0.05, g: 3).validated() }
-        #expect(throws: OmniZipError.self) { try Parameters(rhoAudio: 0.3, rhoVideo: 0.5, contextualRatio: 0.05, g: -1).validated() }
+        #expect(OmniZipError.ratio(name: "rho_video", value: 1.5).description == "parameter 'rho_video' must be a finite number in [0, 1], got 1.5")
+        #expect(throws: OmniZipError.self) { try Parameters(rhoAudio: .nan, rhoVideo: 0.5, contextualRatio: 0.05, g: 3) }
+        #expect(throws: OmniZipError.self) { try Parameters(rhoAudio: 0.3, rhoVideo: 0.5, contextualRatio: 0.05, g: -1) }
     }
 }

@@ -76,11 +76,11 @@ extension CLITests {
         let error = try #require(serverError)
         let result = try run(["inspect", path])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("\(error.code): \(error.message)"), "\(result.stderr)")
+        #expect(result.stderr.contains("\(error.code.rawValue): \(error.message)"), "\(result.stderr)")
         let (json, object) = try inspectJSON(path)
         #expect(json.status == 1)
         let reported = try #require(object["error"] as? [String: Any])
-        #expect(reported["code"] as? String == error.code && reported["message"] as? String == error.message)
+        #expect(reported["code"] as? String == error.code.rawValue && reported["message"] as? String == error.message)
     }
 
     @Test("inspect gives a refused request's exact 400, from the decoder or from the core", .enabled(if: available))
@@ -116,9 +116,9 @@ extension CLITests {
             let compress = try #require(object["compress"] as? [String: Any])
             #expect(compress["status"] as? Int == 400)
             let error = try #require(compress["error"] as? [String: Any])
-            #expect(error["code"] as? String == want.code && error["message"] as? String == want.message, "\(label): \(error)")
+            #expect(error["code"] as? String == want.code.rawValue && error["message"] as? String == want.message, "\(label): \(error)")
             let text = String(decoding: try run(["inspect", path]).stdout, as: UTF8.self)
-            #expect(text.contains("POST /v1/compress: 400 \(want.code): \(want.message)"), "\(text)")
+            #expect(text.contains("POST /v1/compress: 400 \(want.code.rawValue): \(want.message)"), "\(text)")
         }
     }
 }

@@ -24,9 +24,9 @@ final class OwnedRows {
 
 /// A split-layout input: `audio` rows and `video` rows with explicit run lengths.
 func makeInput(audio: OwnedRows, audioCount: Int, video: OwnedRows, videoCount: Int, scores: [Float],
-               audioRuns: [Int], videoRuns: [Int], p: Int, parameters: Parameters) -> CompressionInput {
+               audioRuns: [Int], videoRuns: [Int], p: Int, parameters: Parameters) throws -> CompressionInput {
     CompressionInput(audio: audio.rows(audioCount), video: video.rows(videoCount), audioScores: scores,
-                     layout: ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: p,
+                     layout: try ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: p,
                                          gridTokens: videoRuns.reduce(0, +)),
                      parameters: parameters)
 }

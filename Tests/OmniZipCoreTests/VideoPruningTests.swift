@@ -9,9 +9,9 @@ struct VideoPruningTests {
     /// Video only: every run unguided, so its ratio is rho_v.
     func prune(_ video: [Float], d: Int, runs: [Int], p: Int, rhoVideo: Double) throws -> CompressionResult {
         let rows = OwnedRows(video, dimension: d)
-        let input = makeInput(audio: OwnedRows([], dimension: d), audioCount: 0, video: rows, videoCount: runs.reduce(0, +),
+        let input = try makeInput(audio: OwnedRows([], dimension: d), audioCount: 0, video: rows, videoCount: runs.reduce(0, +),
                               scores: [], audioRuns: [], videoRuns: runs, p: p,
-                              parameters: Parameters(rhoAudio: 0.3, rhoVideo: rhoVideo, contextualRatio: 0.05, g: 3))
+                              parameters: try Parameters(rhoAudio: 0.3, rhoVideo: rhoVideo, contextualRatio: 0.05, g: 3))
         return try compressor.compress(input)
     }
 

@@ -70,12 +70,12 @@ struct Page {
     }
 }
 
-func render(_ body: [UInt8], detail: ExplainDetail = .auto, overrides: [String: String] = [:]) throws -> (Page, ResponseEncoder.Counts, CompressionResult) {
+func render(_ body: [UInt8], detail: ExplainDetail = .auto, overrides: [String: String] = [:]) throws -> (Page, TokenCounts, CompressionResult) {
     try body.withUnsafeBytes { raw in
         let decoded = try RequestDecoder.decode(raw, overrides: overrides, requireEmbeddings: true)
         let result = try Compressor(workers: 2).compress(try decoded.compressionInput())
         let html = ExplainReport(request: decoded, result: result, detail: detail, source: "test <case>").html()
-        return (Page(html: html), ResponseEncoder.counts(decoded, result.plan, merged: result.mergedAnchors.count), result)
+        return (Page(html: html), TokenCounts(decoded, result.plan, merged: result.mergedAnchors.count), result)
     }
 }
 

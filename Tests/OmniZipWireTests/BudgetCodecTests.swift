@@ -47,13 +47,13 @@ struct BudgetCodecTests {
         do {
             _ = try decode(json)
         } catch {
-            #expect(error.code == code, "\(error)")
+            #expect(error.code.rawValue == code, "\(error)")
         }
     }
 
     @Test func answerIsTheSizesOnlyBudget() throws {
         let request = try decode(#"{"audio_chunk_lens":[50,50,50,3],"video_chunk_lens":[240,240,240,100],"tokens_per_frame":120}"#)
-        let json = try JSONSerialization.jsonObject(with: Data(BudgetCodec.json(request, try BudgetCodec.budget(request)))) as? [String: Any]
+        let json = try JSONSerialization.jsonObject(with: Data(BudgetCodec.json(request, BudgetCodec.budget(request)))) as? [String: Any]
         #expect(json?["kept_audio"] as? Int == 115)
         #expect(json?["kept_video"] as? Int == 388)
         #expect(json?["kept"] as? Int == 503)

@@ -46,7 +46,7 @@ func expectWireError(_ code: String, _ fragment: String, sourceLocation: SourceL
         try body()
         Issue.record("expected \(code) error", sourceLocation: sourceLocation)
     } catch let error as WireError {
-        #expect(error.code == code, sourceLocation: sourceLocation)
+        #expect(error.code.rawValue == code, sourceLocation: sourceLocation)
         #expect(error.message.contains(fragment), "message: \(error.message)", sourceLocation: sourceLocation)
     } catch {
         Issue.record("expected WireError, got \(error)", sourceLocation: sourceLocation)

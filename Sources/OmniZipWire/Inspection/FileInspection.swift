@@ -74,7 +74,7 @@ public struct FileInspection: Sendable {
             let decoded = try RequestDecoder.decode(bytes, requireEmbeddings: true)
             let compressor = Compressor(workers: workers)
             let result = try decoded.compress(with: compressor)
-            return .accepted(ResponseEncoder.counts(decoded, result.plan, merged: result.mergedAnchors.count))
+            return .accepted(TokenCounts(decoded, result.plan, merged: result.mergedAnchors.count))
         } catch {
             return .refused(error)
         }
@@ -83,7 +83,7 @@ public struct FileInspection: Sendable {
     static func scoreVerdict(_ bytes: UnsafeRawBufferPointer) -> RequestVerdict {
         do throws(WireError) {
             let decoded = try RequestDecoder.decode(bytes, requireEmbeddings: false)
-            return .accepted(ResponseEncoder.counts(decoded, try decoded.budgetPlan()))
+            return .accepted(TokenCounts(decoded, try decoded.budgetPlan()))
         } catch {
             return .refused(error)
         }

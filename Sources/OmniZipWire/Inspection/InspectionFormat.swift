@@ -86,7 +86,7 @@ extension FileInspection {
         switch verdict {
         case let .accepted(c)?:
             "200, keeps \(c.kept) of \(c.total) tokens (audio \(c.keptAudio) of \(c.totalAudio), video \(c.keptVideo) of \(c.totalVideo)\(c.merged > 0 ? ", \(c.merged) anchors merged" : ""))"
-        case let .refused(error)?: "400 \(error.code): \(error.message)"
+        case let .refused(error)?: "400 \(error.code.rawValue): \(error.message)"
         case nil: "-"
         }
     }
@@ -98,7 +98,7 @@ extension FileInspection {
                              ("kept_audio", String(c.keptAudio)), ("total_audio", String(c.totalAudio)),
                              ("kept_video", String(c.keptVideo)), ("total_video", String(c.totalVideo)), ("merged", String(c.merged))])
         case let .refused(error):
-            JSONText.object([("status", "400"), ("error", JSONText.object([("code", JSONText.string(error.code)),
+            JSONText.object([("status", "400"), ("error", JSONText.object([("code", JSONText.string(error.code.rawValue)),
                                                                            ("message", JSONText.string(error.message))]))])
         }
     }

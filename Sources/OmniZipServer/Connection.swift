@@ -139,7 +139,7 @@ final class Connection {
             case let .timeOut(id, message):
                 guard let exchange = exchange(id) else { continue }
                 if current === exchange { current = nil }
-                exchange.rejectError(408, "request_timeout", message, close: true)
+                exchange.rejectError(408, .requestTimeout, message, close: true)
                 afterEvent()
             case .shutdown: shutdown()
             case .close: close()
@@ -198,12 +198,12 @@ final class Connection {
     }
 
     private func malformed(_ description: String) {
-        failedExchange()?.rejectError(400, "malformed_http", "malformed HTTP request: \(description)", close: true)
+        failedExchange()?.rejectError(400, .malformedHTTP, "malformed HTTP request: \(description)", close: true)
     }
 
     /// A method http_parser does not know: no resource here implements it (RFC 9110 15.6.2).
     private func notImplemented() {
-        failedExchange()?.rejectError(501, "not_implemented", "the request method is not implemented; this server takes GET, HEAD and POST",
+        failedExchange()?.rejectError(501, .notImplemented, "the request method is not implemented; this server takes GET, HEAD and POST",
                                       close: true)
     }
 

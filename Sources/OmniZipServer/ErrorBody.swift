@@ -10,19 +10,7 @@ enum ErrorBody {
         ]) + "\n"
         var response = HTTPResponse(status: status, contentType: "application/json", body: .bytes(Array(text.utf8)))
         response.headers = headers
-        response.errorCode = code.rawValue
+        response.errorCode = code
         return response
-    }
-
-    /// For the connection files (EventLoop, Connection, HTTPParserBridge, HTTPRequest), which
-    /// are being reworked apart from this change and still pass codes as strings. Goes once they
-    /// pass `ErrorCode`; until then a code missing from the enum is a bug caught in debug builds.
-    static func response(_ status: Int, _ code: String, _ message: String, requestID: String,
-                         headers: [(String, String)] = []) -> HTTPResponse {
-        guard let known = ErrorCode(rawValue: code) else {
-            assertionFailure("error code '\(code)' is not an ErrorCode")
-            return response(status, .internalError, message, requestID: requestID, headers: headers)
-        }
-        return response(status, known, message, requestID: requestID, headers: headers)
     }
 }

@@ -6,6 +6,7 @@ import Dispatch
 import Logging
 import OmniZipCore
 import OmniZipExplain
+import OmniZipWire
 import Prometheus
 
 /// Everything that lives on the loop thread: the libuv loop, the listener, the connections,
@@ -185,14 +186,14 @@ final class ServerLoop {
             let capacity = exchange.contentLength ?? min(64 << 10, configuration.maxBodyBytes)
             switch admission.admit(reserving: capacity) {
             case let .failure(refusal):
-                exchange.rejectError(429, "too_many_requests", "\(refusal.message); retry after 1 s", headers: [("Retry-After", "1")])
+                exchange.rejectError(429, .tooManyRequests, "\(refusal.message); retry after 1 s", headers: [("Retry-After", "1")])
                 return
             case let .success(ticket):
                 exchange.ticket = ticket
             }
             metrics.setInflight(admission.admitted)
             guard let body = ByteBuffer(capacity: capacity) else {
-                exchange.rejectError(503, "insufficient_memory", "cannot allocate \(capacity) bytes for the body",
+                exchange.rejectError(503, .insufficientMemory, "cannot allocate \(capacity) bytes for the body",
                                      headers: [("Retry-After", "1")], close: true)
                 return
             }
@@ -218,13 +219,13 @@ final class ServerLoop {
         }
         guard exchange.response == nil else { return }
         guard let endpoint = exchange.endpoint else {
-            exchange.respond(ErrorBody.response(500, "internal_error", "request without a route", requestID: exchange.requestID))
+            exchange.respond(ErrorBody.response(500, .internalError, "request without a route", requestID: exchange.requestID))
             return
         }
         switch endpoint {
         case .compress, .score, .budget, .explain:
             guard let body = exchange.body else {
-                exchange.respond(ErrorBody.response(500, "internal_error", "request body missing", requestID: exchange.requestID))
+                exchange.respond(ErrorBody.response(500, .internalError, "request body missing", requestID: exchange.requestID))
                 return
             }
             let kind: Job.Kind = switch endpoint {
@@ -307,11 +308,11 @@ final class ServerLoop {
         }
     }
 
-    func responseWritten(_ exchange: Exchange, status: Int, errorCode: String?, bytesOut: Int, failure: String?) {
+    func responseWritten(_ exchange: Exchange, status: Int, errorCode: ErrorCode?, bytesOut: Int, failure: String?) {
         releaseTicket(exchange)
         let duration = monotonicNanos() &- exchange.startedAt
         metrics.request(endpoint: Endpoint.label(for: exchange.path), status: status, nanoseconds: duration)
-        if let errorCode { metrics.rejected(reason: errorCode) }
+        if let errorCode { metrics.rejected(reason: errorCode.rawValue) }
         exchange.loggedDone = true
         RequestLog.write(logger, exchange: exchange, status: status, bytesOut: bytesOut, durationNanos: duration, note: failure)
     }

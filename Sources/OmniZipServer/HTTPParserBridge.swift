@@ -118,7 +118,7 @@ extension Connection {
         let limit = server.configuration.maxBodyBytes
         let announced = parser.pointee.content_length
         if announced > UInt64(limit - body.count) {
-            exchange.rejectError(413, "body_too_large",
+            exchange.rejectError(413, .bodyTooLarge,
                                  "a chunk of \(announced) bytes takes the body past the limit of \(limit) bytes", close: true)
         }
         return 0
@@ -131,16 +131,16 @@ extension Connection {
         guard !exchange.discardBody, let body = exchange.body else { return 0 }
         let limit = server.configuration.maxBodyBytes
         if body.count + bytes.count <= limit, !server.reserveBody(exchange, upTo: body.count + bytes.count) {
-            exchange.rejectError(429, "too_many_requests",
+            exchange.rejectError(429, .tooManyRequests,
                                  "the chunked body passed \(body.count) bytes and no more memory for request bodies is free (--max-buffered-bytes); retry after 1 s",
                                  headers: [("Retry-After", "1")], close: true)
             return 0
         }
         if !body.append(base, count: bytes.count, limit: limit) {
             if body.count + bytes.count > limit {
-                exchange.rejectError(413, "body_too_large", "the chunked body exceeds the limit of \(limit) bytes", close: true)
+                exchange.rejectError(413, .bodyTooLarge, "the chunked body exceeds the limit of \(limit) bytes", close: true)
             } else {
-                exchange.rejectError(503, "insufficient_memory", "cannot grow the body buffer past \(body.count) bytes",
+                exchange.rejectError(503, .insufficientMemory, "cannot grow the body buffer past \(body.count) bytes",
                                      headers: [("Retry-After", "1")], close: true)
             }
         }

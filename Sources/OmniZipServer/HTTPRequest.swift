@@ -1,3 +1,5 @@
+import OmniZipWire
+
 /// One request and its response on a connection, from the request's first byte until its
 /// response is written. Loop thread only; a worker sees at most the body buffer and a
 /// `LoopBound` token of it.
@@ -65,7 +67,7 @@ final class Exchange {
         connection?.responseReady(self, close: close)
     }
 
-    func rejectError(_ status: Int, _ code: String, _ message: String, headers: [(String, String)] = [], close: Bool = false) {
+    func rejectError(_ status: Int, _ code: ErrorCode, _ message: String, headers: [(String, String)] = [], close: Bool = false) {
         reject(ErrorBody.response(status, code, message, requestID: requestID, headers: headers), close: close)
     }
 }
@@ -121,7 +123,7 @@ struct HeaderAccumulator {
 /// twice is ambiguous.
 enum QueryString {
     struct Failure: Error {
-        let code: String
+        let code: ErrorCode
         let message: String
     }
 
@@ -132,7 +134,7 @@ enum QueryString {
             let name = try decode(parts[0])
             let value = parts.count > 1 ? try decode(parts[1]) : ""
             guard out[name] == nil else {
-                throw Failure(code: "invalid_parameter", message: "parameter '\(name)' is given more than once")
+                throw Failure(code: .invalidParameter, message: "parameter '\(name)' is given more than once")
             }
             out[name] = value
         }
@@ -147,7 +149,7 @@ enum QueryString {
             let b = bytes[i]
             if b == UInt8(ascii: "%") {
                 guard i + 2 < bytes.endIndex, let hi = hexValue(bytes[i + 1]), let lo = hexValue(bytes[i + 2]) else {
-                    throw Failure(code: "invalid_query", message: "the query string has a malformed percent escape")
+                    throw Failure(code: .invalidQuery, message: "the query string has a malformed percent escape")
                 }
                 out.append(hi << 4 | lo)
                 i += 3
@@ -157,7 +159,7 @@ enum QueryString {
             }
         }
         guard let text = String(validating: out, as: UTF8.self) else {
-            throw Failure(code: "invalid_query", message: "the query string is not valid UTF-8 after percent-decoding")
+            throw Failure(code: .invalidQuery, message: "the query string is not valid UTF-8 after percent-decoding")
         }
         return text
     }

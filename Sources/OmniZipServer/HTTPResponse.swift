@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import OmniZipWire
 
 /// A response as the endpoints build it. Connection-level headers (Connection, Date,
 /// X-Request-Id, Content-Length) are added by the connection when it writes, because only the
@@ -24,7 +25,7 @@ struct HTTPResponse: Sendable {
     var headers: [(String, String)] = []
     var body: Body
     /// The error code of an error response (metrics count rejections by it).
-    var errorCode: String?
+    var errorCode: ErrorCode?
 
     init(status: Int, contentType: String?, body: Body) {
         self.status = status

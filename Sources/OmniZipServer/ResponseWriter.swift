@@ -1,4 +1,5 @@
 import CUV
+import OmniZipWire
 
 /// What one uv_write keeps alive until its callback: the bytes and who to tell.
 final class WriteContext {
@@ -6,11 +7,11 @@ final class WriteContext {
     /// nil for a `100 Continue`.
     let exchange: Exchange?
     let status: Int
-    let errorCode: String?
+    let errorCode: ErrorCode?
     let buffers: [ByteBuffer]
     let total: Int
 
-    init(connection: Connection, exchange: Exchange?, status: Int, errorCode: String?, buffers: [ByteBuffer]) {
+    init(connection: Connection, exchange: Exchange?, status: Int, errorCode: ErrorCode?, buffers: [ByteBuffer]) {
         self.connection = connection
         self.exchange = exchange
         self.status = status

@@ -151,12 +151,12 @@ enum Router {
             names.removeAll { $0 == name }
             guard allowed.contains(value) else {
                 let choices = allowed.map { "'\($0)'" }.joined(separator: ", ")
-                throw QueryString.Failure(.invalidParameter, "parameter '\(name)' must be one of \(choices) (default '\(allowed[0])'), got '\(value)'")
+                throw QueryString.Failure(code: .invalidParameter, message: "parameter '\(name)' must be one of \(choices) (default '\(allowed[0])'), got '\(value)'")
             }
         }
         if let unknown = names.sorted().first {
             let expected = RequestOptions.overrideNames.union(own.keys).sorted()
-            throw QueryString.Failure(.unknownParameter, "unknown parameter '\(unknown)'; expected one of \(expected.joined(separator: ", "))")
+            throw QueryString.Failure(code: .unknownParameter, message: "unknown parameter '\(unknown)'; expected one of \(expected.joined(separator: ", "))")
         }
     }
 

@@ -26,7 +26,7 @@ struct Job: Sendable {
     let overrides: [String: String]
     let requestID: String
     /// When the body was complete (queue_ms runs from here to the job's start).
-    let receivedAt: UInt64
+    let receivedAt: ContinuousClock.Instant
 
     func run(_ compressor: Compressor) -> JobOutcome {
         switch kind {
@@ -45,8 +45,8 @@ struct Job: Sendable {
 /// `POST /v1/compress`: decode in place, compress, encode; on a worker thread.
 enum CompressEndpoint {
     static func run(_ job: Job, includeEmbeddings: Bool, json: Bool, compressor: Compressor) -> JobOutcome {
-        let start = monotonicNanos()
-        let queueMs = milliseconds(from: job.receivedAt, to: start)
+        let start = ContinuousClock.now
+        let queueMs = (start - job.receivedAt).milliseconds
         let compressed: CompressedJob
         do {
             compressed = try CompressedJob(job, compressor: compressor, queueMs: queueMs, start: start)

@@ -8,23 +8,23 @@ struct CompressedJob {
 
     let decoded: DecodedRequest
     let result: CompressionResult
-    private let start: UInt64, decodedAt: UInt64, compressedAt: UInt64
+    private let start: ContinuousClock.Instant, decodedAt: ContinuousClock.Instant, compressedAt: ContinuousClock.Instant
     private let queueMs: Double
 
     /// The body buffer outlives `decoded` and the compression: `job` holds it.
-    init(_ job: Job, compressor: Compressor, queueMs: Double, start: UInt64) throws(WireError) {
+    init(_ job: Job, compressor: Compressor, queueMs: Double, start: ContinuousClock.Instant) throws(WireError) {
         self.start = start
         self.queueMs = queueMs
         decoded = try RequestDecoder.decode(job.body.bytes, overrides: job.overrides, requireEmbeddings: true)
-        decodedAt = monotonicNanos()
+        decodedAt = .now
         result = try decoded.compress(with: compressor)
-        compressedAt = monotonicNanos()
+        compressedAt = .now
     }
 
     /// queue, decode, compress, then `last` up to now (encoding or drawing the answer).
     func phases(last: String) -> [Phase] {
-        [("queue", queueMs), ("decode", milliseconds(from: start, to: decodedAt)),
-         ("compress", milliseconds(from: decodedAt, to: compressedAt)), (last, milliseconds(from: compressedAt, to: monotonicNanos()))]
+        [("queue", queueMs), ("decode", (decodedAt - start).milliseconds),
+         ("compress", (compressedAt - decodedAt).milliseconds), (last, (ContinuousClock.now - compressedAt).milliseconds)]
     }
 
     /// The core's own phases, for Server-Timing.

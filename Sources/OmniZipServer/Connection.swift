@@ -68,7 +68,7 @@ final class Connection {
     /// A new request's first byte (from the parser).
     func beginRequest() -> Exchange? {
         guard let (id, actions) = machine.requestStarted() else { return nil }
-        let exchange = Exchange(id: id, startedAt: monotonicNanos())
+        let exchange = Exchange(id: id, startedAt: .now)
         exchange.connection = self
         current = exchange
         exchanges.append(exchange)

@@ -304,17 +304,17 @@ final class ServerLoop {
         if exchange.headersComplete, !exchange.loggedDone {
             exchange.loggedDone = true
             RequestLog.write(logger, exchange: exchange, status: 499, bytesOut: 0,
-                             durationNanos: monotonicNanos() &- exchange.startedAt, note: "connection closed before the response")
+                             duration: ContinuousClock.now - exchange.startedAt, note: "connection closed before the response")
         }
     }
 
     func responseWritten(_ exchange: Exchange, status: Int, errorCode: ErrorCode?, bytesOut: Int, failure: String?) {
         releaseTicket(exchange)
-        let duration = monotonicNanos() &- exchange.startedAt
-        metrics.request(endpoint: Endpoint.label(for: exchange.path), status: status, nanoseconds: duration)
+        let duration = ContinuousClock.now - exchange.startedAt
+        metrics.request(endpoint: Endpoint.label(for: exchange.path), status: status, duration: duration)
         if let errorCode { metrics.rejected(reason: errorCode.rawValue) }
         exchange.loggedDone = true
-        RequestLog.write(logger, exchange: exchange, status: status, bytesOut: bytesOut, durationNanos: duration, note: failure)
+        RequestLog.write(logger, exchange: exchange, status: status, bytesOut: bytesOut, duration: duration, note: failure)
     }
 
     private func releaseTicket(_ exchange: Exchange) {

@@ -7,8 +7,8 @@ import OmniZipWire
 /// point of the endpoint, and errors stay JSON like everywhere else. On a worker thread.
 enum ExplainEndpoint {
     static func run(_ job: Job, detail: ExplainDetail, compressor: Compressor) -> JobOutcome {
-        let start = monotonicNanos()
-        let queueMs = milliseconds(from: job.receivedAt, to: start)
+        let start = ContinuousClock.now
+        let queueMs = (start - job.receivedAt).milliseconds
         let compressed: CompressedJob
         do {
             compressed = try CompressedJob(job, compressor: compressor, queueMs: queueMs, start: start)

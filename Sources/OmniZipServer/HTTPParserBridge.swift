@@ -149,7 +149,7 @@ extension Connection {
 
     func onMessageComplete() -> Int32 {
         guard let exchange = current else { return 0 }
-        exchange.receivedAt = monotonicNanos()
+        exchange.receivedAt = .now
         // Connection: close, HTTP/1.0 without keep-alive, or a protocol switch we do not speak:
         // answer this one, read no further.
         requestComplete(exchange, closeAfter: http_should_keep_alive(parser) == 0 || parser.pointee.upgrade != 0)

@@ -8,8 +8,9 @@ final class Exchange {
     /// The connection state machine's name for this request.
     let id: Int
     var requestID: String
-    let startedAt: UInt64
-    var receivedAt: UInt64 = 0
+    let startedAt: ContinuousClock.Instant
+    /// When the body was complete.
+    var receivedAt: ContinuousClock.Instant
 
     // Request line and headers, accumulated as http_parser hands them over in pieces.
     var method = "-"
@@ -43,9 +44,10 @@ final class Exchange {
     var abandoned = false
     var loggedDone = false
 
-    init(id: Int, startedAt: UInt64) {
+    init(id: Int, startedAt: ContinuousClock.Instant) {
         self.id = id
         self.startedAt = startedAt
+        receivedAt = startedAt
         requestID = RequestID.next()
     }
 

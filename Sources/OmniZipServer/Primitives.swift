@@ -73,15 +73,12 @@ struct LoopBound<T: AnyObject>: @unchecked Sendable {
     let value: T
 }
 
-/// CLOCK_MONOTONIC in nanoseconds: libuv's clock, and comparable across threads.
-func monotonicNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
-
-func milliseconds(from start: UInt64, to end: UInt64) -> Double {
-    end >= start ? Double(end - start) / 1e6 : 0
+extension Duration {
+    /// For logs, metrics and Server-Timing.
+    var milliseconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) * 1e3 + Double(attoseconds) * 1e-15
+    }
 }
 
 /// Milliseconds with three decimals, as the metadata and logs print them.

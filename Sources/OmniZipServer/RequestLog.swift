@@ -94,11 +94,11 @@ public struct LineLogHandler: LogHandler {
 
 /// The per-request line: method, path, status, bytes in/out, duration, request id.
 enum RequestLog {
-    static func write(_ logger: Logger, exchange: Exchange, status: Int, bytesOut: Int, durationNanos: UInt64, note: String? = nil) {
+    static func write(_ logger: Logger, exchange: Exchange, status: Int, bytesOut: Int, duration: Duration, note: String? = nil) {
         var metadata: Logger.Metadata = [
             "method": .string(exchange.method), "path": .string(exchange.path), "status": .stringConvertible(status),
             "bytes_in": .stringConvertible(exchange.bytesIn), "bytes_out": .stringConvertible(bytesOut),
-            "duration_ms": .stringConvertible((Double(durationNanos) / 1e3).rounded() / 1e3),
+            "duration_ms": .stringConvertible((duration.milliseconds * 1e3).rounded() / 1e3),
             "request_id": .string(exchange.requestID),
         ]
         if let note { metadata["note"] = .string(note) }
@@ -153,8 +153,8 @@ public final class StdoutWriter: Sendable {
 
     /// Waits (up to `timeout` seconds) until every queued line is written.
     public func flush(timeout: Double = 2) {
-        let deadline = monotonicNanos() + UInt64(timeout * 1e9)
-        while monotonicNanos() < deadline, state.withLock({ $0.awake }) { usleep(1000) }
+        let deadline = ContinuousClock.now.advanced(by: .seconds(timeout))
+        while ContinuousClock.now < deadline, state.withLock({ $0.awake }) { usleep(1000) }
     }
 
     private func run() {

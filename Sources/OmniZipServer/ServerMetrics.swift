@@ -36,14 +36,14 @@ final class ServerMetrics {
         connections.record(0)
     }
 
-    func request(endpoint: String, status: Int, nanoseconds: UInt64) {
+    func request(endpoint: String, status: Int, duration: Duration) {
         let key = endpoint + " " + String(status)
         let timer = durations[key] ?? {
             let t = Metrics.Timer(label: Self.durationName, dimensions: [("endpoint", endpoint), ("status", String(status))], factory: factory)
             durations[key] = t
             return t
         }()
-        timer.recordNanoseconds(Int64(clamping: nanoseconds))
+        timer.record(duration: duration)
     }
 
     func rejected(reason: String) {

@@ -9,7 +9,7 @@ extension ServerConfiguration {
         let physical = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
         var limit = physical > 0 ? physical : 1 << 32
         for path in ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"] {
-            if let text = readSmallFile(path), let value = Int(text.trimmingSpaces.filter { !$0.isNewline }), value > 0 {
+            if let text = readSmallFile(path), let value = Int(text.trimmingSpaces().filter { !$0.isNewline }), value > 0 {
                 limit = min(limit, value)
             }
         }

@@ -87,7 +87,7 @@ extension ServerConfiguration {
         }
         func integer(_ option: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
             guard let (text, origin) = raw(option) else { return nil }
-            guard let value = Int(text.trimmingSpaces), range.contains(value) else {
+            guard let value = Int(text.trimmingSpaces()), range.contains(value) else {
                 throw ConfigurationError(description: "invalid value '\(text)' for \(origin): expected an integer in [\(range.lowerBound), \(range.upperBound)]")
             }
             return value
@@ -95,7 +95,7 @@ extension ServerConfiguration {
 
         var configuration = ServerConfiguration(workers: max(1, defaultWorkers))
         if let (text, origin) = raw("host") {
-            let host = text.trimmingSpaces
+            let host = text.trimmingSpaces()
             guard !host.isEmpty, host.utf8.count <= 255 else {
                 throw ConfigurationError(description: "invalid value '\(text)' for \(origin): expected an address or host name")
             }
@@ -109,13 +109,13 @@ extension ServerConfiguration {
         if let count = try integer("max-connections", in: 1...10_000_000) { configuration.maxConnections = count }
         if let rate = try integer("min-upload-rate", in: 0...(1 << 40)) { configuration.minUploadRate = rate }
         if let (text, origin) = raw("request-timeout") {
-            guard let seconds = Double(text.trimmingSpaces), seconds.isFinite, seconds > 0, seconds <= 86_400 else {
+            guard let seconds = Double(text.trimmingSpaces()), seconds.isFinite, seconds > 0, seconds <= 86_400 else {
                 throw ConfigurationError(description: "invalid value '\(text)' for \(origin): expected seconds in (0, 86400]")
             }
             configuration.requestTimeout = seconds
         }
         if let (text, origin) = raw("log-format") {
-            guard let format = LogFormat(rawValue: text.trimmingSpaces.lowercased()) else {
+            guard let format = LogFormat(rawValue: text.trimmingSpaces().lowercased()) else {
                 throw ConfigurationError(description: "invalid value '\(text)' for \(origin): expected json or text")
             }
             configuration.logFormat = format
@@ -124,11 +124,3 @@ extension ServerConfiguration {
     }
 }
 
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
-        return String(s)
-    }
-}

@@ -49,7 +49,7 @@ public struct RequestOptions: Sendable, Equatable {
 
     /// A plain decimal number (Python's `float(str)` forms without inf/nan/hex).
     static func decimal(_ given: (text: String, origin: String)) throws(WireError) -> Double {
-        let trimmed = given.text.trimmingASCIISpaces()
+        let trimmed = given.text.trimmingSpaces()
         let allowed = Set("0123456789+-.eE")
         guard !trimmed.isEmpty, trimmed.allSatisfy({ allowed.contains($0) }), let value = Double(trimmed) else {
             throw WireError(.invalidParameter, "\(given.origin) must be a decimal number, got '\(given.text)'")
@@ -58,7 +58,7 @@ public struct RequestOptions: Sendable, Equatable {
     }
 
     static func videoBudget(_ given: (text: String, origin: String)) throws(WireError) -> VideoBudgetMode {
-        guard let mode = VideoBudgetMode(rawValue: given.text.trimmingASCIISpaces()) else {
+        guard let mode = VideoBudgetMode(rawValue: given.text.trimmingSpaces()) else {
             let names = VideoBudgetMode.allCases.map { "'\($0.rawValue)'" }.joined(separator: " or ")
             throw WireError(.invalidParameter, "\(given.origin) must be \(names), got '\(given.text)'")
         }
@@ -66,18 +66,10 @@ public struct RequestOptions: Sendable, Equatable {
     }
 
     static func integer(_ given: (text: String, origin: String)) throws(WireError) -> Int64 {
-        guard let value = Int64(given.text.trimmingASCIISpaces()) else {
+        guard let value = Int64(given.text.trimmingSpaces()) else {
             throw WireError(.invalidParameter, "\(given.origin) must be an integer, got '\(given.text)'")
         }
         return value
     }
 }
 
-extension String {
-    func trimmingASCIISpaces() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
-        return String(s)
-    }
-}

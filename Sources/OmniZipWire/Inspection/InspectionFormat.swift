@@ -146,15 +146,8 @@ extension FileInspection {
         return rows.map { row in
             "  " + row.enumerated().map { c, cell in
                 c == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[c] - cell.count)
-            }.joined(separator: "  ").trimmingTrailingSpaces()
+            }.joined(separator: "  ").trimmingSpaces(leading: false)
         }.joined(separator: "\n") + "\n"
     }
 }
 
-extension String {
-    func trimmingTrailingSpaces() -> String {
-        var s = Substring(self)
-        while s.last == " " { s.removeLast() }
-        return String(s)
-    }
-}

@@ -27,7 +27,7 @@ public struct TensorStats: Sendable, Equatable {
             mean = n > 0 ? Double(trues) / Double(n) : nil
             if n > 0 { min = trues == n ? "true" : "false"; max = trues > 0 ? "true" : "false" }
         case .f32: floats(n) { Float(bitPattern: raw.loadLE(at: $0 * 4, as: UInt32.self)) }
-        case .f16: floats(n) { HalfPrecision.float(fromF16Bits: raw.loadLE(at: $0 * 2, as: UInt16.self)) }
+        case .f16: floats(n) { Float(Float16(bitPattern: raw.loadLE(at: $0 * 2, as: UInt16.self))) }
         case .bf16: floats(n) { HalfPrecision.float(fromBF16Bits: raw.loadLE(at: $0 * 2, as: UInt16.self)) }
         case .f64: doubles(n) { Double(bitPattern: raw.loadLE(at: $0 * 8, as: UInt64.self)) }
         case .u8: integers(n) { Int64(raw.loadLE(at: $0, as: UInt8.self)) }

@@ -47,7 +47,7 @@ extension SafetensorsFile {
         let n = tensor.elementCount
         switch tensor.dtype {
         case .f32: return (0..<n).map { Float(bitPattern: raw.loadLE(at: $0 * 4, as: UInt32.self)) }
-        case .f16: return (0..<n).map { HalfPrecision.float(fromF16Bits: raw.loadLE(at: $0 * 2, as: UInt16.self)) }
+        case .f16: return (0..<n).map { Float(Float16(bitPattern: raw.loadLE(at: $0 * 2, as: UInt16.self))) }
         case .bf16: return (0..<n).map { HalfPrecision.float(fromBF16Bits: raw.loadLE(at: $0 * 2, as: UInt16.self)) }
         default:
             throw SafetensorsError("tensor \(quoted(tensor.name)) is \(tensor.dtype.rawValue); floatValues reads only F32, F16 and BF16")

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import OmniZipCore
 
 /// What JSON requests (`/v1/score`, `/v1/budget`) share: run lengths, the frame size and

@@ -1,4 +1,3 @@
-import Foundation
 import OmniZipCore
 
 /// The budget plan on the wire: `/v1/score` requests in JSON, answers in JSON or safetensors.

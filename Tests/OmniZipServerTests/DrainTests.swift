@@ -1,4 +1,5 @@
 import Foundation
+import OmniZipTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -7,7 +8,7 @@ import Glibc
 @Suite("Graceful shutdown")
 struct DrainTests {
     @Test func stopFinishesInFlightWorkAndRefusesNewConnections() throws {
-        let body = try #require(try Golden.smallest())
+        let body = try Golden.smallest()
         let server = try TestServer()
         let idle = try server.raw()
         try idle.send(Raw.get("/livez"))
@@ -33,7 +34,7 @@ struct DrainTests {
     }
 
     @Test func newWorkWhileDrainingGets503() throws {
-        let body = try #require(try Golden.smallest())
+        let body = try Golden.smallest()
         let server = try TestServer()
         let busy = try server.raw()
         let request = Raw.post("/v1/compress", body)
@@ -105,7 +106,7 @@ struct DrainTests {
 
     @Test(.enabled(if: binary != nil, "the omnizip executable is not built next to the tests"))
     func sigtermDrainsThenExitsZero() throws {
-        let body = try #require(try Golden.smallest())
+        let body = try Golden.smallest()
         let served = try Served(try #require(Self.binary))
         let busy = try RawClient(port: served.port)
         let request = Raw.post("/v1/compress", body)
@@ -124,7 +125,7 @@ struct DrainTests {
 
     @Test(.enabled(if: binary != nil, "the omnizip executable is not built next to the tests"))
     func secondSignalExitsAtOnce() throws {
-        let body = try #require(try Golden.smallest())
+        let body = try Golden.smallest()
         let served = try Served(try #require(Self.binary))
         let busy = try RawClient(port: served.port)
         try busy.send(Array(Raw.post("/v1/compress", body).prefix(Raw.postHead("/v1/compress", length: body.count).utf8.count + 10)))

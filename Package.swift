@@ -53,6 +53,9 @@ let package = Package(
         .testTarget(name: "OmniZipWireTests", dependencies: ["OmniZipWire", "OmniZipTestSupport"]),
         .testTarget(name: "OmniZipExplainTests", dependencies: ["OmniZipExplain", "OmniZipWire", "OmniZipCore", "OmniZipTestSupport"]),
         .testTarget(name: "OmniZipServerTests", dependencies: ["OmniZipServer", "OmniZipWire", "OmniZipCore", "OmniZipTestSupport"]),
+        // Runs the built `omnizip` (found by OmniZipTestSupport's OmniZipBinary); no dependency on
+        // the executable target, which would link its code into the test bundle.
+        .testTarget(name: "OmniZipCLITests", dependencies: ["OmniZipCore", "OmniZipWire", "OmniZipTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

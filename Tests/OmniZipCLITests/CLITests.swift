@@ -3,12 +3,8 @@ import OmniZipTestSupport
 import Testing
 
 /// The `omnizip` executable end to end: files in, files out, errors on stderr.
-@Suite("omnizip CLI")
+@Suite("omnizip CLI", .requires(OmniZipBinary.prerequisite))
 struct CLITests {
-    /// The executable SwiftPM built beside this test bundle.
-    static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("omnizip")
-    static let available = FileManager.default.isExecutableFile(atPath: binary.path)
-
     struct Run {
         var status: Int32
         var stdout: Data
@@ -17,7 +13,7 @@ struct CLITests {
 
     func run(_ arguments: [String]) throws -> Run {
         let process = Process()
-        process.executableURL = Self.binary
+        process.executableURL = OmniZipBinary.url
         process.arguments = arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -33,18 +29,18 @@ struct CLITests {
         FileManager.default.temporaryDirectory.appendingPathComponent("omnizip-cli-\(getpid())-\(name)").path
     }
 
-    @Test("compress passes parity on every golden case", .enabled(if: available), arguments: Golden.cases)
+    @Test("compress passes parity on every golden case", arguments: Golden.cases)
     func compressParity(name: String) throws {
         let output = temporary("\(name).safetensors")
         defer { try? FileManager.default.removeItem(atPath: output) }
         let requestPath = Golden.requestURL(name).path
         let result = try run(["compress", requestPath, "-o", output, "--workers", "2"])
         #expect(result.status == 0, "\(result.stderr)")
-        let response = try TensorBundle([UInt8](Data(contentsOf: URL(fileURLWithPath: output))))
+        let response = try TensorBundle(contentsOf: URL(fileURLWithPath: output))
         #expect(try GoldenParity.mismatches(response: response, expected: TensorBundle(Golden.expected(name))) == [])
     }
 
-    @Test("score prints the plan as JSON, agreeing with the golden masks", .enabled(if: available),
+    @Test("score prints the plan as JSON, agreeing with the golden masks",
           arguments: Golden.cases.prefix(6))
     func score(name: String) throws {
         let requestPath = Golden.requestURL(name).path
@@ -56,7 +52,7 @@ struct CLITests {
         #expect(plan["kept"] as? Int == keptTotal)
     }
 
-    @Test("flags override the request's metadata", .enabled(if: available))
+    @Test("flags override the request's metadata")
     func flagsOverride() throws {
         let name = "public-027-s2-p20-d16"
         let requestPath = Golden.requestURL(name).path
@@ -67,7 +63,7 @@ struct CLITests {
         #expect(parameters["rho_audio"] as? Double == 0)
     }
 
-    @Test("bad input: a clear message on stderr, a non-zero exit, no crash", .enabled(if: available), arguments: [
+    @Test("bad input: a clear message on stderr, a non-zero exit, no crash", arguments: [
         ("truncated", [UInt8]([16, 0, 0, 0, 0, 0, 0, 0]) + Array("{\"a\":".utf8), "header"),
         ("empty", [UInt8](), "too short"),
         ("not-safetensors", Array("hello world, this is text".utf8), "header"),
@@ -87,16 +83,16 @@ struct CLITests {
     }
 
     @Test("--video-budget exact gives the golden-exact mask; budget prints the same totals from sizes",
-          .enabled(if: available), arguments: Golden.exactCases.prefix(6))
+          arguments: Golden.exactCases.prefix(6))
     func exactBudget(name: String) throws {
         let output = temporary("\(name).exact.safetensors")
         defer { try? FileManager.default.removeItem(atPath: output) }
         let requestPath = Golden.requestURL(name).path
         let result = try run(["compress", requestPath, "-o", output, "--video-budget", "exact"])
         #expect(result.status == 0, "\(result.stderr)")
-        let response = try TensorBundle([UInt8](Data(contentsOf: URL(fileURLWithPath: output))))
+        let response = try TensorBundle(contentsOf: URL(fileURLWithPath: output))
         #expect(try GoldenParity.mismatches(response: response, expected: TensorBundle(Golden.expected(name)),
-                                     exact: TensorBundle(Golden.expectedExact(name))) == [])
+                                            exact: TensorBundle(Golden.expectedExact(name))) == [])
 
         // The sizes of the same request, as a budget request.
         let plan = try #require(try JSONSerialization.jsonObject(with: run(["score", requestPath]).stdout) as? [String: Any])

@@ -20,7 +20,7 @@ extension CLITests {
     }
 
     @Test("inspect reads every golden request and expectation; requests get the server's counts",
-          .enabled(if: available), arguments: Golden.cases)
+          arguments: Golden.cases)
     func inspectGolden(name: String) throws {
         let expected = try TensorBundle(Golden.expected(name))
         let (request, object) = try inspectJSON(Golden.requestURL(name).path)
@@ -57,7 +57,7 @@ extension CLITests {
         return [("truncated", truncated), ("empty", []), ("text", Array("hello world, this is text".utf8)), ("short-data", short)]
     }()
 
-    @Test("inspect on a malformed file prints the server's error and exits 1", .enabled(if: available), arguments: malformedFiles)
+    @Test("inspect on a malformed file prints the server's error and exits 1", arguments: malformedFiles)
     func inspectMalformed(label: String, bytes: [UInt8]) throws {
         let path = temporary("inspect-\(label).safetensors")
         try Data(bytes).write(to: URL(fileURLWithPath: path))
@@ -75,7 +75,7 @@ extension CLITests {
         #expect(reported["code"] as? String == error.code.rawValue && reported["message"] as? String == error.message)
     }
 
-    @Test("inspect gives a refused request's exact 400, from the decoder or from the core", .enabled(if: available))
+    @Test("inspect gives a refused request's exact 400, from the decoder or from the core")
     func inspectRefused() throws {
         let name = "public-027-s2-p20-d16"
         let bundle = try TensorBundle(Golden.request(name))

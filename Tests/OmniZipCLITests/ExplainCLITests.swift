@@ -5,7 +5,7 @@ import Testing
 
 /// `omnizip explain`: the report page from a file; errors like compress's.
 extension CLITests {
-    @Test("explain writes the page, with one filled cell per kept video token", .enabled(if: available),
+    @Test("explain writes the page, with one filled cell per kept video token",
           arguments: Golden.cases.prefix(4))
     func explainGolden(name: String) throws {
         let output = temporary("\(name).html")
@@ -22,7 +22,7 @@ extension CLITests {
         #expect(html.hasPrefix("<!doctype html>") && html.contains(name))
     }
 
-    @Test("explain refuses what compress refuses, with the same message", .enabled(if: available))
+    @Test("explain refuses what compress refuses, with the same message")
     func explainErrors() throws {
         let path = temporary("explain-bad.safetensors")
         try Data("not safetensors at all".utf8).write(to: URL(fileURLWithPath: path))

@@ -5,24 +5,8 @@ import Testing
 /// The `omnizip` executable end to end: files in, files out, errors on stderr.
 @Suite("omnizip CLI", .requires(OmniZipBinary.prerequisite))
 struct CLITests {
-    struct Run {
-        var status: Int32
-        var stdout: Data
-        var stderr: String
-    }
-
-    func run(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = OmniZipBinary.url
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: stdout, stderr: String(decoding: stderr, as: UTF8.self))
+    func run(_ arguments: [String]) throws -> ChildProcess {
+        try ChildProcess.run(OmniZipBinary.url, arguments)
     }
 
     func temporary(_ name: String) -> String {

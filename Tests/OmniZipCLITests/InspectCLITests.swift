@@ -6,7 +6,7 @@ import Testing
 
 /// `omnizip inspect`: any safetensors file, and for requests the server's own verdict.
 extension CLITests {
-    func inspectJSON(_ path: String) throws -> (Run, [String: Any]) {
+    func inspectJSON(_ path: String) throws -> (ChildProcess, [String: Any]) {
         let result = try run(["inspect", "--json", "--workers", "2", path])
         let object = try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]
         return (result, try #require(object, "not JSON: \(String(decoding: result.stdout, as: UTF8.self)) \(result.stderr)"))

@@ -9,21 +9,9 @@ struct ErrorContractTests {
     let client = HTTPClient()
 
     /// The smallest golden request rebuilt with changes.
-    static func variant(drop: Set<String> = [], replace: [String: (SafetensorsDType, [Int], [UInt8])] = [:],
+    static func variant(drop: Set<String> = [], replace: [String: TensorBundle.Replacement] = [:],
                         metadata: [String: String]? = nil) throws -> [UInt8] {
-        let source = try TensorBundle(try Golden.smallest())
-        var writer = SafetensorsWriter(metadata: metadata ?? source.metadata)
-        for tensor in source.file.tensors where !drop.contains(tensor.name) {
-            if let (dtype, shape, bytes) = replace[tensor.name] {
-                writer.add(tensor.name, dtype: dtype, shape: shape, bytes: bytes)
-            } else {
-                writer.add(tensor.name, dtype: tensor.dtype, shape: tensor.shape, bytes: try source.raw(tensor.name))
-            }
-        }
-        for (name, (dtype, shape, bytes)) in replace where source.file.tensor(name) == nil {
-            writer.add(name, dtype: dtype, shape: shape, bytes: bytes)
-        }
-        return writer.serialized()
+        try TensorBundle(try Golden.smallest()).rewritten(metadata: metadata, drop: drop, replace: replace)
     }
 
     @Test func unknownPathAndWrongMethod() async throws {

@@ -26,26 +26,8 @@ enum Python {
     /// Runs `script` and returns its stdout; throws with stderr if it exits non-zero.
     @discardableResult
     static func run(_ script: String, arguments: [String] = []) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [interpreter, "-c", script] + arguments
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        // Read before waiting so a chatty script cannot block on a full pipe.
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw PythonFailure(message: "\(interpreter) exited with \(process.terminationStatus): \(String(decoding: err, as: UTF8.self))")
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    struct PythonFailure: Error, CustomStringConvertible {
-        let message: String
-        var description: String { message }
+        let result = try ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), [interpreter, "-c", script] + arguments)
+        guard result.status == 0 else { throw TestFailure("\(interpreter) exited with \(result.status): \(result.stderr)") }
+        return String(decoding: result.stdout, as: UTF8.self)
     }
 }

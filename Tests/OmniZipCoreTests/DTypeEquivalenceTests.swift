@@ -1,5 +1,6 @@
 import Testing
 import OmniZipCore
+import OmniZipTestSupport
 @testable import OmniZipWire
 
 /// Half-precision requests are widened exactly: an F16 (or BF16) request must behave exactly
@@ -9,21 +10,13 @@ struct DTypeEquivalenceTests {
     /// Rewrites a golden request with its embeddings narrowed to `dtype` (`narrowed`) and the
     /// same values widened back to F32 (`widened`).
     func variants(_ name: String, dtype: SafetensorsDType) throws -> (narrowed: [UInt8], widened: [UInt8]) {
-        let request = try TensorBundle(GoldenCases.request(name))
-        let embeds = try request.tensor("inputs_embeds")
+        let request = try TensorBundle(Golden.request(name))
+        let shape = try request.tensor("inputs_embeds").shape
         let values = try request.floats("inputs_embeds")
         let halves: [UInt16] = dtype == .f16 ? values.map { Float16($0).bitPattern } : values.map(ElementConversion.bfloat16Bits)
         let widened: [Float] = dtype == .f16 ? halves.map { Float(Float16(bitPattern: $0)) } : halves.map { Float(bitPattern: UInt32($0) << 16) }
-        func build(_ add: (inout SafetensorsWriter) -> Void) throws -> [UInt8] {
-            var w = SafetensorsWriter(metadata: request.file.metadata)
-            add(&w)
-            w.add("input_ids", dtype: .i64, shape: try request.tensor("input_ids").shape, elements: try request.ints("input_ids"))
-            w.add("audio_scores", dtype: .f32, shape: try request.tensor("audio_scores").shape, elements: try request.floats("audio_scores"))
-            w.add("video_grid_thw", dtype: .i64, shape: try request.tensor("video_grid_thw").shape, elements: try request.ints("video_grid_thw"))
-            return w.serialized()
-        }
-        return (try build { $0.add("inputs_embeds", dtype: dtype, shape: embeds.shape, elements: halves) },
-                try build { $0.add("inputs_embeds", dtype: .f32, shape: embeds.shape, elements: widened) })
+        return (try request.rewritten(replace: ["inputs_embeds": (dtype, shape, halves.withUnsafeBytes { Array($0) })]),
+                try request.rewritten(replace: ["inputs_embeds": (.f32, shape, widened.withUnsafeBytes { Array($0) })]))
     }
 
     @Test("F16 requests equal their exact F32 widening", arguments: ["public-024-s4-p64-d64", "public-031-s6-p9-d24"])

@@ -1,5 +1,6 @@
 import Testing
 @testable import OmniZipCore
+import OmniZipTestSupport
 import OmniZipWire
 
 @Suite("Exact-count video budget")
@@ -80,7 +81,7 @@ struct ExactBudgetTests {
     /// sizes-only budget, and equal the reference's plan whenever that one already kept K*.
     @Test("kept totals equal the sizes-only budget on random layouts", arguments: 0..<400)
     func property(seed: Int) throws {
-        var random = SplitMix64(UInt64(seed))
+        var random = SeededRandom(UInt64(seed))
         let p = random.int(1...24)
         let videoRuns = (0..<random.int(0...8)).map { _ in random.int(1...(4 * p)) }
         let audioRuns = (0..<random.int(0...8)).map { _ in random.int(1...40) }
@@ -111,7 +112,7 @@ struct ExactBudgetTests {
 
     @Test("compression keeps exactly the sizes-only total", arguments: 0..<24)
     func compressionKeepsBudget(seed: Int) throws {
-        var random = SplitMix64(UInt64(seed) &+ 1000)
+        var random = SeededRandom(UInt64(seed) &+ 1000)
         let p = random.int(1...12), d = random.int(1...9)
         let videoRuns = (0..<random.int(1...6)).map { _ in random.int(1...(3 * p)) }
         let audioRuns = (0..<random.int(0...6)).map { _ in random.int(1...30) }
@@ -126,8 +127,4 @@ struct ExactBudgetTests {
         #expect(result.videoKeep.filter { $0 }.count == sizes.keptVideo)
         #expect(result.audioKeep.filter { $0 }.count == sizes.keptAudio)
     }
-}
-
-extension SplitMix64 {
-    mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
 }

@@ -1,5 +1,6 @@
 import Testing
 import COmniZipKernels
+import OmniZipTestSupport
 
 /// The C kernels against plain Swift statements of their contracts.
 @Suite("Kernels")

@@ -30,12 +30,3 @@ func makeInput(audio: OwnedRows, audioCount: Int, video: OwnedRows, videoCount: 
                                          gridTokens: videoRuns.reduce(0, +)),
                      parameters: parameters)
 }
-
-/// Deterministic pseudo-random floats in [-1, 1).
-func noise(_ count: Int, seed: UInt64) -> [Float] {
-    var state = seed
-    return (0..<count).map { _ in
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        return Float(Int32(truncatingIfNeeded: state >> 32)) / Float(Int32.max)
-    }
-}

@@ -1,5 +1,6 @@
 import Testing
 @testable import OmniZipCore
+import OmniZipTestSupport
 
 @Suite("Stage 3: interleaved spatio-temporal pruning")
 struct VideoPruningTests {

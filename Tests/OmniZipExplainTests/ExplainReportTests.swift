@@ -3,30 +3,10 @@ import Foundation
 import FoundationXML
 #endif
 import OmniZipCore
+import OmniZipTestSupport
 import OmniZipWire
 import Testing
 @testable import OmniZipExplain
-
-/// The golden requests: `../shared/golden` beside the package, else the committed fixtures.
-enum GoldenRequests {
-    static let directory: URL? = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return [root.deletingLastPathComponent().appendingPathComponent("shared/golden"),
-                root.appendingPathComponent("Tests/OmniZipCoreTests/Fixtures/golden")]
-            .first { !names(in: $0).isEmpty }
-    }()
-
-    static func names(in directory: URL) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
-            .filter { $0.hasSuffix(".request.safetensors") }.map { String($0.dropLast(".request.safetensors".count)) }.sorted()
-    }
-
-    static var names: [String] { directory.map(names(in:)) ?? [] }
-
-    static func request(_ name: String) throws -> [UInt8] {
-        [UInt8](try Data(contentsOf: directory!.appendingPathComponent("\(name).request.safetensors")))
-    }
-}
 
 /// What a test reads back from a page.
 struct Page {
@@ -82,9 +62,9 @@ func render(_ body: [UInt8], detail: ExplainDetail = .auto, overrides: [String: 
 @Suite("Explain report")
 struct ExplainReportTests {
     @Test("every golden case: one filled cell per kept token, the response's counts, well-formed SVG, nothing external",
-          .enabled(if: !GoldenRequests.names.isEmpty), arguments: GoldenRequests.names)
+          arguments: Golden.cases)
     func goldenCase(name: String) throws {
-        let (page, counts, result) = try render(try GoldenRequests.request(name))
+        let (page, counts, result) = try render(try Golden.request(name))
         #expect(page.rects(inGroupsOf: "kv") == counts.keptVideo)
         #expect(page.rects(inGroupsOf: "ka") == counts.keptAudio)
         #expect(page.rects(inGroupsOf: "m") == result.mergedSources.reduce(0) { $0 + $1.count })
@@ -117,10 +97,10 @@ struct ExplainReportTests {
         #expect(ExplainDetail.auto.chunksInFull(of: 12) == 12 && ExplainDetail.auto.chunksInFull(of: 13) == ExplainDetail.fullChunks)
     }
 
-    @Test("frames are drawn as their (H/2) x (W/2) grid, even and odd labelled")
+    @Test("frames are drawn as their (H/2) x (W/2) grid, even and odd labelled", .requires(SharedData.goldenPrerequisite))
     func frameGeometry() throws {
-        let name = try #require(GoldenRequests.names.first { $0.hasPrefix("public-001") })
-        let (page, _, _) = try render(try GoldenRequests.request(name))
+        let name = try #require(Golden.cases.first { $0.hasPrefix("public-001") })
+        let (page, _, _) = try render(try Golden.request(name))
         // public-001: video_grid_thw [20, 24, 20] -> 12 x 10 patches.
         #expect(page.html.contains("viewBox=\"0 0 10 12\""))
         #expect(page.html.contains("frame 0 · even · DPC-kNN") && page.html.contains("frame 1 · odd · temporal"))
@@ -138,8 +118,8 @@ struct ExplainReportTests {
 
     @Test("the renormalisation shows as base and final ratio per guided chunk")
     func renormalisation() throws {
-        let name = try #require(GoldenRequests.names.first { $0.hasPrefix("public-031") })
-        let (page, _, result) = try render(try GoldenRequests.request(name))
+        let name = try #require(Golden.cases.first { $0.hasPrefix("public-031") })
+        let (page, _, result) = try render(try Golden.request(name))
         #expect(result.plan.videoChunkBaseRatio.count == 4)
         // Chunk 0 of case 031: base 0.638 (retention 0.28) -> 0.638 after, chunk 2: 0.350 -> 0.688.
         #expect(page.html.contains("video ratio 0.688 (0.350 from its audio alone, +0.338 by renormalisation)"))

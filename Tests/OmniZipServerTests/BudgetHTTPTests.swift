@@ -1,9 +1,10 @@
 import Foundation
+import OmniZipTestSupport
 import OmniZipWire
 import Testing
 
 /// `video_budget=exact` and `POST /v1/budget` over HTTP.
-@Suite("Exact budget over HTTP", .enabled(if: !Golden.cases.isEmpty, "no golden vectors (../shared/golden or Fixtures/golden)"))
+@Suite("Exact budget over HTTP")
 struct BudgetHTTPTests {
     let client = HTTPClient()
 
@@ -59,21 +60,16 @@ struct BudgetHTTPTests {
         let server = try TestServer()
         defer { server.shutdown() }
         let client = client
-        let problems = try await GoldenHTTPTests.forEachCase { name -> [String] in
-            let request = try Tensors(try Golden.request(name))
+        try await EveryGoldenCase.expectNoProblems { name in
+            let request = try TensorBundle(try Golden.request(name))
             let reply = try await client.post(server.url("/v1/compress?video_budget=exact"), request.bytes)
             guard reply.status == 200 else { return ["HTTP \(reply.status): \(String(decoding: reply.body, as: UTF8.self))"] }
-            let response = try Tensors(reply.bytes)
-            let exact = try Tensors(try Golden.expectedExact(name))
-            var found: [String] = []
-            if try response.bools("keep_mask") != exact.bools("keep_mask") { found.append("keep_mask differs") }
-            if try response.ints("video_frame_kept") != exact.ints("video_frame_kept") { found.append("video_frame_kept differs") }
-            // Stages 1 and 2 are the reference's: compare everything but the mask with the golden expectation.
-            let reference = try Parity.differences(response: response, expected: Tensors(try Golden.expected(name)))
-            found += reference.filter { $0 != "keep_mask differs" }
+            let response = try TensorBundle(reply.bytes)
+            let exact = try TensorBundle(try Golden.expectedExact(name))
+            // The mask and frame counts are the exact expectation's; stages 1 and 2 the reference's.
+            var found = try GoldenParity.mismatches(response: response, expected: TensorBundle(try Golden.expected(name)), exact: exact)
 
-            var sizes = try JSONSerialization.jsonObject(with: Data(GoldenHTTPTests.scoreRequestJSON(request))) as! [String: Any]
-            sizes["audio_scores"] = nil
+            let sizes = try RequestLayout(request).sizesJSON()
             let budget = try await client.post(server.url("/v1/budget"), [UInt8](try JSONSerialization.data(withJSONObject: sizes)),
                                                contentType: "application/json").json
             for key in ["kept_audio", "kept_video"] where budget?[key] as? Int != Int(response.metadata[key] ?? "") {
@@ -84,10 +80,6 @@ struct BudgetHTTPTests {
                 found.append("/v1/score kept_video \(plan?["kept_video"] ?? "-") but compress kept \(response.metadata["kept_video"] ?? "-")")
             }
             return found
-        }
-        #expect(problems.count == Golden.cases.count)
-        for (name, found) in problems.sorted(by: { $0.key < $1.key }) {
-            #expect(found.isEmpty, "\(name): \(found)")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import OmniZipTestSupport
 import OmniZipWire
 import Testing
 
@@ -8,21 +9,9 @@ struct ErrorContractTests {
     let client = HTTPClient()
 
     /// The smallest golden request rebuilt with changes.
-    static func variant(drop: Set<String> = [], replace: [String: (SafetensorsDType, [Int], [UInt8])] = [:],
+    static func variant(drop: Set<String> = [], replace: [String: TensorBundle.Replacement] = [:],
                         metadata: [String: String]? = nil) throws -> [UInt8] {
-        let source = try Tensors(try #require(try Golden.smallest(), "no golden vectors"))
-        var writer = SafetensorsWriter(metadata: metadata ?? source.metadata)
-        for tensor in source.file.tensors where !drop.contains(tensor.name) {
-            if let (dtype, shape, bytes) = replace[tensor.name] {
-                writer.add(tensor.name, dtype: dtype, shape: shape, bytes: bytes)
-            } else {
-                writer.add(tensor.name, dtype: tensor.dtype, shape: tensor.shape, bytes: try source.raw(tensor.name))
-            }
-        }
-        for (name, (dtype, shape, bytes)) in replace where source.file.tensor(name) == nil {
-            writer.add(name, dtype: dtype, shape: shape, bytes: bytes)
-        }
-        return writer.serialized()
+        try TensorBundle(try Golden.smallest()).rewritten(metadata: metadata, drop: drop, replace: replace)
     }
 
     @Test func unknownPathAndWrongMethod() async throws {
@@ -48,7 +37,7 @@ struct ErrorContractTests {
     @Test func tensorProblemsNameTheTensor() async throws {
         let server = try TestServer()
         defer { server.shutdown() }
-        let source = try Tensors(try #require(try Golden.smallest()))
+        let source = try TensorBundle(try Golden.smallest())
         let scores = try source.floats("audio_scores")
         var nanScores = scores
         nanScores[0] = .nan
@@ -68,7 +57,7 @@ struct ErrorContractTests {
     }
 
     @Test func parameterProblemsNameTheParameter() async throws {
-        let body = try #require(try Golden.smallest())
+        let body = try Golden.smallest()
         let server = try TestServer()
         defer { server.shutdown() }
         let cases: [(query: String, code: String, mentions: String)] = [
@@ -84,7 +73,7 @@ struct ErrorContractTests {
             let reply = try await client.post(server.url("/v1/compress" + query), body)
             if code.isEmpty {
                 // Percent-decoded names and values are fine.
-                #expect(try Tensors(reply.bytes).metadata["g"] == "15")
+                #expect(try TensorBundle(reply.bytes).metadata["g"] == "15")
                 continue
             }
             expectError(reply, status: 400, code: code)
@@ -105,7 +94,7 @@ struct ErrorContractTests {
     }
 
     @Test func unsupportedMediaTypes() async throws {
-        let body = try #require(try Golden.smallest())
+        let body = try Golden.smallest()
         let server = try TestServer()
         defer { server.shutdown() }
         expectError(try await client.post(server.url("/v1/compress"), body, contentType: "text/plain"), status: 415, code: "unsupported_media_type")

@@ -1,37 +1,27 @@
 import Foundation
+import OmniZipTestSupport
 import OmniZipWire
 import Testing
 
 /// The parity vectors through the whole HTTP path.
-@Suite("Golden vectors over HTTP", .enabled(if: !Golden.cases.isEmpty, "no golden vectors (../shared/golden or Fixtures/golden)"))
+@Suite("Golden vectors over HTTP")
 struct GoldenHTTPTests {
     let client = HTTPClient()
 
-    /// Runs `body` over the cases with a few requests in flight at once.
-    static func forEachCase<T: Sendable>(width: Int = 3, _ body: @escaping @Sendable (String) async throws -> T) async throws -> [String: T] {
-        try await withThrowingTaskGroup(of: (String, T).self) { group in
-            var results: [String: T] = [:]
-            var pending = Golden.cases[...]
-            for _ in 0..<width {
-                if let name = pending.popFirst() { group.addTask { (name, try await body(name)) } }
-            }
-            while let (name, value) = try await group.next() {
-                results[name] = value
-                if let next = pending.popFirst() { group.addTask { (next, try await body(next)) } }
-            }
-            return results
-        }
+    @Test(.requires(SharedData.goldenPrerequisite))
+    func sharedSetPresent() {
+        #expect(!Golden.sharedCases.isEmpty && Set(Golden.cases).isSuperset(of: Golden.sharedCases))
     }
 
     @Test func everyCaseCompressesToItsExpectation() async throws {
         let server = try TestServer()
         defer { server.shutdown() }
         let client = client
-        let problems = try await Self.forEachCase { name in
+        try await EveryGoldenCase.expectNoProblems { name in
             let reply = try await client.post(server.url("/v1/compress"), try Golden.request(name))
             guard reply.status == 200 else { return ["HTTP \(reply.status): \(String(decoding: reply.body, as: UTF8.self))"] }
-            let response = try Tensors(reply.bytes)
-            var found = try Parity.differences(response: response, expected: Tensors(try Golden.expected(name)))
+            let response = try TensorBundle(reply.bytes)
+            var found = try GoldenParity.mismatches(response: response, expected: TensorBundle(try Golden.expected(name)))
             for key in ["kept_audio", "total", "video_budget"] where response.metadata[key] == nil {
                 found.append("metadata '\(key)' missing")
             }
@@ -47,19 +37,16 @@ struct GoldenHTTPTests {
             }
             return found
         }
-        #expect(problems.count == Golden.cases.count)
-        for (name, found) in problems.sorted(by: { $0.key < $1.key }) {
-            #expect(found.isEmpty, "\(name): \(found)")
-        }
     }
 
     @Test func scoreKeptCountsMatchTheExpectations() async throws {
         let server = try TestServer()
         defer { server.shutdown() }
         let client = client
-        let mismatches = try await Self.forEachCase { name -> [String] in
-            let request = try Tensors(try Golden.request(name))
-            let want = try Parity.keptCounts(request: request, expected: Tensors(try Golden.expected(name)))
+        try await EveryGoldenCase.expectNoProblems { name in
+            let request = try TensorBundle(try Golden.request(name))
+            let layout = try RequestLayout(request)
+            let want = layout.keptCounts(try TensorBundle(try Golden.expected(name)).bools("keep_mask"))
             var out: [String] = []
             // Safetensors in, JSON out.
             let json = try await client.post(server.url("/v1/score"), request.bytes).json
@@ -67,44 +54,19 @@ struct GoldenHTTPTests {
                 out.append("safetensors score: \(json?["kept_audio"] ?? "-")/\(json?["kept_video"] ?? "-"), expected \(want)")
             }
             // JSON in, safetensors out.
-            let reply = try await client.post(server.url("/v1/score"), try Self.scoreRequestJSON(request), contentType: "application/json",
+            let body = try JSONSerialization.data(withJSONObject: layout.sizesJSON(scores: try request.floats("audio_scores")))
+            let reply = try await client.post(server.url("/v1/score"), [UInt8](body), contentType: "application/json",
                                               headers: ["Accept": "application/octet-stream"])
             if reply.status != 200 || reply.header("Content-Type") != "application/octet-stream" {
                 out.append("JSON score: HTTP \(reply.status) \(String(decoding: reply.body, as: UTF8.self))")
             } else {
-                let plan = try Tensors(reply.bytes)
+                let plan = try TensorBundle(reply.bytes)
                 if plan.metadata["kept_audio"] != String(want.audio) || plan.metadata["kept_video"] != String(want.video) {
                     out.append("JSON score: \(plan.metadata["kept_audio"] ?? "-")/\(plan.metadata["kept_video"] ?? "-"), expected \(want)")
                 }
             }
             return out
         }
-        for (name, found) in mismatches.sorted(by: { $0.key < $1.key }) {
-            #expect(found.isEmpty, "\(name): \(found)")
-        }
-    }
-
-    /// The same request as a JSON score body: runs from input_ids, the grid, the parameters.
-    static func scoreRequestJSON(_ request: Tensors) throws -> [UInt8] {
-        let ids = try request.ints("input_ids")
-        let audioID = Int64(request.metadata["audio_token_id"] ?? "") ?? RequestOptions.defaultAudioTokenID
-        let videoID = Int64(request.metadata["video_token_id"] ?? "") ?? RequestOptions.defaultVideoTokenID
-        func runs(_ id: Int64) -> [Int] {
-            var out: [Int] = []
-            var previous = -2
-            for (i, x) in ids.enumerated() where x == id {
-                if i == previous + 1 { out[out.count - 1] += 1 } else { out.append(1) }
-                previous = i
-            }
-            return out
-        }
-        var object: [String: Any] = [
-            "audio_scores": try request.floats("audio_scores").map { Double($0) },
-            "audio_chunk_lens": runs(audioID), "video_chunk_lens": runs(videoID),
-            "video_grid_thw": try request.ints("video_grid_thw").map { Int($0) },
-        ]
-        for name in ["rho_audio", "rho_video", "contextual_ratio", "g"] { object[name] = request.metadata[name] }
-        return [UInt8](try JSONSerialization.data(withJSONObject: object))
     }
 
     /// The same request gives the same response bytes, whole bodies compared, at any worker
@@ -142,20 +104,20 @@ struct GoldenHTTPTests {
         let name = try #require(Golden.cases.first { $0.contains("bf16") } ?? Golden.cases.first)
         let server = try TestServer()
         defer { server.shutdown() }
-        let request = try Tensors(try Golden.request(name))
-        let plain = try Tensors(try await client.post(server.url("/v1/compress"), request.bytes).bytes)
+        let request = try TensorBundle(try Golden.request(name))
+        let plain = try TensorBundle(try await client.post(server.url("/v1/compress"), request.bytes).bytes)
         #expect(!plain.names.contains("compressed_embeds"))
         let reply = try await client.post(server.url("/v1/compress?return=embeds"), request.bytes)
         #expect(reply.status == 200)
-        let full = try Tensors(reply.bytes)
+        let full = try TensorBundle(reply.bytes)
         let tensor = try #require(full.file.tensor("compressed_embeds"))
         let kept = try full.ints("kept_index")
         let dimension = try #require(request.file.tensor("inputs_embeds")?.shape.last)
         #expect(tensor.shape == [kept.count, dimension])
         #expect(tensor.dtype == request.dtype("inputs_embeds"))
-        #expect(try Parity.differences(response: full, expected: Tensors(try Golden.expected(name))).isEmpty)
+        #expect(try GoldenParity.mismatches(response: full, expected: TensorBundle(try Golden.expected(name))).isEmpty)
         // Query parameters override __metadata__ and show in the response metadata.
-        let overridden = try Tensors(try await client.post(server.url("/v1/compress?rho_audio=0.9&g=0"), request.bytes).bytes)
+        let overridden = try TensorBundle(try await client.post(server.url("/v1/compress?rho_audio=0.9&g=0"), request.bytes).bytes)
         #expect(overridden.metadata["rho_audio"] == "0.9" && overridden.metadata["g"] == "0")
     }
 }

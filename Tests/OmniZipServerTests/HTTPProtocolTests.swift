@@ -1,4 +1,5 @@
 import Foundation
+import OmniZipTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +13,7 @@ struct HTTPProtocolTests {
     }
 
     @Test func keepAliveReusesTheConnection() throws {
-        let body = try #require(try Golden.smallest())
+        let body = try Golden.smallest()
         let server = try TestServer()
         defer { server.shutdown() }
         let raw = try server.raw()
@@ -23,12 +24,12 @@ struct HTTPProtocolTests {
             try raw.send(Raw.post("/v1/compress", body))
             let compressed = try raw.readResponse()
             #expect(compressed.status == 200 && compressed.headers["content-type"] == "application/octet-stream")
-            #expect(try Tensors(compressed.body).names.contains("keep_mask"))
+            #expect(try TensorBundle(compressed.body).names.contains("keep_mask"))
         }
     }
 
     @Test func pipelinedRequestsAreAnsweredInOrder() throws {
-        let slow = try #require(Golden.largest())
+        let slow = Golden.largest
         let server = try TestServer()
         defer { server.shutdown() }
         let raw = try server.raw()
@@ -45,7 +46,7 @@ struct HTTPProtocolTests {
     }
 
     @Test func chunkedBodiesGiveTheSameAnswer() throws {
-        let body = try #require(try Golden.smallest())
+        let body = try Golden.smallest()
         let server = try TestServer()
         defer { server.shutdown() }
         let raw = try server.raw()
@@ -63,7 +64,7 @@ struct HTTPProtocolTests {
     }
 
     @Test func expectContinueIsAnsweredAtOnce() throws {
-        let body = try #require(try Golden.smallest())
+        let body = try Golden.smallest()
         let server = try TestServer()
         defer { server.shutdown() }
         let raw = try server.raw()
@@ -80,7 +81,7 @@ struct HTTPProtocolTests {
     }
 
     @Test func requestsSentInPiecesAreReassembled() throws {
-        let body = try #require(try Golden.smallest())
+        let body = try Golden.smallest()
         let server = try TestServer()
         defer { server.shutdown() }
         let raw = try server.raw()
@@ -90,7 +91,7 @@ struct HTTPProtocolTests {
         try raw.sendSlowly(Array(request.dropFirst(200)), pieces: 40_000, pause: 0.01)
         let response = try raw.readResponse()
         #expect(response.status == 200 && response.headers["x-request-id"] == "slowpoke")
-        #expect(try Tensors(response.body).metadata["rho_audio"] == "0.5")
+        #expect(try TensorBundle(response.body).metadata["rho_audio"] == "0.5")
     }
 
     @Test func connectionCloseAndHTTP10AreHonoured() throws {
@@ -134,7 +135,7 @@ struct HTTPProtocolTests {
     }
 
     @Test func halfClosedClientStillGetsItsAnswer() throws {
-        let body = try #require(try Golden.smallest())
+        let body = try Golden.smallest()
         let server = try TestServer()
         defer { server.shutdown() }
         let raw = try server.raw()
@@ -148,7 +149,7 @@ struct HTTPProtocolTests {
     }
 
     @Test func resetsAndAbandonedRequestsLeakNothing() async throws {
-        let body = try #require(try Golden.smallest())
+        let body = try Golden.smallest()
         let server = try TestServer { $0.maxInflight = 2 }
         defer { server.shutdown() }
         for _ in 0..<4 {

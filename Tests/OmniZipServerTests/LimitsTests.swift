@@ -1,4 +1,5 @@
 import Foundation
+import OmniZipTestSupport
 import Testing
 
 /// Admission, upload limits and the connection cap over real sockets. The timing rules
@@ -15,7 +16,7 @@ struct LimitsTests {
     }
 
     @Test func stalledUploadsHoldNoWorkerSlot() async throws {
-        let body = try #require(try Golden.smallest())
+        let body = try Golden.smallest()
         // Timeouts are not the point here: a slow, loaded machine must not turn the stall into a 408.
         let server = try TestServer { $0.maxInflight = 2; $0.workers = 1; $0.minUploadRate = 0; $0.requestTimeout = 600 }
         defer { server.shutdown() }
@@ -63,7 +64,7 @@ struct LimitsTests {
     }
 
     @Test func aSlowUploadGets408() throws {
-        let body = try #require(try Golden.smallest())
+        let body = try Golden.smallest()
         let server = try TestServer { $0.minUploadRate = 1 << 20; $0.uploadGrace = 0.5 }
         defer { server.shutdown() }
         let slow = try Self.stall(server, body: body)
@@ -75,7 +76,7 @@ struct LimitsTests {
     }
 
     @Test func stalledClientGets408AndHoldsNoWorker() async throws {
-        let body = try #require(try Golden.smallest())
+        let body = try Golden.smallest()
         let server = try TestServer {
             $0.requestTimeout = 1
             $0.workers = 1

@@ -1,5 +1,6 @@
 import Foundation
 import OmniZipServer
+import OmniZipTestSupport
 import Testing
 
 @Suite("Ops endpoints, request ids, metrics and logs")
@@ -55,7 +56,7 @@ struct OpsEndpointTests {
     }
 
     @Test func metricsExposePrometheusText() async throws {
-        let body = try #require(try Golden.smallest(), "no golden vectors")
+        let body = try Golden.smallest()
         let server = try TestServer()
         defer { server.shutdown() }
         #expect(try await client.post(server.url("/v1/compress"), body).status == 200)

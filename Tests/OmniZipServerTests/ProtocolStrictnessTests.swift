@@ -1,4 +1,5 @@
 import Foundation
+import OmniZipTestSupport
 import Testing
 
 /// Request syntax a lenient parser would let through, and methods: what RFC 9110/9112 require.

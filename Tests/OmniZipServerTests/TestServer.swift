@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Logging
 import OmniZipServer
+import OmniZipTestSupport
 import Synchronization
 import Testing
 
@@ -42,27 +43,7 @@ final class TestServer: Sendable {
 
     /// Polls /v1/info until `count` requests are admitted (their headers were parsed).
     @discardableResult
-    func waitForInflight(_ count: Int) -> Bool { OmniZipServerTests.waitForInflight(count, port: port) }
-}
-
-/// Polls /v1/info on `port` (for up to 10 s) until `count` requests are admitted.
-@discardableResult
-func waitForInflight(_ count: Int, port: Int) -> Bool {
-    let deadline = Date().addingTimeInterval(10)
-    while Date() < deadline {
-        if let raw = try? RawClient(port: port, timeout: 2), (try? raw.send(Raw.get("/v1/info", "Connection: close\r\n"))) != nil,
-           let inflight = (try? raw.readResponse())?.json?["inflight"] as? Int, inflight == count {
-            return true
-        }
-        usleep(20_000)
-    }
-    return false
-}
-
-final class LogBox: Sendable {
-    private let storage = Mutex<[String]>([])
-    func append(_ line: String) { storage.withLock { $0.append(line) } }
-    var lines: [String] { storage.withLock { $0 } }
+    func waitForInflight(_ count: Int) -> Bool { OmniZipTestSupport.waitForInflight(count, port: port) }
 }
 
 /// An ordinary HTTP client: URLSession (libcurl underneath on Linux).

@@ -1,3 +1,4 @@
+import OmniZipTestSupport
 import Testing
 @testable import OmniZipWire
 
@@ -149,7 +150,7 @@ private func errorMessage<T>(_ result: Result<T, SafetensorsError>) -> String {
                 if (check(bytes) == nil) != (String(validating: bytes, as: UTF8.self) != nil) { disagreements.append(bytes) }
             }
         }
-        var rng = SplitMix64(state: 7)
+        var rng = SeededRandom(7)
         for _ in 0..<50_000 {
             let bytes = (0..<Int.random(in: 3...4, using: &rng)).map { _ in UInt8.random(in: 0x80...0xFF, using: &rng) }
             if (check(bytes) == nil) != (String(validating: bytes, as: UTF8.self) != nil) { disagreements.append(bytes) }

@@ -1,3 +1,4 @@
+import OmniZipTestSupport
 import Testing
 @testable import OmniZipWire
 
@@ -17,7 +18,7 @@ import Testing
     }
 
     @Test func twentyThousandMutantsNeverCrash() {
-        var rng = SplitMix64(state: 0x5AFE_7E45)
+        var rng = SeededRandom(0x5AFE_7E45)
         let seeds = Self.seeds()
         var parsed = 0
         for _ in 0..<20_000 {
@@ -44,7 +45,7 @@ import Testing
         return [sampleFile(), single.serialized(), escaped.serialized(), SafetensorsWriter().serialized()]
     }
 
-    private static func mutate(_ bytes: inout [UInt8], using rng: inout SplitMix64) {
+    private static func mutate(_ bytes: inout [UInt8], using rng: inout SeededRandom) {
         let headerEnd = min(bytes.count, 8 + Int(truncatingIfNeeded: bytes.count >= 8 ? bytes.withUnsafeBytes { $0.loadLE(at: 0, as: UInt32.self) } : 0))
         func position(inHeader: Bool) -> Int? {
             guard !bytes.isEmpty else { return nil }

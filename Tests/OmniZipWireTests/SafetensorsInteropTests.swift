@@ -1,4 +1,5 @@
 import Foundation
+import OmniZipTestSupport
 import Testing
 @testable import OmniZipWire
 
@@ -25,7 +26,7 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: Python.hasSafetensors, "python3 with safetensors and numpy is not available"))
+    @Test(.requires(Python.prerequisite))
     func readsFileWrittenByPython() throws {
         let path = Python.temporaryPath("from-python.safetensors")
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -66,7 +67,7 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: Python.hasSafetensors, "python3 with safetensors and numpy is not available"))
+    @Test(.requires(Python.prerequisite))
     func pythonReadsFileWrittenBySwift() throws {
         var writer = SafetensorsWriter(metadata: ["format": "pt", "note": "héllo \"q\"\n\t😀", "back\\slash": "\u{1}"])
         writer.add("odd", dtype: .u8, shape: [3], bytes: [1, 2, 3])  // leaves the next tensor unaligned
@@ -99,7 +100,7 @@ import Testing
             """, arguments: [path])
     }
 
-    @Test(.enabled(if: Python.hasSafetensors, "python3 with safetensors and numpy is not available"))
+    @Test(.requires(Python.prerequisite))
     func writerOutputIsByteIdenticalToPython() throws {
         let output = try Python.run("""
             import numpy as np
@@ -112,40 +113,5 @@ import Testing
         writer.add("b", dtype: .f32, shape: [1, 1], elements: [Float(3)])
         let ours = writer.serialized().map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
         #expect(ours == output.trimmingCharacters(in: .whitespacesAndNewlines))
-    }
-}
-
-/// Runs python3 scripts for interop tests.
-enum Python {
-    static let hasSafetensors: Bool = (try? run("import safetensors, numpy")) != nil
-
-    static func temporaryPath(_ name: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("omnizip-\(UUID().uuidString)-\(name)").path
-    }
-
-    /// Runs `script` and returns its stdout; throws with stderr if it exits non-zero.
-    @discardableResult
-    static func run(_ script: String, arguments: [String] = []) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        // Read before waiting so a chatty script cannot block on a full pipe.
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw PythonFailure(message: "python3 exited with \(process.terminationStatus): \(String(decoding: err, as: UTF8.self))")
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    struct PythonFailure: Error, CustomStringConvertible {
-        let message: String
-        var description: String { message }
     }
 }

@@ -223,7 +223,7 @@ if [[ ${#HC[@]} -gt 0 ]]; then
 fi
 
 GOLDEN_DIR=../shared/golden
-[[ -d "$GOLDEN_DIR" ]] || GOLDEN_DIR=Tests/OmniZipCoreTests/Fixtures/golden
+[[ -d "$GOLDEN_DIR" ]] || GOLDEN_DIR=Tests/OmniZipTestSupport/Fixtures/golden
 REQ="$GOLDEN_DIR/public-027-s2-p20-d16.request.safetensors"
 [[ -f "$REQ" ]] || REQ="$(find "$GOLDEN_DIR" -name '*.request.safetensors' | sort | head -1)"
 EXP="${REQ%.request.safetensors}.expected.safetensors"

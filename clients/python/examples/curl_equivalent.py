@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 from omnizip_client import Client, OmniZipError
 
 REPO = Path(__file__).resolve().parents[3]
-FIXTURES = REPO / "Tests" / "OmniZipCoreTests" / "Fixtures" / "golden"
+FIXTURES = REPO / "Tests" / "OmniZipTestSupport" / "Fixtures" / "golden"
 
 
 def main() -> int:

@@ -15,7 +15,7 @@ from omnizip_client.local_server import find_binary as _find_binary
 
 REPO = Path(__file__).resolve().parents[3]
 _SHARED = REPO.parent / "shared" / "golden"
-GOLDEN_DIR = _SHARED if _SHARED.is_dir() else REPO / "Tests" / "OmniZipCoreTests" / "Fixtures" / "golden"
+GOLDEN_DIR = _SHARED if _SHARED.is_dir() else REPO / "Tests" / "OmniZipTestSupport" / "Fixtures" / "golden"
 
 
 #: --max-buffered-bytes of the tight test server.

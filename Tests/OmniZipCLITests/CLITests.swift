@@ -1,64 +1,45 @@
 import Foundation
+import OmniZipTestSupport
 import Testing
 
 /// The `omnizip` executable end to end: files in, files out, errors on stderr.
-@Suite("omnizip CLI")
+@Suite("omnizip CLI", .requires(OmniZipBinary.prerequisite))
 struct CLITests {
-    /// The executable SwiftPM built beside this test bundle.
-    static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("omnizip")
-    static let available = FileManager.default.isExecutableFile(atPath: binary.path)
-
-    struct Run {
-        var status: Int32
-        var stdout: Data
-        var stderr: String
-    }
-
-    func run(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: stdout, stderr: String(decoding: stderr, as: UTF8.self))
+    func run(_ arguments: [String]) throws -> ChildProcess {
+        try ChildProcess.run(OmniZipBinary.url, arguments)
     }
 
     func temporary(_ name: String) -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("omnizip-cli-\(getpid())-\(name)").path
     }
 
-    @Test("compress passes parity on every golden case", .enabled(if: available), arguments: GoldenCases.names)
+    @Test("compress passes parity on every golden case", arguments: Golden.cases)
     func compressParity(name: String) throws {
         let output = temporary("\(name).safetensors")
         defer { try? FileManager.default.removeItem(atPath: output) }
-        let requestPath = GoldenCases.all[name]!.appendingPathComponent("\(name).request.safetensors").path
+        let requestPath = Golden.requestURL(name).path
         let result = try run(["compress", requestPath, "-o", output, "--workers", "2"])
         #expect(result.status == 0, "\(result.stderr)")
-        let response = try TensorBundle([UInt8](Data(contentsOf: URL(fileURLWithPath: output))))
-        #expect(try parityMismatches(response: response, expected: TensorBundle(GoldenCases.expected(name))) == [])
+        let response = try TensorBundle(contentsOf: URL(fileURLWithPath: output))
+        #expect(try GoldenParity.mismatches(response: response, expected: TensorBundle(Golden.expected(name))) == [])
     }
 
-    @Test("score prints the plan as JSON, agreeing with the golden masks", .enabled(if: available),
-          arguments: GoldenCases.names.prefix(6))
+    @Test("score prints the plan as JSON, agreeing with the golden masks",
+          arguments: Golden.cases.prefix(6))
     func score(name: String) throws {
-        let requestPath = GoldenCases.all[name]!.appendingPathComponent("\(name).request.safetensors").path
+        let requestPath = Golden.requestURL(name).path
         let result = try run(["score", requestPath])
         #expect(result.status == 0, "\(result.stderr)")
         let plan = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
-        let expected = try TensorBundle(GoldenCases.expected(name))
+        let expected = try TensorBundle(Golden.expected(name))
         let keptTotal = try expected.bools("keep_mask").filter { $0 }.count
         #expect(plan["kept"] as? Int == keptTotal)
     }
 
-    @Test("flags override the request's metadata", .enabled(if: available))
+    @Test("flags override the request's metadata")
     func flagsOverride() throws {
         let name = "public-027-s2-p20-d16"
-        let requestPath = GoldenCases.all[name]!.appendingPathComponent("\(name).request.safetensors").path
+        let requestPath = Golden.requestURL(name).path
         let result = try run(["score", requestPath, "--rho-audio", "0"])
         let plan = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
         #expect(plan["kept_audio"] as? Int == 50)  // rho_a 0 keeps every audio token
@@ -66,7 +47,7 @@ struct CLITests {
         #expect(parameters["rho_audio"] as? Double == 0)
     }
 
-    @Test("bad input: a clear message on stderr, a non-zero exit, no crash", .enabled(if: available), arguments: [
+    @Test("bad input: a clear message on stderr, a non-zero exit, no crash", arguments: [
         ("truncated", [UInt8]([16, 0, 0, 0, 0, 0, 0, 0]) + Array("{\"a\":".utf8), "header"),
         ("empty", [UInt8](), "too short"),
         ("not-safetensors", Array("hello world, this is text".utf8), "header"),
@@ -86,49 +67,29 @@ struct CLITests {
     }
 
     @Test("--video-budget exact gives the golden-exact mask; budget prints the same totals from sizes",
-          .enabled(if: available), arguments: GoldenCases.exactNames.prefix(6))
+          arguments: Golden.exactCases.prefix(6))
     func exactBudget(name: String) throws {
         let output = temporary("\(name).exact.safetensors")
         defer { try? FileManager.default.removeItem(atPath: output) }
-        let requestPath = GoldenCases.all[name]!.appendingPathComponent("\(name).request.safetensors").path
+        let requestPath = Golden.requestURL(name).path
         let result = try run(["compress", requestPath, "-o", output, "--video-budget", "exact"])
         #expect(result.status == 0, "\(result.stderr)")
-        let response = try TensorBundle([UInt8](Data(contentsOf: URL(fileURLWithPath: output))))
-        #expect(try parityMismatches(response: response, expected: TensorBundle(GoldenCases.expected(name)),
-                                     exact: TensorBundle(GoldenCases.expectedExact(name))) == [])
+        let response = try TensorBundle(contentsOf: URL(fileURLWithPath: output))
+        #expect(try GoldenParity.mismatches(response: response, expected: TensorBundle(Golden.expected(name)),
+                                            exact: TensorBundle(Golden.expectedExact(name))) == [])
 
         // The sizes of the same request, as a budget request.
         let plan = try #require(try JSONSerialization.jsonObject(with: run(["score", requestPath]).stdout) as? [String: Any])
-        let request = try TensorBundle(GoldenCases.request(name))
-        let ids = try request.ints("input_ids")
-        func runs(_ id: Int64) -> [Int] { ChunkRuns.lengths(ids.indices.filter { ids[$0] == id }) }
-        let metadata = request.file.metadata
-        var sizes: [String: Any] = [
-            "audio_chunk_lens": runs(Int64(metadata["audio_token_id"] ?? "151646")!),
-            "video_chunk_lens": runs(Int64(metadata["video_token_id"] ?? "151656")!),
-            "video_grid_thw": try request.ints("video_grid_thw").map { Int($0) },
-        ]
-        for key in ["rho_audio", "rho_video", "contextual_ratio", "g"] { sizes[key] = metadata[key] }
+        let sizes = try RequestLayout(TensorBundle(Golden.request(name))).sizesJSON()
         let path = temporary("\(name).budget.json")
         try JSONSerialization.data(withJSONObject: sizes).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let budget = try run(["budget", path])
         #expect(budget.status == 0, "\(budget.stderr)")
         let totals = try #require(try JSONSerialization.jsonObject(with: budget.stdout) as? [String: Any])
-        #expect(totals["kept_video"] as? Int == Int(response.file.metadata["kept_video"]!))
+        #expect(totals["kept_video"] as? Int == Int(response.metadata["kept_video"]!))
         #expect(totals["kept_audio"] as? Int == plan["kept_audio"] as? Int)
         let refused = try run(["budget", path, "--video-budget", "reference"])
         #expect(refused.status != 0 && refused.stderr.contains("video_budget"))
-    }
-}
-
-/// Run lengths of ascending positions (an independent statement of the chunk rule).
-enum ChunkRuns {
-    static func lengths(_ positions: [Int]) -> [Int] {
-        var out: [Int] = []
-        for (k, p) in positions.enumerated() {
-            if k > 0, positions[k - 1] == p - 1 { out[out.count - 1] += 1 } else { out.append(1) }
-        }
-        return out
     }
 }

@@ -1,40 +1,32 @@
 import Foundation
 import OmniZipCore
+import OmniZipTestSupport
 import OmniZipWire
 import Testing
 
 /// `omnizip inspect`: any safetensors file, and for requests the server's own verdict.
 extension CLITests {
-    func inspectJSON(_ path: String) throws -> (Run, [String: Any]) {
+    func inspectJSON(_ path: String) throws -> (ChildProcess, [String: Any]) {
         let result = try run(["inspect", "--json", "--workers", "2", path])
         let object = try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]
         return (result, try #require(object, "not JSON: \(String(decoding: result.stdout, as: UTF8.self)) \(result.stderr)"))
     }
 
-    /// A copy of a safetensors file with other metadata and, optionally, one F32 element of one
-    /// tensor overwritten with a NaN.
-    func rewritten(_ bytes: [UInt8], metadata: [String: String], poison: (name: String, element: Int)? = nil) throws -> [UInt8] {
-        let bundle = try TensorBundle(bytes)
-        var writer = SafetensorsWriter(metadata: metadata)
-        for tensor in bundle.file.tensors {
-            var data = Array(bytes[tensor.dataRange])
-            if let poison, tensor.name == poison.name {
-                data.replaceSubrange((4 * poison.element)..<(4 * poison.element + 4), with: [0, 0, 0xC0, 0x7F])
-            }
-            writer.add(tensor.name, dtype: tensor.dtype, shape: tensor.shape, bytes: data)
-        }
-        return writer.serialized()
+    /// `request` with one F32 element of one tensor overwritten with a NaN.
+    func poisoned(_ request: TensorBundle, _ name: String, element: Int) throws -> [UInt8] {
+        var data = try request.raw(name)
+        data.replaceSubrange((4 * element)..<(4 * element + 4), with: [0, 0, 0xC0, 0x7F])
+        return try request.rewritten(replace: [name: (try request.tensor(name).dtype, try request.tensor(name).shape, data)])
     }
 
     @Test("inspect reads every golden request and expectation; requests get the server's counts",
-          .enabled(if: available), arguments: GoldenCases.names)
+          arguments: Golden.cases)
     func inspectGolden(name: String) throws {
-        let directory = GoldenCases.all[name]!
-        let expected = try TensorBundle(GoldenCases.expected(name))
-        let (request, object) = try inspectJSON(directory.appendingPathComponent("\(name).request.safetensors").path)
+        let expected = try TensorBundle(Golden.expected(name))
+        let (request, object) = try inspectJSON(Golden.requestURL(name).path)
         #expect(request.status == 0, "\(request.stderr)")
         #expect(object["kind"] as? String == "request")
-        let requestBundle = try TensorBundle(GoldenCases.request(name))
+        let requestBundle = try TensorBundle(Golden.request(name))
         let tensors = try #require(object["tensors"] as? [[String: Any]])
         #expect(tensors.map { $0["name"] as? String } == requestBundle.file.tensors.map(\.name))
         #expect(tensors.map { $0["byte_range"] as? [Int] } == requestBundle.file.tensors.map { [$0.dataRange.lowerBound, $0.dataRange.upperBound] })
@@ -50,11 +42,11 @@ extension CLITests {
             #expect((stats["min"] as? NSNumber)?.floatValue == low)
         }
 
-        let (response, answer) = try inspectJSON(directory.appendingPathComponent("\(name).expected.safetensors").path)
+        let (response, answer) = try inspectJSON(Golden.expectedURL(name).path)
         #expect(response.status == 0, "\(response.stderr)")
         #expect(answer["kind"] as? String == "compress_response")
         #expect(answer["compress"] == nil)
-        let text = try run(["inspect", directory.appendingPathComponent("\(name).expected.safetensors").path])
+        let text = try run(["inspect", Golden.expectedURL(name).path])
         #expect(text.status == 0 && String(decoding: text.stdout, as: UTF8.self).contains("keep_mask"))
     }
 
@@ -65,7 +57,7 @@ extension CLITests {
         return [("truncated", truncated), ("empty", []), ("text", Array("hello world, this is text".utf8)), ("short-data", short)]
     }()
 
-    @Test("inspect on a malformed file prints the server's error and exits 1", .enabled(if: available), arguments: malformedFiles)
+    @Test("inspect on a malformed file prints the server's error and exits 1", arguments: malformedFiles)
     func inspectMalformed(label: String, bytes: [UInt8]) throws {
         let path = temporary("inspect-\(label).safetensors")
         try Data(bytes).write(to: URL(fileURLWithPath: path))
@@ -83,18 +75,16 @@ extension CLITests {
         #expect(reported["code"] as? String == error.code.rawValue && reported["message"] as? String == error.message)
     }
 
-    @Test("inspect gives a refused request's exact 400, from the decoder or from the core", .enabled(if: available))
+    @Test("inspect gives a refused request's exact 400, from the decoder or from the core")
     func inspectRefused() throws {
         let name = "public-027-s2-p20-d16"
-        let original = try GoldenCases.request(name)
-        let bundle = try TensorBundle(original)
-        let metadata = bundle.file.metadata
+        let bundle = try TensorBundle(Golden.request(name))
         // The first audio token's first element (text rows are never checked).
         let firstAudio = try #require(try bundle.ints("input_ids").firstIndex(of: 151_646))
         let dimension = try #require(bundle.file.tensor("inputs_embeds")?.shape.last)
         for (label, bytes) in [
-            ("bad-parameter", try rewritten(original, metadata: metadata.merging(["rho_audio": "2"]) { $1 })),
-            ("nan-embedding", try rewritten(original, metadata: metadata, poison: ("inputs_embeds", firstAudio * dimension))),
+            ("bad-parameter", try bundle.rewritten(metadata: bundle.metadata.merging(["rho_audio": "2"]) { $1 })),
+            ("nan-embedding", try poisoned(bundle, "inputs_embeds", element: firstAudio * dimension)),
         ] {
             let path = temporary("inspect-\(label).safetensors")
             try Data(bytes).write(to: URL(fileURLWithPath: path))

@@ -1,30 +1,28 @@
 import Foundation
+import OmniZipTestSupport
 import OmniZipWire
 import Testing
 
 /// `omnizip explain`: the report page from a file; errors like compress's.
 extension CLITests {
-    @Test("explain writes the page, with one filled cell per kept video token", .enabled(if: available),
-          arguments: GoldenCases.names.prefix(4))
+    @Test("explain writes the page, with one filled cell per kept video token",
+          arguments: Golden.cases.prefix(4))
     func explainGolden(name: String) throws {
         let output = temporary("\(name).html")
         defer { try? FileManager.default.removeItem(atPath: output) }
-        let requestPath = GoldenCases.all[name]!.appendingPathComponent("\(name).request.safetensors").path
+        let requestPath = Golden.requestURL(name).path
         let result = try run(["explain", requestPath, "-o", output, "--detail", "full"])
         #expect(result.status == 0, "\(result.stderr)")
         let html = try String(contentsOfFile: output, encoding: .utf8)
         let cells = html.components(separatedBy: "<g class=\"kv").dropFirst()
             .reduce(0) { $0 + $1.components(separatedBy: "</g>")[0].components(separatedBy: "<rect").count - 1 }
-        let expected = try TensorBundle(GoldenCases.expected(name))
-        let request = try TensorBundle(GoldenCases.request(name))
-        let ids = try request.ints("input_ids")
-        let keep = try expected.bools("keep_mask")
-        let videoID = Int64(request.file.metadata["video_token_id"] ?? "151656")!
-        #expect(cells == ids.indices.filter { ids[$0] == videoID && keep[$0] }.count)
+        let expected = try TensorBundle(Golden.expected(name))
+        let request = try TensorBundle(Golden.request(name))
+        #expect(cells == (try RequestLayout(request).keptCounts(expected.bools("keep_mask")).video))
         #expect(html.hasPrefix("<!doctype html>") && html.contains(name))
     }
 
-    @Test("explain refuses what compress refuses, with the same message", .enabled(if: available))
+    @Test("explain refuses what compress refuses, with the same message")
     func explainErrors() throws {
         let path = temporary("explain-bad.safetensors")
         try Data("not safetensors at all".utf8).write(to: URL(fileURLWithPath: path))

@@ -5,27 +5,27 @@ import Glibc
 
 /// A blocking POSIX socket speaking raw HTTP/1.1: for what an ordinary client hides
 /// (pipelining, partial sends, stalls, 100-continue, resets, half-close).
-final class RawClient {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+public final class RawClient {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
     }
 
-    struct Response {
-        let status: Int
+    public struct Response {
+        public let status: Int
         /// Lower-cased names.
-        let headers: [String: String]
-        let body: [UInt8]
+        public let headers: [String: String]
+        public let body: [UInt8]
 
-        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] }
-        var errorCode: String? { (json?["error"] as? [String: Any])?["code"] as? String }
-        var closes: Bool { headers["connection"]?.lowercased() == "close" }
+        public var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] }
+        public var errorCode: String? { (json?["error"] as? [String: Any])?["code"] as? String }
+        public var closes: Bool { headers["connection"]?.lowercased() == "close" }
     }
 
-    let fd: Int32
+    public let fd: Int32
     private var pending: [UInt8] = []
     private var isOpen = true
 
-    init(port: Int, timeout: Double = 20) throws {
+    public init(port: Int, timeout: Double = 20) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))
@@ -49,9 +49,9 @@ final class RawClient {
 
     deinit { if isOpen { Glibc.close(fd) } }
 
-    func send(_ text: String) throws { try send(Array(text.utf8)) }
+    public func send(_ text: String) throws { try send(Array(text.utf8)) }
 
-    func send(_ bytes: [UInt8]) throws {
+    public func send(_ bytes: [UInt8]) throws {
         var offset = 0
         try bytes.withUnsafeBytes { raw in
             while offset < raw.count {
@@ -66,7 +66,7 @@ final class RawClient {
     }
 
     /// Sends in pieces of `size` bytes with a pause between them.
-    func sendSlowly(_ bytes: [UInt8], pieces size: Int, pause: Double) throws {
+    public func sendSlowly(_ bytes: [UInt8], pieces size: Int, pause: Double) throws {
         var start = 0
         while start < bytes.count {
             let end = min(bytes.count, start + size)
@@ -93,7 +93,7 @@ final class RawClient {
     }
 
     /// One response (an interim `100 Continue` counts as one).
-    func readResponse() throws -> Response {
+    public func readResponse() throws -> Response {
         let separator: [UInt8] = [13, 10, 13, 10]
         var headEnd: Int?
         while headEnd == nil {
@@ -124,7 +124,7 @@ final class RawClient {
 
     /// True when the server closes the connection (EOF or reset) within the receive timeout,
     /// with no further bytes.
-    func closedByPeer() -> Bool {
+    public func closedByPeer() -> Bool {
         guard pending.isEmpty else { return false }
         var byte: UInt8 = 0
         while true {
@@ -136,43 +136,13 @@ final class RawClient {
         }
     }
 
-    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+    public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 
     /// Closes with a reset instead of FIN.
-    func reset() {
+    public func reset() {
         var option = linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
         Glibc.close(fd)
         isOpen = false
-    }
-}
-
-/// Request text helpers.
-enum Raw {
-    static func get(_ path: String, _ extra: String = "") -> String {
-        "GET \(path) HTTP/1.1\r\nHost: t\r\n\(extra)\r\n"
-    }
-
-    static func postHead(_ path: String, length: Int?, type: String? = "application/octet-stream", extra: String = "") -> String {
-        var s = "POST \(path) HTTP/1.1\r\nHost: t\r\n"
-        if let length { s += "Content-Length: \(length)\r\n" }
-        if let type { s += "Content-Type: \(type)\r\n" }
-        return s + extra + "\r\n"
-    }
-
-    static func post(_ path: String, _ body: [UInt8], type: String? = "application/octet-stream", extra: String = "") -> [UInt8] {
-        Array(postHead(path, length: body.count, type: type, extra: extra).utf8) + body
-    }
-
-    /// A chunked encoding of `body` in pieces of `size`.
-    static func chunked(_ body: [UInt8], size: Int) -> [UInt8] {
-        var out: [UInt8] = []
-        var start = 0
-        while start < body.count {
-            let end = min(body.count, start + size)
-            out += Array((String(end - start, radix: 16) + "\r\n").utf8) + body[start..<end] + Array("\r\n".utf8)
-            start = end
-        }
-        return out + Array("0\r\n\r\n".utf8)
     }
 }

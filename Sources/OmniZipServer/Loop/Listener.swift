@@ -86,8 +86,3 @@ final class Listener {
         }
     }
 }
-
-public struct ServerError: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
-}

@@ -1,0 +1,34 @@
+import OmniZipCore
+import OmniZipExplain
+import OmniZipWire
+
+/// A unit of pool work: everything it needs travels with it, all Sendable. The body buffer is
+/// the loop's no longer: nothing on the loop touches it until the outcome comes back.
+struct Job: Sendable {
+    enum Kind: Sendable {
+        case compress(includeEmbeddings: Bool, json: Bool)
+        case score(json: Bool, safetensorsAnswer: Bool)
+        case budget
+        case explain(detail: ExplainDetail)
+    }
+
+    let kind: Kind
+    let body: ByteBuffer
+    let overrides: [String: String]
+    let requestID: String
+    /// When the body was complete (queue_ms runs from here to the job's start).
+    let receivedAt: ContinuousClock.Instant
+
+    func run(_ compressor: Compressor) -> JobOutcome {
+        switch kind {
+        case let .compress(includeEmbeddings, json):
+            CompressEndpoint.run(self, includeEmbeddings: includeEmbeddings, json: json, compressor: compressor)
+        case let .score(json, safetensorsAnswer):
+            ScoreEndpoint.run(body: body, json: json, safetensorsAnswer: safetensorsAnswer, overrides: overrides, requestID: requestID)
+        case .budget:
+            BudgetEndpoint.run(body: body, overrides: overrides, requestID: requestID)
+        case let .explain(detail):
+            ExplainEndpoint.run(self, detail: detail, compressor: compressor)
+        }
+    }
+}

@@ -3,7 +3,8 @@ import PackageDescription
 
 // Architecture: a pure algorithm core (OmniZipCore), a wire layer for safetensors/JSON
 // (OmniZipWire), the explain report's drawing (OmniZipExplain), the libuv/http_parser server
-// (OmniZipServer) and a thin CLI (omnizip).
+// (OmniZipServer) and a thin CLI (omnizip). The synthetic workloads (OmniZipSynthetic) serve
+// `omnizip bench`, the tests and the benchmarks only, so no library product exports them.
 // C libraries enter through system-library targets with shim headers (C*).
 let package = Package(
     name: "omnizip",
@@ -32,13 +33,14 @@ let package = Package(
         .target(name: "OmniZipWire", dependencies: ["OmniZipCore"]),
         // The explain report's drawing (HTML + SVG), kept apart from the pipeline; no I/O.
         .target(name: "OmniZipExplain", dependencies: ["OmniZipCore", "OmniZipWire"]),
+        .target(name: "OmniZipSynthetic", dependencies: ["OmniZipCore", "OmniZipWire"]),
         .target(name: "OmniZipServer", dependencies: ["OmniZipCore", "OmniZipWire", "OmniZipExplain", "CUV", "CHTTPParser",
             .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus")]),
         .executableTarget(
             name: "omnizip",
             dependencies: [
-                "OmniZipCore", "OmniZipWire", "OmniZipServer", "OmniZipExplain",
+                "OmniZipCore", "OmniZipWire", "OmniZipServer", "OmniZipExplain", "OmniZipSynthetic",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -49,9 +51,10 @@ let package = Package(
         // Not a product: nothing outside the tests may depend on it.
         .target(name: "OmniZipTestSupport", dependencies: ["OmniZipCore", "OmniZipWire"], path: "Tests/OmniZipTestSupport",
                 resources: [.copy("Fixtures")]),
-        .testTarget(name: "OmniZipCoreTests", dependencies: ["OmniZipCore", "OmniZipWire", "OmniZipTestSupport"]),
+        .testTarget(name: "OmniZipCoreTests", dependencies: ["OmniZipCore", "OmniZipWire", "OmniZipSynthetic", "OmniZipTestSupport"]),
         .testTarget(name: "OmniZipWireTests", dependencies: ["OmniZipWire", "OmniZipTestSupport"]),
-        .testTarget(name: "OmniZipExplainTests", dependencies: ["OmniZipExplain", "OmniZipWire", "OmniZipCore", "OmniZipTestSupport"]),
+        .testTarget(name: "OmniZipExplainTests", dependencies: ["OmniZipExplain", "OmniZipWire", "OmniZipCore", "OmniZipSynthetic",
+                                                             "OmniZipTestSupport"]),
         .testTarget(name: "OmniZipServerTests", dependencies: ["OmniZipServer", "OmniZipWire", "OmniZipCore", "OmniZipTestSupport"]),
         // Runs the built `omnizip` (found by OmniZipTestSupport's OmniZipBinary); no dependency on
         // the executable target, which would link its code into the test bundle.

@@ -1,7 +1,8 @@
 import OmniZipCore
 
 /// Narrowing float32 results back to the request's dtype (round to nearest, ties to even).
-enum ElementConversion {
+/// `store` and `dtype` are public for OmniZipSynthetic, which writes requests in any dtype.
+public enum ElementConversion {
     static func bfloat16Bits(_ x: Float) -> UInt16 {
         let bits = x.bitPattern
         if x.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
@@ -10,7 +11,7 @@ enum ElementConversion {
     }
 
     /// Writes `values` into `destination` as `type`, little-endian.
-    static func store(_ values: UnsafeBufferPointer<Float>, as type: ElementType, into destination: UnsafeMutableRawPointer) {
+    public static func store(_ values: UnsafeBufferPointer<Float>, as type: ElementType, into destination: UnsafeMutableRawPointer) {
         switch type {
         case .float32:
             for (i, v) in values.enumerated() { destination.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
@@ -21,7 +22,7 @@ enum ElementConversion {
         }
     }
 
-    static func dtype(_ type: ElementType) -> SafetensorsDType {
+    public static func dtype(_ type: ElementType) -> SafetensorsDType {
         switch type {
         case .float32: .f32
         case .float16: .f16

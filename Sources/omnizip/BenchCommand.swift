@@ -1,5 +1,6 @@
 import ArgumentParser
 import OmniZipCore
+import OmniZipSynthetic
 import OmniZipWire
 
 #if canImport(Glibc)

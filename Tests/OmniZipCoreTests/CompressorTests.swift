@@ -1,5 +1,6 @@
 import Testing
 @testable import OmniZipCore
+import OmniZipSynthetic
 import OmniZipTestSupport
 
 @Suite("Compressor: whole pipeline, edge cases, determinism")

@@ -3,6 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import OmniZipCore
+import OmniZipSynthetic
 import OmniZipTestSupport
 import OmniZipWire
 import Testing

@@ -1,4 +1,5 @@
 import OmniZipCore
+import OmniZipWire
 
 extension SyntheticClip {
     /// The clip as an interleaved `/v1/compress` request body, embeddings in `elementType`.

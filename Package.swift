@@ -72,3 +72,18 @@ if Context.environment["OMNIZIP_FUZZ"] != nil {
                           path: "Fuzz/FuzzHTTP"),
     ]
 }
+
+// Benchmarks with stored thresholds (`make bench-check`, Benchmarks/), only in a build that
+// asks for them, so that users of the package never resolve ordo-one/benchmark and its
+// dependencies. Only its MallocInterposer trait (allocation counts): the default traits add a
+// Swift runtime interposer for ARC counts, a package these benchmarks have no use for.
+if Context.environment["OMNIZIP_BENCHMARKS"] != nil {
+    package.dependencies += [
+        .package(url: "https://github.com/ordo-one/benchmark", .upToNextMinor(from: "1.38.1"), traits: ["MallocInterposer"]),
+    ]
+    package.targets += [
+        .executableTarget(name: "OmniZipBenchmarks",
+                          dependencies: ["OmniZipCore", "OmniZipWire", "OmniZipSynthetic", .product(name: "Benchmark", package: "benchmark")],
+                          path: "Benchmarks/OmniZipBenchmarks", plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+    ]
+}

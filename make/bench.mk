@@ -24,6 +24,8 @@ bench-check: deps
 	else echo "bench-check: within the thresholds"; fi
 
 ## Measure again and overwrite the thresholds for this Swift version (commit the result).
+## BENCH_FILTER=REGEX refreshes only the matching benchmarks, leaving the others' wall clock as
+## it was measured (on a busy machine a full refresh loosens every wall-clock threshold).
 bench-thresholds: deps
 	mkdir -p $(BENCH_THRESHOLDS)
-	$(BENCHMARK) thresholds update --path $(BENCH_THRESHOLDS) --no-progress
+	$(BENCHMARK) thresholds update --path $(BENCH_THRESHOLDS) --no-progress $(if $(BENCH_FILTER),--filter '$(BENCH_FILTER)')

@@ -3,9 +3,6 @@ import OmniZipCore
 import OmniZipSynthetic
 import OmniZipWire
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,7 +11,10 @@ struct BenchCommand: ParsableCommand {
         discussion: """
             Workloads (Qwen2.5-Omni layout, 2 x 120 video + 50 audio tokens per 2-second chunk, D = 3584, \
             rho_a 0.3, rho_v 0.6, cr 0.05, G 3): one-minute (30 chunks) and five-minute (150 chunks). \
-            Times decoding the in-memory request plus compression; prints median and p90 milliseconds.
+            Times decoding the in-memory request plus compression; prints median and p90 milliseconds, \
+            and per phase its median time, its floating-point work (a multiply-add counts two), the \
+            achieved GFLOP/s and its share of the total. --kernel-peak measures what the hot kernels \
+            reach on one core of this CPU: the ceiling to compare the phases with.
             """
     )
 
@@ -45,6 +45,8 @@ struct BenchCommand: ParsableCommand {
     var workers: Int = defaultWorkerCount()
     @Option(help: "Write the one-minute request to this path and exit (for timing `omnizip compress` or HTTP).")
     var emit: String?
+    @Flag(help: "Measure the BF16 and F32 kernels' GFLOP/s on one core of this CPU and exit.")
+    var kernelPeak = false
 
     func run() throws {
         guard iterations > 0, workers > 0 else { throw ValidationError("--iterations and --workers must be positive") }
@@ -52,21 +54,31 @@ struct BenchCommand: ParsableCommand {
             try writeFile(SyntheticClip.oneMinute.requestBody(elementType: dtype.elementType), to: emit)
             return
         }
+        if kernelPeak {
+            printKernelPeak()
+            return
+        }
         let compressor = Compressor(workers: workers)
+        let clock = ContinuousClock()
         print("workload       dtype  tokens  workers  median_ms  p90_ms  tokens_per_s  kept")
         for (name, clip) in workload.clips {
             let body = clip.requestBody(elementType: dtype.elementType)
             var times: [Double] = []
             var kept = 0
             var phases: [PhaseTimings] = []
+            var work: PhaseWork?
             try body.withUnsafeBytes { bytes in
                 for i in 0...iterations {
-                    let start = monotonicSeconds()
+                    let start = clock.now
                     let decoded = try RequestDecoder.decode(bytes, requireEmbeddings: true)
                     let result = try compressor.compress(try decoded.compressionInput())
-                    let elapsed = monotonicSeconds() - start
-                    if i > 0 { times.append(elapsed); phases.append(result.timings) }
+                    let elapsed = start.duration(to: clock.now)
+                    if i > 0 {
+                        times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+                        phases.append(result.timings)
+                    }
                     kept = result.plan.keptAudio + result.plan.keptVideo
+                    work = PhaseWork(plan: result.plan, layout: decoded.chunks, dimension: decoded.dimension)
                 }
             }
             times.sort()
@@ -75,10 +87,29 @@ struct BenchCommand: ParsableCommand {
             let tokens = clip.audioTokens + clip.videoTokens
             print(name.padding(14), dtype.rawValue.padding(6), String(tokens).padding(7), String(workers).padding(8),
                   format(median).padding(10), format(p90).padding(7), String(Int(Double(tokens) / (median / 1000))).padding(13), kept)
-            func phaseMedian(_ key: KeyPath<PhaseTimings, Double>) -> String {
-                format(phases.map { $0[keyPath: key] * 1000 }.sorted()[phases.count / 2])
-            }
-            print("  phases (median ms): plan \(phaseMedian(\.plan))  audio \(phaseMedian(\.audio))  video+cross-modal \(phaseMedian(\.video))  merge \(phaseMedian(\.merge))")
+            printPhases(phases, work: work, total: median)
+        }
+    }
+
+    /// Median time per phase, its work, the rate it ran at, and its share of the median total
+    /// (decoding is the part of the total no phase covers).
+    private func printPhases(_ phases: [PhaseTimings], work: PhaseWork?, total: Double) {
+        func median(_ key: KeyPath<PhaseTimings, Double>) -> Double { phases.map { $0[keyPath: key] * 1000 }.sorted()[phases.count / 2] }
+        let rows: [(String, Double, Double)] = [("plan", median(\.plan), 0), ("audio", median(\.audio), work?.audio ?? 0),
+                                               ("video+cross-modal", median(\.video), work?.video ?? 0), ("merge", median(\.merge), 0)]
+        let covered = rows.reduce(0) { $0 + $1.1 }
+        print("  phase              median_ms  gflop    gflop_per_s  share")
+        for (name, ms, flops) in rows + [("decode+other", max(0, total - covered), 0)] {
+            let rate = flops > 0 && ms > 0 ? format(flops / ms / 1e6) : "-"
+            print("  " + name.padding(19) + format(ms).padding(11) + (flops > 0 ? format(flops / 1e9) : "-").padding(9)
+                  + rate.padding(13) + "\(Int((100 * ms / total).rounded()))%")
+        }
+    }
+
+    private func printKernelPeak() {
+        print("kernel                                           shape                                  gflop_per_s")
+        for m in KernelPeak.measure() {
+            print(m.kernel.padding(49) + m.shape.padding(39) + format(m.gflops))
         }
     }
 
@@ -86,12 +117,6 @@ struct BenchCommand: ParsableCommand {
         let scaled = (x * 10).rounded() / 10
         return String(scaled)
     }
-}
-
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
 extension String {

@@ -1,0 +1,26 @@
+import OmniZipCore
+
+/// The floating-point work of each phase of one compression, counted from its plan (a
+/// multiply-add is two operations): what `omnizip bench` divides by each phase's time.
+struct PhaseWork {
+    var audio = 0.0
+    var video = 0.0
+
+    init(plan: BudgetPlan, layout: ChunkLayout, dimension d: Int) {
+        let d = Double(d)
+        let pooled = Double(plan.audio.pool.count), anchors = Double(plan.audio.anchors.count)
+        // Audio: norm and division of each pooled and anchor row, then pool x anchor similarities.
+        audio = (pooled + anchors) * 3 * d + 2 * pooled * anchors * d
+        // Video: every row's norm, the cross-modal maximum over all rows, and per frame that is
+        // pruned the DPC-kNN Gram (even frames, GEMM-equivalent) or the change from the previous
+        // frame (odd frames).
+        let p = Double(layout.tokensPerFrame)
+        video = Double(layout.videoTokenCount) * 2 * d + 2 * pooled * Double(layout.videoTokenCount) * d
+        for counts in plan.videoFrameKept {
+            guard let counts else { continue }
+            for (frame, kept) in counts.enumerated() where kept > 0 && kept < layout.tokensPerFrame {
+                video += frame % 2 == 0 ? 2 * p * p * d : 2 * p * d
+            }
+        }
+    }
+}

@@ -11,8 +11,10 @@ work=$(mktemp -d)
 log="$work/server.log"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
+sock="$work/omnizip.sock"
 
-"$BIN" serve --host 127.0.0.1 --port "$port" --workers 2 --log-format json >"$log" 2>&1 &
+# TCP and, beside it, a Unix socket (curl --unix-socket).
+"$BIN" serve --host 127.0.0.1 --port "$port" --unix-socket "$sock" --workers 2 --log-format json >"$log" 2>&1 &
 pid=$!
 cleanup() { kill -9 "$pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
@@ -52,6 +54,13 @@ for name in ("keep_mask", "merged_index", "video_chunk_ratio", "audio_chunk_rete
     assert got[name] == want[name], name
 print("smoke: ok   compress parity; kept", meta.get("kept"), "of", meta.get("total"))
 PY
+cp "$work/body" "$work/tcp-compress"
+expect 200 "GET /livez over the Unix socket" --unix-socket "$sock" http://localhost/livez
+expect 200 "POST /v1/compress over the Unix socket (golden $CASE)" --unix-socket "$sock" \
+    -H 'Content-Type: application/octet-stream' --data-binary @"$GOLDEN/$CASE.request.safetensors" http://localhost/v1/compress
+cmp -s "$work/body" "$work/tcp-compress" || fail "the Unix socket's compress answer differs from TCP's"
+[ "$(stat -c %a "$sock")" = 660 ] || fail "socket mode $(stat -c %a "$sock"), expected 660"
+echo "smoke: ok   Unix socket answers as TCP does; mode 0660"
 expect 200 "POST /v1/compress, Accept: application/json (golden $CASE)" -H 'Accept: application/json' \
     --data-binary @"$GOLDEN/$CASE.request.safetensors" "$base/v1/compress"
 python3 - "$work/body" "$GOLDEN/$CASE.expected.safetensors" <<'PY' || fail "compress JSON differs from the golden expectation"
@@ -97,4 +106,6 @@ if kill -0 "$pid" 2>/dev/null; then fail "server still running 10 s after SIGTER
 wait "$pid" && code=0 || code=$?
 [ "$code" = 0 ] || fail "server exited with $code after SIGTERM"
 echo "smoke: ok   SIGTERM -> exit 0"
+[ ! -e "$sock" ] || fail "the Unix socket file is still there after the drain"
+echo "smoke: ok   Unix socket file removed"
 echo "smoke: all passed"

@@ -33,10 +33,11 @@ public final class Server: Sendable {
         self.logger = logger ?? Logger(label: "omnizip.server") { _ in LineLogHandler(format: configuration.logFormat) }
     }
 
-    /// The bound port once started.
+    /// The bound TCP port once started (nil without a TCP listener).
     public var port: Int? { state.withLock { $0.port } }
 
-    /// Binds and starts the loop thread; returns once listening, with the bound port.
+    /// Binds and starts the loop thread; returns once listening, with the bound TCP port (0
+    /// when only a Unix socket listens).
     @discardableResult
     public func start() throws(ServerError) -> Int {
         try state.withLock { state throws(ServerError) in
@@ -45,13 +46,13 @@ public final class Server: Sendable {
         }
         // A client that vanishes must cost us an EPIPE, not the process.
         signal(SIGPIPE, SIG_IGN)
-        let outcome = Mutex<Result<Int, ServerError>?>(nil)
+        let outcome = Mutex<Result<Int?, ServerError>?>(nil)
         let ready = DispatchSemaphore(value: 0)
         finished.enter()
         let started = DetachedThread.start(name: "omnizip-loop") { [self] in
             defer { finished.leave() }
             let loop: ServerLoop
-            let port: Int
+            let port: Int?
             do {
                 loop = try ServerLoop(configuration: configuration, logger: logger, registry: registry)
                 port = try loop.open()
@@ -81,7 +82,7 @@ public final class Server: Sendable {
         }
         ready.wait()
         switch outcome.withLock({ $0 }) {
-        case let .success(port): return port
+        case let .success(port): return port ?? 0
         case let .failure(error): throw error
         case nil: throw ServerError("the loop thread ended before listening")
         }
@@ -109,16 +110,28 @@ public final class Server: Sendable {
         finished.wait()
     }
 
-    private func logStartup(port: Int) {
+    /// One line naming every listener: `address`/`host`/`port` for TCP, `unix_socket` (and
+    /// `address` "unix:PATH" when it is the only one) for the Unix socket.
+    private func logStartup(port: Int?) {
         let c = configuration
-        logger.info("listening", metadata: [
-            "address": .string(c.host.contains(":") ? "[\(c.host)]:\(port)" : "\(c.host):\(port)"),
-            "host": .string(c.host), "port": .stringConvertible(port), "workers": .stringConvertible(c.workers),
+        var metadata: Logger.Metadata = [
+            "workers": .stringConvertible(c.workers),
             "max_inflight": .stringConvertible(c.maxInflight), "max_body_bytes": .stringConvertible(c.maxBodyBytes),
             "max_buffered_bytes": .stringConvertible(c.maxBufferedBytes), "max_connections": .stringConvertible(c.maxConnections),
             "min_upload_rate": .stringConvertible(c.minUploadRate),
             "request_timeout_s": .stringConvertible(c.requestTimeout), "log_format": .string(c.logFormat.rawValue),
             "version": .string(c.version), "pid": .stringConvertible(Int(getpid())),
-        ])
+        ]
+        if let port {
+            metadata["address"] = .string(c.host.contains(":") ? "[\(c.host)]:\(port)" : "\(c.host):\(port)")
+            metadata["host"] = .string(c.host)
+            metadata["port"] = .stringConvertible(port)
+        }
+        if let path = c.unixSocket {
+            if port == nil { metadata["address"] = .string("unix:\(path)") }
+            metadata["unix_socket"] = .string(path)
+            metadata["unix_socket_mode"] = .string("0" + String(c.unixSocketMode, radix: 8))
+        }
+        logger.info("listening", metadata: metadata)
     }
 }

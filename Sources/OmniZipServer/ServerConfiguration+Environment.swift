@@ -8,7 +8,8 @@ extension ServerConfiguration {
         ("max-inflight", "OMNIZIP_MAX_INFLIGHT"), ("max-body-bytes", "OMNIZIP_MAX_BODY_BYTES"),
         ("request-timeout", "OMNIZIP_REQUEST_TIMEOUT"), ("log-format", "OMNIZIP_LOG_FORMAT"),
         ("max-buffered-bytes", "OMNIZIP_MAX_BUFFERED_BYTES"), ("max-connections", "OMNIZIP_MAX_CONNECTIONS"),
-        ("min-upload-rate", "OMNIZIP_MIN_UPLOAD_RATE"),
+        ("min-upload-rate", "OMNIZIP_MIN_UPLOAD_RATE"), ("unix-socket", "OMNIZIP_UNIX_SOCKET"),
+        ("unix-socket-mode", "OMNIZIP_UNIX_SOCKET_MODE"),
     ]
 
     /// Flags win over the environment, which wins over defaults. `flags` maps option names
@@ -37,7 +38,13 @@ extension ServerConfiguration {
             }
             configuration.host = host
         }
-        if let port = try integer("port", in: 0...65535) { configuration.port = port }
+        if let (text, _) = raw("port"), text.trimmingSpaces().lowercased() == "none" {
+            configuration.listensOnTCP = false
+        } else if let port = try integer("port", in: 0...65535) {
+            configuration.port = port
+        }
+        try resolveUnixSocket(into: &configuration, raw("unix-socket"), mode: raw("unix-socket-mode"),
+                              tcpRequested: raw("host") != nil || raw("port") != nil)
         if let workers = try integer("workers", in: 1...1024) { configuration.workers = workers }
         configuration.maxInflight = try integer("max-inflight", in: 1...1_000_000) ?? 2 * configuration.workers
         if let bytes = try integer("max-body-bytes", in: 1...(1 << 40)) { configuration.maxBodyBytes = bytes }

@@ -10,6 +10,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var host = "0.0.0.0"
     /// 0 picks a free port; `Server.start()` returns the one bound.
     public var port = 8080
+    /// False only when a Unix socket is to be the sole listener (see `resolve`).
+    public var listensOnTCP = true
+    /// A Unix-domain socket path to listen on as well as (or instead of) TCP.
+    public var unixSocket: String?
+    /// Permission bits of the socket file. Connecting needs write permission on it, so 0660
+    /// admits the owner and the group (in Kubernetes, the pod's fsGroup) and nobody else.
+    public var unixSocketMode: UInt32 = 0o660
     /// Width of the compression pool, and how many requests compress at once.
     public var workers: Int
     /// Complete compress/score/budget requests waiting for or holding a worker; a request

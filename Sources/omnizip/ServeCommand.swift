@@ -12,16 +12,21 @@ struct ServeCommand: ParsableCommand {
         discussion: """
             Every option may also come from the environment: \
             \(ServerConfiguration.environmentNames.map { "--\($0.option) = \($0.variable)" }.joined(separator: ", ")). \
-            Flags win over the environment. SIGINT or SIGTERM drains (in-flight requests finish, a request already \
-            on an idle connection is still answered, then exit 0); \
+            Flags win over the environment. With --unix-socket, TCP listens too only when --host or --port \
+            is given (flag or environment); --port none turns TCP off. SIGINT or SIGTERM drains (in-flight \
+            requests finish, a request already on an idle connection is still answered, then exit 0); \
             a second signal exits at once with status 130.
             """
     )
 
     @Option(help: "Address to bind (default 0.0.0.0).")
     var host: String?
-    @Option(help: "TCP port; 0 picks a free one and logs it (default 8080).")
+    @Option(help: "TCP port; 0 picks a free one and logs it; none: no TCP listener (default 8080).")
     var port: String?
+    @Option(name: .customLong("unix-socket"), help: "Also listen on this Unix-domain socket path; alone (without --host/--port) instead of TCP. A stale socket file is replaced; any other file is an error.")
+    var unixSocket: String?
+    @Option(name: .customLong("unix-socket-mode"), help: "Octal permission bits of the socket file (default 0660: owner and group may connect).")
+    var unixSocketMode: String?
     @Option(help: "Worker threads (default: the number of cores).")
     var workers: String?
     @Option(name: .customLong("max-inflight"), help: "Complete requests waiting for or holding a worker; a request arriving when this many wait gets 429 from its headers (default 2 x workers).")
@@ -55,6 +60,8 @@ struct ServeCommand: ParsableCommand {
         var flags: [String: String] = [:]
         flags["host"] = host
         flags["port"] = port
+        flags["unix-socket"] = unixSocket
+        flags["unix-socket-mode"] = unixSocketMode
         flags["workers"] = workers
         flags["max-inflight"] = maxInflight
         flags["max-buffered-bytes"] = maxBufferedBytes

@@ -33,6 +33,49 @@ struct ConfigurationTests {
         }
     }
 
+    @Test func aUnixSocketAloneReplacesTCP() throws {
+        let alone = try ServerConfiguration.resolve(flags: ["unix-socket": "/run/o.sock"], environment: [:], defaultWorkers: 1)
+        #expect(alone.unixSocket == "/run/o.sock" && !alone.listensOnTCP && alone.unixSocketMode == 0o660)
+        let fromEnv = try ServerConfiguration.resolve(flags: [:], environment: ["OMNIZIP_UNIX_SOCKET": "o.sock"], defaultWorkers: 1)
+        #expect(fromEnv.unixSocket == "o.sock" && !fromEnv.listensOnTCP)
+        #expect(try ServerConfiguration.resolve(flags: [:], environment: [:], defaultWorkers: 1).listensOnTCP, "unchanged without a socket")
+    }
+
+    @Test(arguments: [
+        (["unix-socket": "/s", "port": "9000"], [String: String]()), (["unix-socket": "/s", "host": "127.0.0.1"], [:]),
+        (["unix-socket": "/s"], ["OMNIZIP_PORT": "8080"]), ([:], ["OMNIZIP_UNIX_SOCKET": "/s", "OMNIZIP_HOST": "0.0.0.0"]),
+    ])
+    func aHostOrPortKeepsTCPBesideTheSocket(flags: [String: String], environment: [String: String]) throws {
+        let c = try ServerConfiguration.resolve(flags: flags, environment: environment, defaultWorkers: 1)
+        #expect(c.unixSocket == "/s" && c.listensOnTCP)
+    }
+
+    @Test func portNoneTurnsTCPOff() throws {
+        let c = try ServerConfiguration.resolve(flags: ["port": "none"], environment: ["OMNIZIP_UNIX_SOCKET": "/s", "OMNIZIP_PORT": "8080"],
+                                                defaultWorkers: 1)
+        #expect(!c.listensOnTCP && c.unixSocket == "/s")
+        #expect(throws: ConfigurationError.self, "nothing left to listen on") {
+            try ServerConfiguration.resolve(flags: ["port": "none"], environment: [:], defaultWorkers: 1)
+        }
+    }
+
+    @Test(arguments: [("600", 0o600), ("0640", 0o640), ("0o666", 0o666), (" 0 ", 0)] as [(String, UInt32)])
+    func socketModesAreOctal(text: String, mode: UInt32) throws {
+        let c = try ServerConfiguration.resolve(flags: ["unix-socket": "/s", "unix-socket-mode": text], environment: [:], defaultWorkers: 1)
+        #expect(c.unixSocketMode == mode)
+    }
+
+    @Test(arguments: [
+        ["unix-socket": "/s", "unix-socket-mode": "0888"], ["unix-socket": "/s", "unix-socket-mode": "1777"],
+        ["unix-socket": "/s", "unix-socket-mode": "rw"], ["unix-socket": "/s", "unix-socket-mode": ""],
+        ["unix-socket": ""], ["unix-socket": "/" + String(repeating: "x", count: 107)],
+    ])
+    func badSocketSettingsAreRejected(flags: [String: String]) {
+        #expect(throws: ConfigurationError.self) {
+            try ServerConfiguration.resolve(flags: flags, environment: [:], defaultWorkers: 1)
+        }
+    }
+
     @Test func errorNamesTheSource() {
         do {
             _ = try ServerConfiguration.resolve(flags: [:], environment: ["OMNIZIP_PORT": "http"], defaultWorkers: 2)

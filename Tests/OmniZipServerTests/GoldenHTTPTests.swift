@@ -100,6 +100,23 @@ struct GoldenHTTPTests {
         }
     }
 
+    /// The parity over a Unix socket, on one keep-alive connection. Bodies over 64 kB, so
+    /// they take the direct-read path too.
+    @Test func unixSocketAnswersMatchTheExpectations() throws {
+        let server = try TestServer { $0.unixSocket = TestServer.socketPath(); $0.listensOnTCP = false }
+        defer { server.shutdown() }
+        let raw = try server.rawUnix(timeout: 60)
+        let names = Array(Golden.cases.filter { (64 << 10..<4 << 20).contains(Golden.size($0)) }.prefix(4))
+        for name in names {
+            try raw.send(Raw.post("/v1/compress", try Golden.request(name)))
+            let reply = try raw.readResponse()
+            #expect(reply.status == 200, "\(name): HTTP \(reply.status)")
+            let found = try GoldenParity.mismatches(response: TensorBundle(reply.body), expected: TensorBundle(try Golden.expected(name)))
+            #expect(found.isEmpty, "\(name): \(found)")
+        }
+        #expect(names.count == 4)
+    }
+
     @Test func returnEmbedsAddsTheCompressedSequence() async throws {
         let name = try #require(Golden.cases.first { $0.contains("bf16") } ?? Golden.cases.first)
         let server = try TestServer()

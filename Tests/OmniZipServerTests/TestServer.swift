@@ -8,8 +8,8 @@ import OmniZipTestSupport
 import Synchronization
 import Testing
 
-/// A server on 127.0.0.1 and a free port, with signals left alone (they are process-wide and
-/// tests run in parallel) and its log lines captured for inspection.
+/// A server on 127.0.0.1 and a free port (or a Unix socket), with signals left alone (they
+/// are process-wide and tests run in parallel) and its log lines captured for inspection.
 final class TestServer: Sendable {
     let server: Server
     let port: Int
@@ -40,6 +40,17 @@ final class TestServer: Sendable {
     func url(_ path: String) -> URL { URL(string: "http://127.0.0.1:\(port)\(path)")! }
 
     func raw(timeout: Double = 20) throws -> RawClient { try RawClient(port: port, timeout: timeout) }
+
+    /// A raw client over the server's Unix socket (configured with `unixSocket`).
+    func rawUnix(timeout: Double = 20) throws -> RawClient {
+        try RawClient(unixSocket: try #require(server.configuration.unixSocket), timeout: timeout)
+    }
+
+    /// A fresh socket path for one test: short (sun_path holds 107 bytes) and unique across
+    /// the tests running in parallel.
+    static func socketPath() -> String {
+        "/tmp/omnizip-test-\(getpid())-\(UUID().uuidString.prefix(8)).sock"
+    }
 
     /// Polls /v1/info until `count` requests are admitted (their headers were parsed).
     @discardableResult

@@ -254,6 +254,50 @@ def check_flags(rep: Report, s: Surface, args: list[str], where: str) -> None:
                 rep.check(flag in s.flags, f"{where}: flag {flag} exists in `omnizip serve`", f"serve flags: {sorted(s.flags)}")
 
 
+def flag_value(args: list[str], flag: str) -> str | None:
+    """The value of `--flag=V` or `--flag V` in a container's args (the last one wins)."""
+    value = None
+    for i, a in enumerate(args):
+        if a.startswith(flag + "="):
+            value = a[len(flag) + 1:]
+        elif a == flag and i + 1 < len(args):
+            value = args[i + 1]
+    return value
+
+
+def volume_file(c: dict, path: str) -> tuple[str, str] | None:
+    """(volume name, path inside the volume) of `path` in container `c`: its deepest mount."""
+    best = None
+    for m in c.get("volumeMounts", []) or []:
+        root = m["mountPath"].rstrip("/") + "/"
+        if path.startswith(root) and (best is None or len(root) > len(best[1])):
+            best = (m["name"], root)
+    return (best[0], path[len(best[1]):]) if best else None
+
+
+def check_socket_url(rep: Report, url: str, client: dict, sidecars: list[tuple[dict, str | None]], pod: dict, where: str) -> None:
+    """A unix:///PATH OMNIZIP_URL names the file omnizip's --unix-socket creates: both paths
+    resolve to the same file of one shared emptyDir (not the containers' own filesystems)."""
+    u = urlparse(url)
+    rep.check(not u.netloc and u.path.startswith("/"), f"{where}: OMNIZIP_URL {url} is unix:///absolute/path")
+    paths = [p for _, p in sidecars if p]
+    if not rep.check(bool(paths), f"{where}: an omnizip container listens on a Unix socket (--unix-socket / OMNIZIP_UNIX_SOCKET)"):
+        return
+    mine = volume_file(client, u.path)
+    rep.check(mine is not None, f"{where}: OMNIZIP_URL socket {u.path} lies in a mounted volume", str(client.get("volumeMounts")))
+    theirs = [volume_file(c, p) for c, p in sidecars if p]
+    rep.check(mine in theirs, f"{where}: OMNIZIP_URL socket {u.path} is the file omnizip's --unix-socket {paths} creates",
+              f"{mine} vs {theirs}")
+    volumes = {v["name"]: v for v in pod.get("volumes", []) or []}
+    if mine:
+        rep.check("emptyDir" in volumes.get(mine[0], {}), f"{where}: socket volume {mine[0]} is a pod emptyDir")
+
+
+def socket_path(c: dict, env: dict[str, str]) -> str | None:
+    """Where an omnizip container listens on a Unix socket: the flag wins over the environment."""
+    return flag_value(c.get("args", []) or [], "--unix-socket") or env.get("OMNIZIP_UNIX_SOCKET")
+
+
 def check_omnizip_container(rep, s, docs, deploy, pod, labels, c, where, df_info):
     env = container_env(c, docs, rep, where)
     check_env_names(rep, s, [k for k in env if k.startswith("OMNIZIP_")], where)
@@ -320,7 +364,11 @@ def check_omnizip_container(rep, s, docs, deploy, pod, labels, c, where, df_info
               and (sc.get("seccompProfile") or {}).get("type") == "RuntimeDefault",
               f"{where}: read-only root, no privilege escalation, drop ALL, seccomp RuntimeDefault")
     rep.check(any(m["mountPath"] == "/tmp" for m in c.get("volumeMounts", []) or []), f"{where}: writable /tmp mounted")
-    return port, ports
+    socket = socket_path(c, env)
+    if socket is not None:
+        rep.check(socket.startswith("/") and volume_file(c, socket) is not None,
+                  f"{where}: --unix-socket {socket} lies in a mounted volume (the root filesystem is read-only)")
+    return port, ports, socket
 
 
 def check_overlay(rep: Report, s: Surface, name: str, docs: list[dict], df_info: dict) -> dict:
@@ -329,6 +377,8 @@ def check_overlay(rep: Report, s: Surface, name: str, docs: list[dict], df_info:
     omnizip_port = None
     pods = list(pod_specs(docs))
     for deploy, pod, labels in pods:
+        # Only containers of the same pod can share a socket.
+        sidecars: list[tuple[dict, str | None]] = []
         dname = f"{deploy['kind']}/{deploy['metadata']['name']}"
         containers = [("containers", c) for c in pod.get("containers", [])] + \
                      [("initContainers", c) for c in pod.get("initContainers", []) or []]
@@ -337,13 +387,17 @@ def check_overlay(rep: Report, s: Surface, name: str, docs: list[dict], df_info:
             if image_base(c["image"]) == "omnizip":
                 if kind == "initContainers":
                     rep.check(c.get("restartPolicy") == "Always", f"{where}: native sidecar (restartPolicy Always)")
-                omnizip_port, ports = check_omnizip_container(rep, s, docs, deploy, pod, labels, c, where, df_info)
+                omnizip_port, ports, socket = check_omnizip_container(rep, s, docs, deploy, pod, labels, c, where, df_info)
                 info.setdefault("omnizip", []).append((deploy, labels, c, ports))
+                sidecars.append((c, socket))
         for kind, c in containers:
             for e in c.get("env", []) or []:
                 if e["name"] == "OMNIZIP_URL" and image_base(c["image"]) != "omnizip":
                     u = urlparse(e.get("value", ""))
                     where = f"{dname} {kind}/{c['name']}"
+                    if u.scheme == "unix":
+                        check_socket_url(rep, e.get("value", ""), c, sidecars, pod, where)
+                        continue
                     rep.check(u.port == omnizip_port, f"{where}: OMNIZIP_URL port {u.port} = omnizip port {omnizip_port}")
                     rep.check(u.path in ("", "/"), f"{where}: OMNIZIP_URL is a base URL (no path)", u.path)
                     if any(k == "initContainers" and image_base(x["image"]) == "omnizip" for k, x in containers):

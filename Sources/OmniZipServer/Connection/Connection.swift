@@ -13,7 +13,7 @@ final class Connection {
     typealias Machine = ConnectionStateMachine<ContinuousClock>
 
     unowned let server: ServerLoop
-    let tcp: UnsafeMutablePointer<uv_tcp_t>
+    let socket: ClientSocket
     let timer: UnsafeMutablePointer<uv_timer_t>
     let parser: UnsafeMutablePointer<http_parser>
 
@@ -29,23 +29,22 @@ final class Connection {
 
     var phase: Machine.Phase { machine.phase }
 
-    init?(server: ServerLoop) {
+    init?(server: ServerLoop, transport: ClientSocket.Transport) {
         self.server = server
         machine = Machine(limits: server.configuration.connectionLimits, clock: ContinuousClock())
-        tcp = .allocate(capacity: 1)
         timer = .allocate(capacity: 1)
         parser = .allocate(capacity: 1)
         http_parser_init(parser, HTTP_REQUEST)
-        guard uv_tcp_init(server.loop, tcp) == 0 else {
-            tcp.deallocate()
+        guard let socket = ClientSocket(loop: server.loop, transport: transport) else {
             timer.deallocate()
             parser.deallocate()
             return nil
         }
+        self.socket = socket
         openHandles = 1
         if uv_timer_init(server.loop, timer) == 0 { openHandles = 2 }
         let me = Unmanaged.passUnretained(self).toOpaque()
-        tcp.pointee.data = me
+        socket.stream.pointee.data = me
         timer.pointee.data = me
         parser.pointee.data = me
         if openHandles < 2 { close() }
@@ -55,11 +54,11 @@ final class Connection {
         parser.deallocate()
     }
 
-    var stream: UnsafeMutablePointer<uv_stream_t> { tcp.streamRef }
+    var stream: UnsafeMutablePointer<uv_stream_t> { socket.stream }
 
     func start() {
         guard phase == .open else { return }
-        _ = uv_tcp_nodelay(tcp, 1)
+        socket.sendWithoutDelay()
         perform(machine.opened())
     }
 
@@ -252,7 +251,7 @@ final class Connection {
         exchanges = []
         current = nil
         if openHandles == 2 { uv_timer_stop(timer) }
-        let handles = [tcp.handleRef] + (openHandles == 2 ? [timer.handleRef] : [])
+        let handles = [socket.handle] + (openHandles == 2 ? [timer.handleRef] : [])
         for handle in handles {
             uv_close(handle) { handle in
                 guard let handle, let data = handle.pointee.data else { return }
@@ -264,7 +263,7 @@ final class Connection {
     private func handleClosed() {
         openHandles -= 1
         guard openHandles == 0 else { return }
-        tcp.deallocate()
+        socket.deallocate()
         timer.deallocate()
         server.connectionClosed(self)
     }

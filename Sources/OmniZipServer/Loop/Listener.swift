@@ -3,16 +3,28 @@ import Glibc
 #endif
 import CUV
 
-/// The listening socket. Loop thread only; `tcp.data` points at the server loop, which outlives it.
+/// A listening socket: TCP, or Unix-domain (a libuv pipe). Loop thread only; the handle's
+/// `data` points at the server loop, which outlives it.
 final class Listener {
-    private let tcp: UnsafeMutablePointer<uv_tcp_t>
-    let port: Int
+    typealias OnConnection = @convention(c) (UnsafeMutablePointer<uv_stream_t>?, Int32) -> Void
+
+    let stream: UnsafeMutablePointer<uv_stream_t>
+    /// What accepted connections are: each gets a client handle of the same kind.
+    let transport: ClientSocket.Transport
+    /// The bound TCP port; nil for a Unix socket.
+    let port: Int?
     private var closed = false
 
-    init(loop: UnsafeMutablePointer<uv_loop_t>, host: String, port: Int, owner: UnsafeMutableRawPointer,
-         onConnection: @convention(c) (UnsafeMutablePointer<uv_stream_t>?, Int32) -> Void) throws(ServerError) {
+    private init(stream: UnsafeMutablePointer<uv_stream_t>, transport: ClientSocket.Transport, port: Int?) {
+        self.stream = stream
+        self.transport = transport
+        self.port = port
+    }
+
+    static func tcp(loop: UnsafeMutablePointer<uv_loop_t>, host: String, port: Int, owner: UnsafeMutableRawPointer,
+                    onConnection: OnConnection) throws(ServerError) -> Listener {
         var address = sockaddr_storage()
-        try Self.resolve(host, port: port, into: &address)
+        try resolve(host, port: port, into: &address)
         let tcp = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
         guard uv_tcp_init(loop, tcp) == 0 else {
             tcp.deallocate()
@@ -35,12 +47,44 @@ final class Listener {
             uv_close(tcp.handleRef) { UnsafeMutableRawPointer($0)?.deallocate() }
             throw ServerError("cannot listen on \(host):\(port): \(String(cString: uv_strerror(status)))")
         }
-        self.tcp = tcp
-        self.port = Self.port(of: actual)
+        return Listener(stream: tcp.streamRef, transport: .tcp, port: Self.port(of: actual))
+    }
+
+    /// Binds `path` (replacing only a stale socket, see `UnixSocketPath`), sets its mode, then
+    /// listens: no client can connect before the mode is in place. libuv unlinks the file when
+    /// the handle closes (before closing the descriptor, so it never removes a successor's).
+    static func unix(loop: UnsafeMutablePointer<uv_loop_t>, path: String, mode: UInt32, owner: UnsafeMutableRawPointer,
+                     onConnection: OnConnection) throws(ServerError) -> Listener {
+        // libuv would cut a longer path short and bind another file (embedders skip `resolve`).
+        guard path.utf8.count <= ServerConfiguration.maxUnixSocketPathBytes else {
+            throw ServerError("Unix socket path \(path) is longer than \(ServerConfiguration.maxUnixSocketPathBytes) bytes")
+        }
+        try UnixSocketPath.clearStale(path)
+        let pipe = UnsafeMutablePointer<uv_pipe_t>.allocate(capacity: 1)
+        guard uv_pipe_init(loop, pipe, 0) == 0 else {
+            pipe.deallocate()
+            throw ServerError("cannot create the listening socket")
+        }
+        pipe.pointee.data = owner
+        var status = uv_pipe_bind(pipe, path)
+        var what = "bind"
+        if status == 0, chmod(path, mode_t(mode)) != 0 {
+            status = -errno
+            what = "chmod"
+        }
+        if status == 0 {
+            status = uv_listen(pipe.streamRef, 1024, onConnection)
+            what = "listen on"
+        }
+        guard status == 0 else {
+            uv_close(pipe.handleRef) { UnsafeMutableRawPointer($0)?.deallocate() }
+            throw ServerError("cannot \(what) Unix socket \(path): \(String(cString: uv_strerror(status)))")
+        }
+        return Listener(stream: pipe.streamRef, transport: .unix, port: nil)
     }
 
     func accept(into client: UnsafeMutablePointer<uv_stream_t>) -> Bool {
-        uv_accept(tcp.streamRef, client) == 0
+        uv_accept(stream, client) == 0
     }
 
     /// Closes the socket at once (libuv closes the descriptor inside uv_close), so new
@@ -48,7 +92,7 @@ final class Listener {
     func close() {
         guard !closed else { return }
         closed = true
-        uv_close(tcp.handleRef) { UnsafeMutableRawPointer($0)?.deallocate() }
+        uv_close(stream.handleRef) { UnsafeMutableRawPointer($0)?.deallocate() }
     }
 
     /// IPv4 or IPv6 literals directly; names through getaddrinfo (blocking, but only at startup).

@@ -4,11 +4,12 @@ import Glibc
 import CUV
 import Logging
 
-/// Draining and stopping. SIGINT/SIGTERM (or `Server.stop`) closes the listener, so new
-/// connections are refused; idle connections close at once, busy ones after their last
-/// response (which then says `Connection: close`); new compress/score requests on them get
-/// 503. When no connection and no job is left, the last handles close and `uv_run` returns.
-/// A second signal exits at once with status 130.
+/// Draining and stopping. SIGINT/SIGTERM (or `Server.stop`) closes the listeners, so new
+/// connections are refused (libuv removes a Unix socket's file as it closes it); idle
+/// connections close at once, busy ones after their last response (which then says
+/// `Connection: close`); new compress/score requests on them get 503. When no connection and
+/// no job is left, the last handles close and `uv_run` returns. A second signal exits at once
+/// with status 130.
 extension ServerLoop {
     func installSignal(_ signum: Int32) {
         let handle = UnsafeMutablePointer<uv_signal_t>.allocate(capacity: 1)
@@ -43,8 +44,8 @@ extension ServerLoop {
         guard !draining else { return }
         draining = true
         logger.info("draining", metadata: ["inflight": .stringConvertible(admission.admitted), "connections": .stringConvertible(connections.count)])
-        listener?.close()
-        listener = nil
+        for listener in listeners { listener.close() }
+        listeners = []
         for connection in Array(connections.values) { connection.drain() }
     }
 

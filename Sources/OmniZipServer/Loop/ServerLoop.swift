@@ -9,7 +9,7 @@ import OmniZipExplain
 import OmniZipWire
 import Prometheus
 
-/// Everything that lives on the loop thread: the libuv loop, the listener, the connections,
+/// Everything that lives on the loop thread: the libuv loop, the listeners, the connections,
 /// admission, the job queue and the metrics. Nothing here is touched from another thread;
 /// workers and `Server.stop` reach it only through `completions`. Shutdown is in Shutdown.swift.
 final class ServerLoop {
@@ -24,7 +24,8 @@ final class ServerLoop {
     private(set) var readTurns: ReadTurns!
     // Shared with the shutdown extension (Shutdown.swift); loop thread only, like the rest.
     var draining = false
-    var listener: Listener?
+    /// TCP and/or Unix socket; connections from both share the limits and everything else.
+    var listeners: [Listener] = []
     var connections: [ObjectIdentifier: Connection] = [:]
     var admission: Admission
     var runningJobs = 0
@@ -71,8 +72,9 @@ final class ServerLoop {
         assert(pthread_equal(pthread_self(), loopThread) != 0, "\(function) runs off the loop thread")
     }
 
-    /// Sets up the handles and binds; returns the port. Loop thread.
-    func open() throws(ServerError) -> Int {
+    /// Sets up the handles and binds; returns the TCP port (nil when only a Unix socket
+    /// listens). Loop thread.
+    func open() throws(ServerError) -> Int? {
         loopThread = pthread_self()
         let me = Unmanaged.passUnretained(self).toOpaque()
         loop.pointee.data = me
@@ -88,12 +90,23 @@ final class ServerLoop {
             throw ServerError("cannot create the loop's check handle")
         }
         readTurns = turns
-        do {
-            listener = try Listener(loop: loop, host: configuration.host, port: configuration.port, owner: me) { stream, status in
-                guard let data = stream?.pointee.data else { return }
-                Unmanaged<ServerLoop>.fromOpaque(data).takeUnretainedValue().accept(status: status)
+        let onConnection: Listener.OnConnection = { stream, status in
+            guard let stream, let data = stream.pointee.data else { return }
+            Unmanaged<ServerLoop>.fromOpaque(data).takeUnretainedValue().accept(on: stream, status: status)
+        }
+        do throws(ServerError) {
+            guard configuration.listensOnTCP || configuration.unixSocket != nil else { throw ServerError("nothing to listen on") }
+            if configuration.listensOnTCP {
+                listeners.append(try .tcp(loop: loop, host: configuration.host, port: configuration.port, owner: me,
+                                          onConnection: onConnection))
+            }
+            if let path = configuration.unixSocket {
+                listeners.append(try .unix(loop: loop, path: path, mode: configuration.unixSocketMode, owner: me,
+                                           onConnection: onConnection))
             }
         } catch {
+            for listener in listeners { listener.close() }
+            listeners = []
             queue.close()
             turns.close()
             uv_run(loop, UV_RUN_DEFAULT)
@@ -111,7 +124,7 @@ final class ServerLoop {
             }
             pthread_sigmask(SIG_UNBLOCK, &set, nil)
         }
-        return listener?.port ?? 0
+        return listeners.lazy.compactMap(\.port).first
     }
 
     /// Runs until drained, then releases the loop. Loop thread.
@@ -131,8 +144,8 @@ final class ServerLoop {
 
     // MARK: Connections
 
-    private func accept(status: Int32) {
-        guard !draining, let listener else { return }
+    private func accept(on stream: UnsafeMutablePointer<uv_stream_t>, status: Int32) {
+        guard !draining, let listener = listeners.first(where: { $0.stream == stream }) else { return }
         if status == UV_EMFILE.rawValue || status == UV_ENFILE.rawValue {
             // libuv has already accepted and closed the connection with its spare descriptor.
             metrics.connectionRejected(reason: "descriptors")
@@ -148,8 +161,8 @@ final class ServerLoop {
             descriptorsExhausted = false
             logger.info("file descriptors available again", metadata: ["connections": .stringConvertible(connections.count)])
         }
-        // Fails only if uv_tcp_init does, which libuv never does without flags.
-        guard let connection = Connection(server: self) else {
+        // Fails only if uv_tcp_init/uv_pipe_init does, which libuv never does without flags.
+        guard let connection = Connection(server: self, transport: listener.transport) else {
             logger.error("cannot set up a connection")
             return
         }

@@ -31,7 +31,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("request", nargs="?", type=Path, help="a /v1/compress request (safetensors)")
     ap.add_argument("-o", "--output", type=Path, help="where to write the response (default: ./NAME.response.safetensors)")
-    ap.add_argument("--url", help="server (default: $OMNIZIP_URL, else http://127.0.0.1:8080)")
+    ap.add_argument("--url", help="server, http://HOST:PORT or unix:///PATH (default: $OMNIZIP_URL, else http://127.0.0.1:8080)")
     for name in ("rho_audio", "rho_video", "contextual_ratio"):
         ap.add_argument("--" + name.replace("_", "-"), dest=name, type=float)
     ap.add_argument("--g", type=int)
@@ -46,9 +46,11 @@ def main() -> int:
 
     with Client(args.url) as client:
         query = dict(params, **({"return": "embeds"} if args.return_embeds else {}))
-        url = f"{client.base_url}/v1/compress" + ("?" + urlencode(query) if query else "")
+        url = f"{client.address.origin}/v1/compress" + ("?" + urlencode(query) if query else "")
+        socket = client.address.socket
         print("curl -sS --fail-with-body -H 'Content-Type: application/octet-stream' "
-              f"--data-binary @{shlex.quote(str(request))} -o {shlex.quote(str(output))} {shlex.quote(url)}")
+              + (f"--unix-socket {shlex.quote(socket)} " if socket else "")
+              + f"--data-binary @{shlex.quote(str(request))} -o {shlex.quote(str(output))} {shlex.quote(url)}")
         try:
             result = client.compress_bytes(request.read_bytes(), return_embeds=args.return_embeds, **params)
         except OmniZipError as e:

@@ -86,6 +86,35 @@ def test_config_from_overrides_and_env():
     assert OmniZipConfig().cache_key() != OmniZipConfig(rho_video=0.7).cache_key()
 
 
+def test_config_takes_a_unix_socket_url():
+    """The sidecar may share a Unix socket with vLLM (deploy/overlays/sidecar): same setting."""
+    cfg = OmniZipConfig.from_mapping({}, env={"OMNIZIP_URL": "unix:///run/omnizip/omnizip.sock"})
+    assert cfg.url == "unix:///run/omnizip/omnizip.sock"
+    client = make_client(cfg.url, timeout=cfg.timeout, retries=cfg.retries)
+    assert client.base_url == cfg.url and client.address.socket == "/run/omnizip/omnizip.sock"
+    client.close()
+    with pytest.raises(ValueError, match="omnizip.url"):
+        OmniZipConfig.from_mapping({"url": "unix://run/omnizip/omnizip.sock"}, env={})
+
+
+def test_sidecar_over_a_unix_socket(omnizip_bin, tmp_path):
+    """Readiness and a compress call reach a sidecar listening only on a socket; an absent
+    socket fails the readiness wait naming the URL."""
+    with LocalServer(omnizip_bin, "--workers", "1", unix_socket=str(tmp_path / "omnizip.sock")) as sidecar:
+        assert sidecar.port is None
+        wait_ready(sidecar.url, timeout=5)
+        client = make_client(sidecar.url, timeout=10, retries=0)
+        layout = span_layout((2, 4, 4), 1.0, 50)
+        audio_runs, video_runs = layout.runs()
+        result, _ = compress_split(client, torch.randn(50, 64), torch.randn(8, 64), torch.rand(50), layout.grid_thw,
+                                   audio_runs, video_runs, OmniZipConfig().params())
+        client.close()
+    assert result.counts.total == 58 and 0 < result.counts.kept < 58
+    with pytest.raises(SidecarError) as info:
+        wait_ready(sidecar.url, timeout=0.5)  # stopped: the socket file is gone
+    assert sidecar.url in str(info.value)
+
+
 def test_sidecar_unreachable_names_the_url():
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

@@ -6,6 +6,7 @@
 - :func:`omnizip`: drop-in for the reference ``omnizip(...)``, computed by the server.
 """
 
+from .address import ServerAddress
 from .apply import Applied, apply, write_merged
 from . import budget
 from .async_client import AsyncClient
@@ -42,6 +43,7 @@ __all__ = [
     "ProtocolError",
     "RetryPolicy",
     "ScorePlan",
+    "ServerAddress",
     "ServerError",
     "TimeoutError",
     "TransportError",

@@ -24,14 +24,15 @@ class AsyncClient(_BaseClient):
     >>> async with AsyncClient("http://127.0.0.1:8080") as c:
     ...     results = await asyncio.gather(*(c.compress(**req) for req in requests))
 
-    Options as for :class:`omnizip_client.Client`. Requests are serialised on the calling
+    Options as for :class:`omnizip_client.Client` (``unix:///PATH`` included). Requests are serialised on the calling
     task before they are sent (numpy/torch copies; a few ms for a 60 s clip).
     """
 
     def __init__(self, base_url: Optional[str] = None, *, transport: Optional[httpx.AsyncBaseTransport] = None,
                  **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, limits=self.limits,
+        transport = self._socket_transport(transport, self.address.async_transport)
+        self._http = httpx.AsyncClient(base_url=self.address.origin, timeout=self.timeout, limits=self.limits,
                                        headers=self.headers, transport=transport, trust_env=False,
                                        event_hooks={"response": [mark_answered_async]})
 

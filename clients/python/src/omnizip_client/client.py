@@ -9,6 +9,7 @@ from typing import Any, Dict, Mapping, Optional, Union
 import httpx
 
 from . import _protocol as proto
+from .address import ServerAddress
 from .budget import Budget
 from .errors import TimeoutError, TransportError, parse_retry_after
 from .results import CompressResult, ScorePlan
@@ -22,7 +23,7 @@ TimeoutLike = Union[float, "tuple[float, float]", httpx.Timeout]
 
 def _base_url(base_url: Optional[str]) -> str:
     url = base_url or os.environ.get("OMNIZIP_URL") or DEFAULT_URL
-    if "://" not in url:
+    if "://" not in url and not url.lower().startswith("unix:"):
         url = "http://" + url
     return url.rstrip("/")
 
@@ -43,10 +44,20 @@ class _BaseClient:
         retry_policy: Optional[RetryPolicy] = None,
     ) -> None:
         self.base_url = _base_url(base_url)
+        self.address = ServerAddress.parse(self.base_url)
         self.timeout = proto.split_timeout(timeout, connect_timeout)
         self.retry_policy = retry_policy or RetryPolicy(retries=retries, max_wait=max_retry_wait)
         self.limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self.headers: Dict[str, str] = {"User-Agent": "omnizip-client-python", **dict(headers or {})}
+
+    def _socket_transport(self, transport: Any, make: Any) -> Any:
+        """``transport``, or for a ``unix:`` base URL one bound to the socket (carrying the pool
+        limits, which httpx takes from the transport once one is given)."""
+        if self.address.socket is None:
+            return transport
+        if transport is not None:
+            raise ValueError(f"a transport and a unix: base URL ({self.base_url}) both say how to connect; give one")
+        return make(limits=self.limits)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r}, retries={self.retry_policy.retries})"
@@ -101,12 +112,14 @@ class Client(_BaseClient):
     ``timeout`` is the read/write/pool timeout in seconds (or ``(connect, read)``, or an
     ``httpx.Timeout``); ``connect_timeout`` the connect timeout. ``retries`` and
     ``max_retry_wait`` bound the retrying of overload answers and safe transport failures
-    (see :mod:`omnizip_client.retry`). ``base_url`` defaults to ``$OMNIZIP_URL``.
+    (see :mod:`omnizip_client.retry`). ``base_url`` defaults to ``$OMNIZIP_URL``; a server on a
+    Unix socket (``omnizip serve --unix-socket PATH``) is ``unix:///PATH``.
     """
 
     def __init__(self, base_url: Optional[str] = None, *, transport: Optional[httpx.BaseTransport] = None, **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
-        self._http = httpx.Client(base_url=self.base_url, timeout=self.timeout, limits=self.limits, headers=self.headers,
+        transport = self._socket_transport(transport, self.address.transport)
+        self._http = httpx.Client(base_url=self.address.origin, timeout=self.timeout, limits=self.limits, headers=self.headers,
                                   transport=transport, trust_env=False, event_hooks={"response": [mark_answered]})
 
     def close(self) -> None:

@@ -5,6 +5,8 @@
 
 Binds 127.0.0.1 on a free port (``--port 0``), reads the port from the ``listening`` log line,
 waits for ``/readyz``, and on exit sends SIGTERM (the server drains) then SIGKILL if needed.
+With ``unix_socket=PATH`` it listens on that socket instead (``url`` is then ``unix://PATH``),
+or on both with ``tcp=True``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 from typing import Any, List, Optional, Sequence
 
 import httpx
+
+from .address import ServerAddress
 
 __all__ = ["LocalServer", "find_binary"]
 
@@ -38,16 +42,27 @@ def find_binary(repo: Optional[Path] = None) -> Optional[str]:
 
 
 class LocalServer:
-    """``omnizip serve --host 127.0.0.1 --port 0 --log-format json`` plus ``args``; ready once constructed."""
+    """``omnizip serve --host 127.0.0.1 --port 0 --log-format json`` plus ``args``; ready once constructed.
 
-    def __init__(self, binary: str, *args: str, startup_timeout: float = 60.0, env: Optional[dict] = None) -> None:
-        self.args: List[str] = [binary, "serve", "--host", "127.0.0.1", "--port", "0", "--log-format", "json", *args]
+    ``url`` is the Unix socket's when there is one, else the TCP one; ``port`` is None without TCP.
+    """
+
+    def __init__(self, binary: str, *args: str, startup_timeout: float = 60.0, env: Optional[dict] = None,
+                 unix_socket: Optional[str] = None, tcp: Optional[bool] = None) -> None:
+        tcp = unix_socket is None if tcp is None else tcp
+        listen = ["--host", "127.0.0.1", "--port", "0"] if tcp else []
+        if unix_socket is not None:
+            unix_socket = os.path.abspath(unix_socket)
+            listen += ["--unix-socket", unix_socket]
+        self.args: List[str] = [binary, "serve", *listen, "--log-format", "json", *args]
         self._log = tempfile.NamedTemporaryFile(prefix="omnizip-serve-", suffix=".log", delete=False)
         self.log_path = self._log.name
         self.proc = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      env=env)
         self.port = self._wait_for_port(startup_timeout)
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tcp_url = f"http://127.0.0.1:{self.port}" if self.port is not None else None
+        self.unix_url = f"unix://{unix_socket}" if unix_socket is not None else None
+        self.url = self.unix_url or self.tcp_url or ""
         self._wait_ready(startup_timeout)
 
     def __enter__(self) -> "LocalServer":
@@ -77,12 +92,12 @@ class LocalServer:
         self.stop()
         raise RuntimeError(f"{why}\ncommand: {' '.join(self.args)}\nlog:\n{self.log_text()[-4000:]}")
 
-    def _wait_for_port(self, timeout: float) -> int:
+    def _wait_for_port(self, timeout: float) -> Optional[int]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for event in self.log_events():
-                if event.get("msg") == "listening" and "port" in event:
-                    return int(event["port"])
+                if event.get("msg") == "listening":
+                    return int(event["port"]) if "port" in event else None
             if self.proc.poll() is not None:
                 self._fail(f"omnizip serve exited with status {self.proc.returncode} before listening")
             time.sleep(0.02)
@@ -91,9 +106,10 @@ class LocalServer:
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        address = ServerAddress.parse(self.url)
         while time.monotonic() < deadline:
             try:
-                if httpx.get(self.url + "/readyz", timeout=2.0, trust_env=False).status_code == 200:
+                if address.get("/readyz", timeout=2.0).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

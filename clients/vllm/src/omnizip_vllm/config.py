@@ -12,7 +12,7 @@ import os
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping, Optional
 
-from omnizip_client import DEFAULT_URL
+from omnizip_client import DEFAULT_URL, ServerAddress
 
 __all__ = ["ARCHITECTURE", "OmniZipConfig", "POSITION_MODES", "SUPPORTED_VLLM"]
 
@@ -27,7 +27,8 @@ _POSITION_ALIASES = {"continuous": "reference"}
 
 @dataclass(frozen=True)
 class OmniZipConfig:
-    """OmniZip parameters (the paper's Qwen2.5-Omni defaults) and how to reach the sidecar."""
+    """OmniZip parameters (the paper's Qwen2.5-Omni defaults) and how to reach the sidecar:
+    ``url`` is ``http://HOST:PORT`` or, for a sidecar on a shared Unix socket, ``unix:///PATH``."""
 
     url: str = DEFAULT_URL
     rho_audio: float = 0.3
@@ -52,6 +53,10 @@ class OmniZipConfig:
             raise ValueError(f"omnizip.positions must be one of {POSITION_MODES}, got {self.positions!r}")
         if not self.url:
             raise ValueError("omnizip.url is empty")
+        try:
+            ServerAddress.parse(self.url)
+        except ValueError as exc:
+            raise ValueError(f"omnizip.url: {exc}") from None
 
     @classmethod
     def from_mapping(cls, values: Optional[Mapping[str, Any]], env: Optional[Mapping[str, str]] = None) -> "OmniZipConfig":

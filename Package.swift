@@ -34,9 +34,13 @@ let package = Package(
         // The explain report's drawing (HTML + SVG), kept apart from the pipeline; no I/O.
         .target(name: "OmniZipExplain", dependencies: ["OmniZipCore", "OmniZipWire"]),
         .target(name: "OmniZipSynthetic", dependencies: ["OmniZipCore", "OmniZipWire"]),
-        .target(name: "OmniZipServer", dependencies: ["OmniZipCore", "OmniZipWire", "OmniZipExplain", "CUV", "CHTTPParser",
-            .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
-            .product(name: "Prometheus", package: "swift-prometheus")]),
+        .target(
+            name: "OmniZipServer",
+            dependencies: [
+                "OmniZipCore", "OmniZipWire", "OmniZipExplain", "CUV", "CHTTPParser",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]),
         .executableTarget(
             name: "omnizip",
             dependencies: [
@@ -49,12 +53,17 @@ let package = Package(
         // What the test targets share: golden vectors (the small cases as resources), the one
         // parity check, tensor bundles, seeded randomness, prerequisites and how to find them.
         // Not a product: nothing outside the tests may depend on it.
-        .target(name: "OmniZipTestSupport", dependencies: ["OmniZipCore", "OmniZipWire"], path: "Tests/OmniZipTestSupport",
-                resources: [.copy("Fixtures")]),
+        .target(
+            name: "OmniZipTestSupport", dependencies: ["OmniZipCore", "OmniZipWire"], path: "Tests/OmniZipTestSupport",
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "OmniZipCoreTests", dependencies: ["OmniZipCore", "OmniZipWire", "OmniZipSynthetic", "OmniZipTestSupport"]),
         .testTarget(name: "OmniZipWireTests", dependencies: ["OmniZipWire", "OmniZipTestSupport"]),
-        .testTarget(name: "OmniZipExplainTests", dependencies: ["OmniZipExplain", "OmniZipWire", "OmniZipCore", "OmniZipSynthetic",
-                                                             "OmniZipTestSupport"]),
+        .testTarget(
+            name: "OmniZipExplainTests",
+            dependencies: [
+                "OmniZipExplain", "OmniZipWire", "OmniZipCore", "OmniZipSynthetic",
+                "OmniZipTestSupport",
+            ]),
         .testTarget(name: "OmniZipServerTests", dependencies: ["OmniZipServer", "OmniZipWire", "OmniZipCore", "OmniZipTestSupport"]),
         // Runs the built `omnizip` (found by OmniZipTestSupport's OmniZipBinary); no dependency on
         // the executable target, which would link its code into the test bundle.
@@ -68,8 +77,9 @@ let package = Package(
 if Context.environment["OMNIZIP_FUZZ"] != nil {
     package.targets += [
         .executableTarget(name: "FuzzRequestDecoding", dependencies: ["OmniZipCore", "OmniZipWire"], path: "Fuzz/FuzzRequestDecoding"),
-        .executableTarget(name: "FuzzHTTP", dependencies: ["OmniZipServer", .product(name: "Logging", package: "swift-log")],
-                          path: "Fuzz/FuzzHTTP"),
+        .executableTarget(
+            name: "FuzzHTTP", dependencies: ["OmniZipServer", .product(name: "Logging", package: "swift-log")],
+            path: "Fuzz/FuzzHTTP"),
     ]
 }
 
@@ -79,11 +89,12 @@ if Context.environment["OMNIZIP_FUZZ"] != nil {
 // Swift runtime interposer for ARC counts, a package these benchmarks have no use for.
 if Context.environment["OMNIZIP_BENCHMARKS"] != nil {
     package.dependencies += [
-        .package(url: "https://github.com/ordo-one/benchmark", .upToNextMinor(from: "1.38.1"), traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/ordo-one/benchmark", .upToNextMinor(from: "1.38.1"), traits: ["MallocInterposer"])
     ]
     package.targets += [
-        .executableTarget(name: "OmniZipBenchmarks",
-                          dependencies: ["OmniZipCore", "OmniZipWire", "OmniZipSynthetic", .product(name: "Benchmark", package: "benchmark")],
-                          path: "Benchmarks/OmniZipBenchmarks", plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        .executableTarget(
+            name: "OmniZipBenchmarks",
+            dependencies: ["OmniZipCore", "OmniZipWire", "OmniZipSynthetic", .product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/OmniZipBenchmarks", plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")])
     ]
 }

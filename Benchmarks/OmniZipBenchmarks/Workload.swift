@@ -13,7 +13,7 @@ enum Clip60s {
 
 /// A request body in memory of its own. Decoding is in place, so every decoded request points
 /// into this buffer; the class keeps it alive for as long as the benchmark holds its setup.
-final class RequestBody: @unchecked Sendable {  // immutable after init
+final class RequestBody: @unchecked Sendable { // immutable after init
     let bytes: UnsafeRawBufferPointer
 
     init(_ body: [UInt8]) {

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Logging
 import OmniZipServer
@@ -22,8 +22,8 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var sent = 0
     while sent < size {
         let n = send(fd, data + sent, size - sent, Int32(MSG_NOSIGNAL))
-        if n < 0, errno == EINTR { continue }   // libFuzzer's timer signal
-        if n <= 0 { break }   // the server may close early (a refusal): that is an answer too
+        if n < 0, errno == EINTR { continue } // libFuzzer's timer signal
+        if n <= 0 { break } // the server may close early (a refusal): that is an answer too
         sent += n
     }
     shutdown(fd, Int32(SHUT_WR))
@@ -94,5 +94,7 @@ public func fuzzerEntryPoint(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMu
 // C functions with pointer and int arguments only: the Swift and C conventions agree on x86-64
 // and arm64 for these, so a silgen name is enough and no C shim target is needed.
 @_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> CInt
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt

@@ -15,7 +15,8 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         // Bounded so one input cannot take seconds: a few thousand values, small frames.
         let values = (decoded.chunks.audioTokenCount + decoded.chunks.videoTokenCount) * max(1, decoded.dimension)
         if decoded.hasEmbeddings, values <= 1 << 16, decoded.chunks.tokensPerFrame <= 64,
-           let input = try? decoded.compressionInput(), let result = try? compressor.compress(input) {
+            let input = try? decoded.compressionInput(), let result = try? compressor.compress(input)
+        {
             _ = ResponseEncoder.compress(decoded, result, includeEmbeddings: true).serialized()
         }
     }
@@ -42,5 +43,7 @@ public func fuzzerEntryPoint(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMu
 // C functions with pointer and int arguments only: the Swift and C conventions agree on x86-64
 // and arm64 for these, so a silgen name is enough and no C shim target is needed.
 @_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> CInt
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt

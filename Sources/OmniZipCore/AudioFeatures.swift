@@ -23,7 +23,7 @@ struct AudioFeatures: ~Copyable {
 
         // Every audio row is widened once: the pool and anchors are normalised, the rest only
         // checked for NaN/Inf so that bad input is rejected whatever the mask.
-        var destination = [Int](repeating: -1, count: rows.count)  // -1 check only; else slot
+        var destination = [Int](repeating: -1, count: rows.count) // -1 check only; else slot
         for (i, a) in pooled.enumerated() { destination[a] = i }
         for (c, a) in anchors.enumerated() { destination[a] = pooled.count + c }
         let blocks = (rows.count + 63) / 64
@@ -32,22 +32,22 @@ struct AudioFeatures: ~Copyable {
         let poolBase = poolUnit.baseAddress!, anchorBase = anchorUnit.baseAddress!
         let poolCount = pooled.count
         divisors.withUnsafeMutableBufferPointer { divisors in
-        finite.withUnsafeMutableBufferPointer { finite in
-            pool.run(units: blocks, prepare: { _ in Scratch(d) }) { row, block in
-                for r in (block * 64)..<min(rows.count, block * 64 + 64) {
-                    if !rows.widen(r, into: row.base) { finite[block] = false }
-                    let slot = destination[r]
-                    guard slot >= 0 else { continue }
-                    let target = slot < poolCount ? poolBase + slot * d : anchorBase + (slot - poolCount) * d
-                    let divisor = Kernels.norm(row.base, d) + 1e-6
-                    if slot < poolCount { divisors[slot] = divisor }
-                    Kernels.divide(row.base, by: divisor, into: target, d)
+            finite.withUnsafeMutableBufferPointer { finite in
+                pool.run(units: blocks, prepare: { _ in Scratch(d) }) { row, block in
+                    for r in (block * 64)..<min(rows.count, block * 64 + 64) {
+                        if !rows.widen(r, into: row.base) { finite[block] = false }
+                        let slot = destination[r]
+                        guard slot >= 0 else { continue }
+                        let target = slot < poolCount ? poolBase + slot * d : anchorBase + (slot - poolCount) * d
+                        let divisor = Kernels.norm(row.base, d) + 1e-6
+                        if slot < poolCount { divisors[slot] = divisor }
+                        Kernels.divide(row.base, by: divisor, into: target, d)
+                    }
                 }
             }
         }
-        }
         if let bad = finite.firstIndex(of: false) {
-            poolUnit.deallocate()  // deinit does not run for a partly initialised value
+            poolUnit.deallocate() // deinit does not run for a partly initialised value
             throw .nonFiniteEmbedding(.audio, tokens: (bad * 64)..<min(rows.count, bad * 64 + 64))
         }
 

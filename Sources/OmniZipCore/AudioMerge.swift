@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The merge half of stage 1: each anchor absorbs up to G of its pooled tokens (highest
@@ -16,7 +16,7 @@ struct AudioMerge {
 
     init(audio: borrowing AudioFeatures, plan: AudioSelection, crossModal: [Float], g: Int, rows: TokenRows) {
         let d = audio.dimension
-        var members = [[Int]](repeating: [], count: plan.anchors.count)  // pool slots per anchor
+        var members = [[Int]](repeating: [], count: plan.anchors.count) // pool slots per anchor
         for (slot, anchor) in audio.assignment.enumerated() {
             members[anchor].append(slot)
         }

@@ -27,8 +27,9 @@ public struct BudgetPlan: Sendable, Equatable {
         audioChunkRetention = budget.audioChunkRetention
         videoChunkBaseRatio = budget.baseRatio
 
-        let frames = FrameCounts.make(layout: layout, ratios: budget.videoChunkRatio, mode: parameters.videoBudget,
-                                      rhoVideo: parameters.rhoVideo)
+        let frames = FrameCounts.make(
+            layout: layout, ratios: budget.videoChunkRatio, mode: parameters.videoBudget,
+            rhoVideo: parameters.rhoVideo)
         // A run kept whole reports ratio 0, as the reference does.
         videoChunkRatio = zip(budget.videoChunkRatio, frames).map { ratio, counts in counts == nil ? 0 : ratio }
         videoChunkKept = zip(layout.videoRunLengths, frames).map { length, counts in counts?.reduce(0, +) ?? length }

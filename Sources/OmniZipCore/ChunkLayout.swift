@@ -48,7 +48,7 @@ public struct ChunkLayout: Sendable, Equatable {
         guard [grid.t, grid.h, grid.w].allSatisfy({ (0...Self.maxGridValue).contains($0) }) else {
             throw .gridValue(t: grid.t, h: grid.h, w: grid.w)
         }
-        let p = (grid.h / 2) * (grid.w / 2)  // at most 2^46: cannot overflow
+        let p = (grid.h / 2) * (grid.w / 2) // at most 2^46: cannot overflow
         let (tp, overflow) = p.multipliedReportingOverflow(by: grid.t)
         guard !overflow, tp <= Self.maxGridTokens else { throw .gridTooLarge(t: grid.t, h: grid.h, w: grid.w) }
         try self.init(audioRunLengths: audioRunLengths, videoRunLengths: videoRunLengths, tokensPerFrame: p, gridTokens: tp)

@@ -71,11 +71,13 @@ public struct Compressor: Sendable {
         timings.audio = lap()
         let video = try VideoPass(input.video, layout: layout, plan: plan, audio: audio, pool: pool)
         timings.video = lap()
-        let merge = AudioMerge(audio: audio, plan: plan.audio, crossModal: video.crossModal,
-                               g: input.parameters.g, rows: input.audio)
+        let merge = AudioMerge(
+            audio: audio, plan: plan.audio, crossModal: video.crossModal,
+            g: input.parameters.g, rows: input.audio)
         timings.merge = lap()
-        return CompressionResult(plan: plan, videoKeep: video.keep, mergedAnchors: merge.anchors,
-                                 mergedEmbeddings: merge.embeddings, mergedSources: merge.sources, dimension: input.audio.dimension, timings: timings)
+        return CompressionResult(
+            plan: plan, videoKeep: video.keep, mergedAnchors: merge.anchors,
+            mergedEmbeddings: merge.embeddings, mergedSources: merge.sources, dimension: input.audio.dimension, timings: timings)
     }
 }
 

@@ -1,9 +1,9 @@
 import COmniZipKernels
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// DPC-kNN saliency of the P tokens of one frame (density-peak clustering score).
@@ -13,9 +13,11 @@ enum DensityPeaks {
     /// The similarities are FMA chains in ascending k (`omnizip_gram_fma`), the order the
     /// reference's matrix product used: the duplicate-token ties of the golden vectors hinge on
     /// those last bits. `transposeScratch` holds `d * roundUp(p, 32)` floats.
-    static func score(unit: UnsafePointer<Float>, tokens p: Int, dimension d: Int,
-                      similarity: UnsafeMutablePointer<Float>, transposeScratch: UnsafeMutablePointer<Float>,
-                      density: UnsafeMutablePointer<Float>, score: UnsafeMutablePointer<Float>) {
+    static func score(
+        unit: UnsafePointer<Float>, tokens p: Int, dimension d: Int,
+        similarity: UnsafeMutablePointer<Float>, transposeScratch: UnsafeMutablePointer<Float>,
+        density: UnsafeMutablePointer<Float>, score: UnsafeMutablePointer<Float>
+    ) {
         omnizip_gram_fma(unit, p, d, similarity, transposeScratch)
         // dist = 1 - sim, computed on the fly; the diagonal is +inf for the kNN part.
         let k = min(5, p - 1)
@@ -43,7 +45,7 @@ enum DensityPeaks {
             let sims = similarity + row * p
             let rho = density[row]
             var closestDenser = Float.infinity
-            var farthest: Float = 0  // the diagonal counts as distance 0
+            var farthest: Float = 0 // the diagonal counts as distance 0
             var hasDenser = false
             for q in 0..<p where q != row {
                 let dist = 1 - sims[q]

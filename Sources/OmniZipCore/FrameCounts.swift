@@ -9,7 +9,7 @@ enum FrameCounts {
     static func make(layout: ChunkLayout, ratios: [Double], mode: VideoBudgetMode, rhoVideo: Double) -> [[Int]?] {
         let p = layout.tokensPerFrame
         var counts: [[Int]?] = layout.videoRunLengths.enumerated().map { run, length in
-            let frames = length / p  // P >= 1 whenever there is a video run
+            let frames = length / p // P >= 1 whenever there is a video run
             return frames == 0 ? nil : Array(repeating: perFrame(p, ratio: ratios[run]), count: frames)
         }
         if mode == .exact {

@@ -16,7 +16,7 @@ public enum KernelPeak {
 
     /// Each kernel is called `calls` times after a warm-up; the best time counts (a peak).
     public static func measure(calls: Int = 20, dimension d: Int = 3584) -> [Measurement] {
-        let m = 375, n = 240, p = 120  // pooled audio tokens, a pair of frames, one frame
+        let m = 375, n = 240, p = 120 // pooled audio tokens, a pair of frames, one frame
         // The values do not matter to the speed, only that they are ordinary numbers.
         func value(_ i: Int) -> Float { Float((i &* 2_654_435_761) % 1000) / 1000 - 0.5 }
         func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
@@ -40,14 +40,18 @@ public enum KernelPeak {
         let a = floats(m * d), b = floats(n * d), c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
         defer { a.deallocate(); b.deallocate(); c.deallocate() }
         _ = Kernels.singleThreadedBLAS
-        results.append(Measurement(kernel: "f32 sgemm (OpenBLAS), cross-modal products", shape: "\(m) x \(n) x \(d)",
-                                   flops: 2 * Double(m * n * d), seconds: best { Kernels.gemmABt(a, b, c, m: m, n: n, k: d) }))
+        results.append(
+            Measurement(
+                kernel: "f32 sgemm (OpenBLAS), cross-modal products", shape: "\(m) x \(n) x \(d)",
+                flops: 2 * Double(m * n * d), seconds: best { Kernels.gemmABt(a, b, c, m: m, n: n, k: d) }))
 
         let gramRows = floats(p * d), gram = UnsafeMutablePointer<Float>.allocate(capacity: p * p)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: omnizip_gram_scratch(p, d))
         defer { gramRows.deallocate(); gram.deallocate(); scratch.deallocate() }
-        results.append(Measurement(kernel: "f32 Gram, one FMA chain per entry (DPC-kNN)", shape: "\(p) x \(p) x \(d), GEMM-equivalent",
-                                   flops: 2 * Double(p * p * d), seconds: best { omnizip_gram_fma(gramRows, p, d, gram, scratch) }))
+        results.append(
+            Measurement(
+                kernel: "f32 Gram, one FMA chain per entry (DPC-kNN)", shape: "\(p) x \(p) x \(d), GEMM-equivalent",
+                flops: 2 * Double(p * p * d), seconds: best { omnizip_gram_fma(gramRows, p, d, gram, scratch) }))
 
         if omnizip_has_bf16_dot() != 0 {
             let even = d + d % 2
@@ -61,9 +65,11 @@ public enum KernelPeak {
             for j in 0..<n { divisors[j] = 1 }
             let addresses = (0..<n).map { Optional(UnsafeRawPointer(video + $0 * even)) }
             addresses.withUnsafeBufferPointer { omnizip_bf16_pack_columns($0.baseAddress, n, d, packed) }
-            results.append(Measurement(kernel: "bf16 dot products + row max (AVX-512 BF16)", shape: "\(m) x \(n) x \(d)",
-                                       flops: 2 * Double(m * n * d),
-                                       seconds: best { omnizip_bf16_max_similarity(audio, m, even, packed, n, divisors, maxima) }))
+            results.append(
+                Measurement(
+                    kernel: "bf16 dot products + row max (AVX-512 BF16)", shape: "\(m) x \(n) x \(d)",
+                    flops: 2 * Double(m * n * d),
+                    seconds: best { omnizip_bf16_max_similarity(audio, m, even, packed, n, divisors, maxima) }))
         }
         return results
     }

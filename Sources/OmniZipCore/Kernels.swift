@@ -5,15 +5,18 @@ import COmniZipKernels
 /// call: parallelism comes from the worker pool, never from inside BLAS.
 enum Kernels {
     /// C[m×n] = A[m×k] · B[n×k]ᵀ, all row-major and contiguous.
-    static func gemmABt(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
-                        m: Int, n: Int, k: Int) {
+    static func gemmABt(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+        m: Int, n: Int, k: Int
+    ) {
         guard m > 0, n > 0 else { return }
         if k == 0 {
             c.update(repeating: 0, count: m * n)
             return
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k),
-                    1, a, Int32(k), b, Int32(k), 0, c, Int32(n))
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k),
+            1, a, Int32(k), b, Int32(k), 0, c, Int32(n))
     }
 
     /// Euclidean norm of a row: rounded squares summed pairwise in numpy's order (the

@@ -23,8 +23,10 @@ public struct Parameters: Sendable, Equatable, Hashable {
     public static let maxG = 1_000_000
 
     /// Ratios must lie in [0, 1] (NaN does not); g in 0...maxG.
-    public init(rhoAudio: Double, rhoVideo: Double, contextualRatio: Double, g: Int,
-                videoBudget: VideoBudgetMode = .reference) throws(OmniZipError) {
+    public init(
+        rhoAudio: Double, rhoVideo: Double, contextualRatio: Double, g: Int,
+        videoBudget: VideoBudgetMode = .reference
+    ) throws(OmniZipError) {
         for (name, value) in [("rho_audio", rhoAudio), ("rho_video", rhoVideo), ("contextual_ratio", contextualRatio)] {
             guard (0.0...1.0).contains(value) else { throw .ratio(name: name, value: value) }
         }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Lowers the calling thread's scheduling priority. On Linux the nice value belongs to each
@@ -8,7 +8,7 @@ public enum ThreadPriority {
     public static func lower(to niceness: Int32) {
         guard niceness > 0 else { return }
         #if os(Linux)
-        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
         #endif
     }
 }

@@ -13,20 +13,22 @@ struct VideoPass {
     /// past the last whole frame (which only feed the cross-modal maximum).
     private struct Unit {
         var run: Int
-        var start: Int       // first video token of the unit
+        var start: Int // first video token of the unit
         var count: Int
-        var firstFrame: Int  // frame index within the run, or -1 for leftover rows
+        var firstFrame: Int // frame index within the run, or -1 for leftover rows
     }
 
-    init(_ rows: TokenRows, layout: ChunkLayout, plan: BudgetPlan, audio: borrowing AudioFeatures,
-         pool: WorkerPool) throws(OmniZipError) {
+    init(
+        _ rows: TokenRows, layout: ChunkLayout, plan: BudgetPlan, audio: borrowing AudioFeatures,
+        pool: WorkerPool
+    ) throws(OmniZipError) {
         let p = layout.tokensPerFrame, d = rows.dimension
         let pooled = plan.audio.pool.count
 
         var units: [Unit] = []
         var start = 0
         for (run, length) in layout.videoRunLengths.enumerated() {
-            let frames = length / p  // P >= 1 whenever there is a video run
+            let frames = length / p // P >= 1 whenever there is a video run
             var frame = 0
             while frame < frames {
                 let n = min(2, frames - frame)
@@ -68,7 +70,8 @@ struct VideoPass {
         keep.withUnsafeMutableBufferPointer { keep in
             unitMaxima.withUnsafeMutableBufferPointer { unitMaxima in
                 finite.withUnsafeMutableBufferPointer { finite in
-                    pool.run(units: units.count, prepare: { _ in Workspace(rows: maxRows, d: d, p: p, pooled: pooled, bf16: packedPool != nil) }) { ws, u in
+                    pool.run(units: units.count, prepare: { _ in Workspace(rows: maxRows, d: d, p: p, pooled: pooled, bf16: packedPool != nil) }) {
+                        ws, u in
                         let unit = units[u]
                         let raw = ws.raw.base, norms = ws.norms.base
                         for r in 0..<unit.count {
@@ -102,7 +105,7 @@ struct VideoPass {
                             for r in 0..<unit.count { keep[unit.start + r] = true }
                             return
                         }
-                        guard unit.firstFrame >= 0 else { return }  // rows past the last whole frame
+                        guard unit.firstFrame >= 0 else { return } // rows past the last whole frame
                         // Which frame's unit rows sit in ws.unit rows 0..<p: an even frame's rows are
                         // reused as the "previous frame" of the odd one that follows.
                         var unitRowsOffset = -1
@@ -118,13 +121,15 @@ struct VideoPass {
                             } else if frame % 2 == 0 {
                                 let unitRows = ws.unit.base
                                 for r in 0..<p {
-                                    Kernels.divide(raw + (offset + r) * d, by: max(norms[offset + r], 1e-12),
-                                                   into: unitRows + r * d, d)
+                                    Kernels.divide(
+                                        raw + (offset + r) * d, by: max(norms[offset + r], 1e-12),
+                                        into: unitRows + r * d, d)
                                 }
                                 unitRowsOffset = offset
-                                DensityPeaks.score(unit: unitRows, tokens: p, dimension: d, similarity: ws.similarity.base,
-                                                   transposeScratch: ws.transposed.base,
-                                                   density: ws.density.base, score: ws.score.base)
+                                DensityPeaks.score(
+                                    unit: unitRows, tokens: p, dimension: d, similarity: ws.similarity.base,
+                                    transposeScratch: ws.transposed.base,
+                                    density: ws.density.base, score: ws.score.base)
                                 let score = ws.score.base
                                 picked = Selection.largest(p, budget) { score[$0] }
                             } else {
@@ -134,8 +139,9 @@ struct VideoPass {
                                 let before = ws.unit.base, now = ws.unit.base + p * d
                                 if unitRowsOffset != offset - p {
                                     for r in 0..<p {
-                                        Kernels.divide(raw + (offset - p + r) * d, by: max(norms[offset - p + r], 1e-12),
-                                                       into: before + r * d, d)
+                                        Kernels.divide(
+                                            raw + (offset - p + r) * d, by: max(norms[offset - p + r], 1e-12),
+                                            into: before + r * d, d)
                                     }
                                     unitRowsOffset = offset - p
                                 }

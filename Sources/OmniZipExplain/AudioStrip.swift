@@ -19,7 +19,7 @@ enum AudioStrip {
         guard !rows.isEmpty else { return "<p class=\"mute\">No audio tokens.</p>" }
         let widest = rows.map(\.count).max() ?? 1
         let cell = min(12, max(5, 900 / Double(widest)))
-        let pitch = 1.7  // row height in cells: the gap carries the links
+        let pitch = 1.7 // row height in cells: the gap carries the links
         let left = 92.0, top = 6.0
         var place: [Int: (x: Int, y: Double)] = [:]
         for (r, row) in rows.enumerated() {
@@ -31,7 +31,8 @@ enum AudioStrip {
         for (r, row) in rows.enumerated() {
             let y = top + (Double(r) * pitch + 0.35 + 0.8) * cell
             let kept = model.result.audioKeep[row.start..<(row.start + row.count)].filter { $0 }.count
-            let label = row.start == model.chunks[row.chunk].audio?.lowerBound ? "chunk \(row.chunk)  \(kept)/\(row.count)" : "…  \(kept)/\(row.count)"
+            let label =
+                row.start == model.chunks[row.chunk].audio?.lowerBound ? "chunk \(row.chunk)  \(kept)/\(row.count)" : "…  \(kept)/\(row.count)"
             s += "<text class=\"lbl\" x=\"0\" y=\"\(Markup.n(y))\">\(label)</text>"
         }
         s += "<g transform=\"translate(\(Markup.n(left)),\(Markup.n(top))) scale(\(Markup.n(cell)))\">"

@@ -18,7 +18,8 @@ enum ClipStrip {
         s += "<text class=\"lbl k\" x=\"0\" y=\"\(Markup.n(videoTop + 12))\">video kept</text>"
         s += "<text class=\"lbl\" x=\"0\" y=\"\(Markup.n(videoTop + 26))\">(1 − ratio)</text>"
         for top in [audioTop, videoTop] {
-            s += "<line class=\"axis\" x1=\"\(Markup.n(left))\" x2=\"\(Markup.n(width - 8))\" y1=\"\(Markup.n(top + height))\" y2=\"\(Markup.n(top + height))\"/>"
+            s +=
+                "<line class=\"axis\" x1=\"\(Markup.n(left))\" x2=\"\(Markup.n(width - 8))\" y1=\"\(Markup.n(top + height))\" y2=\"\(Markup.n(top + height))\"/>"
         }
         let target = videoTop + height * rhoVideo
         s += "<line class=\"target\" x1=\"\(Markup.n(left))\" x2=\"\(Markup.n(width - 8))\" y1=\"\(Markup.n(target))\" y2=\"\(Markup.n(target))\"/>"
@@ -29,24 +30,30 @@ enum ClipStrip {
             if let audio = chunk.audio {
                 let fraction = chunk.retention ?? Double(chunk.audioKept) / Double(max(1, audio.count))
                 let h = height * fraction
-                s += "<rect class=\"bar-a\" x=\"\(Markup.n(x))\" y=\"\(Markup.n(audioTop + height - h))\" width=\"\(Markup.n(bar))\" height=\"\(Markup.n(h))\"/>"
+                s +=
+                    "<rect class=\"bar-a\" x=\"\(Markup.n(x))\" y=\"\(Markup.n(audioTop + height - h))\" width=\"\(Markup.n(bar))\" height=\"\(Markup.n(h))\"/>"
                 if column >= 44 {
-                    s += "<text class=\"lbl\" x=\"\(Markup.n(x + bar / 2))\" y=\"\(Markup.n(audioTop + height + 14))\" text-anchor=\"middle\">\(chunk.audioKept)/\(audio.count)</text>"
+                    s +=
+                        "<text class=\"lbl\" x=\"\(Markup.n(x + bar / 2))\" y=\"\(Markup.n(audioTop + height + 14))\" text-anchor=\"middle\">\(chunk.audioKept)/\(audio.count)</text>"
                 }
             }
             if let video = chunk.video, let ratio = chunk.ratio {
                 let h = height * (chunk.keptWhole ? 1 : 1 - ratio)
-                s += "<rect class=\"bar-v\" x=\"\(Markup.n(x))\" y=\"\(Markup.n(videoTop + height - h))\" width=\"\(Markup.n(bar))\" height=\"\(Markup.n(h))\"/>"
+                s +=
+                    "<rect class=\"bar-v\" x=\"\(Markup.n(x))\" y=\"\(Markup.n(videoTop + height - h))\" width=\"\(Markup.n(bar))\" height=\"\(Markup.n(h))\"/>"
                 if let base = chunk.baseRatio {
                     let y = videoTop + height * base
-                    s += "<line class=\"base\" x1=\"\(Markup.n(x - 2))\" x2=\"\(Markup.n(x + bar + 2))\" y1=\"\(Markup.n(y))\" y2=\"\(Markup.n(y))\"/>"
+                    s +=
+                        "<line class=\"base\" x1=\"\(Markup.n(x - 2))\" x2=\"\(Markup.n(x + bar + 2))\" y1=\"\(Markup.n(y))\" y2=\"\(Markup.n(y))\"/>"
                 }
                 if column >= 44 {
-                    s += "<text class=\"lbl\" x=\"\(Markup.n(x + bar / 2))\" y=\"\(Markup.n(videoTop + height + 14))\" text-anchor=\"middle\">\(chunk.videoKept)/\(video.count)</text>"
+                    s +=
+                        "<text class=\"lbl\" x=\"\(Markup.n(x + bar / 2))\" y=\"\(Markup.n(videoTop + height + 14))\" text-anchor=\"middle\">\(chunk.videoKept)/\(video.count)</text>"
                 }
             }
             if chunk.index % labelEvery == 0 {
-                s += "<text class=\"lbl k\" x=\"\(Markup.n(x + bar / 2))\" y=\"\(Markup.n(bottom + 12))\" text-anchor=\"middle\">\(chunk.index)</text>"
+                s +=
+                    "<text class=\"lbl k\" x=\"\(Markup.n(x + bar / 2))\" y=\"\(Markup.n(bottom + 12))\" text-anchor=\"middle\">\(chunk.index)</text>"
             }
             s += "</g>"
         }
@@ -63,7 +70,9 @@ enum ClipStrip {
             if chunk.keptWhole {
                 parts.append("video run shorter than one frame: kept whole")
             } else if let base = chunk.baseRatio {
-                parts.append("video ratio \(Markup.ratio(ratio)) (\(Markup.ratio(base)) from its audio alone, \(Markup.delta(ratio - base)) by renormalisation)")
+                parts.append(
+                    "video ratio \(Markup.ratio(ratio)) (\(Markup.ratio(base)) from its audio alone, \(Markup.delta(ratio - base)) by renormalisation)"
+                )
             } else {
                 parts.append("video ratio \(Markup.ratio(ratio)) (rho_video)")
             }

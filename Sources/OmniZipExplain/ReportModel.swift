@@ -66,8 +66,9 @@ struct ReportModel {
         var audioStart = 0, videoStart = 0
         for i in 0..<max(layout.audioRunLengths.count, layout.videoRunLengths.count) {
             let guided = i < layout.guidedRunCount
-            var chunk = Chunk(index: i, guided: guided, audio: nil, audioKept: 0, retention: nil, baseRatio: nil, video: nil,
-                              ratio: nil, videoKept: 0, frames: [], keptWhole: false, leftover: nil)
+            var chunk = Chunk(
+                index: i, guided: guided, audio: nil, audioKept: 0, retention: nil, baseRatio: nil, video: nil,
+                ratio: nil, videoKept: 0, frames: [], keptWhole: false, leftover: nil)
             if i < layout.audioRunLengths.count {
                 let range = audioStart..<(audioStart + layout.audioRunLengths[i])
                 chunk.audio = range

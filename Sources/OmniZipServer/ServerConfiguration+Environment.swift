@@ -14,8 +14,10 @@ extension ServerConfiguration {
 
     /// Flags win over the environment, which wins over defaults. `flags` maps option names
     /// ("max-inflight") to the raw text given; `environment` is the process environment.
-    public static func resolve(flags: [String: String], environment: [String: String],
-                               defaultWorkers: Int) throws(ConfigurationError) -> ServerConfiguration {
+    public static func resolve(
+        flags: [String: String], environment: [String: String],
+        defaultWorkers: Int
+    ) throws(ConfigurationError) -> ServerConfiguration {
         func raw(_ option: String) -> (text: String, origin: String)? {
             if let text = flags[option] { return (text, "--\(option)") }
             let variable = environmentNames.first { $0.option == option }?.variable ?? ""
@@ -25,7 +27,8 @@ extension ServerConfiguration {
         func integer(_ option: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
             guard let (text, origin) = raw(option) else { return nil }
             guard let value = Int(text.trimmingSpaces()), range.contains(value) else {
-                throw ConfigurationError(description: "invalid value '\(text)' for \(origin): expected an integer in [\(range.lowerBound), \(range.upperBound)]")
+                throw ConfigurationError(
+                    description: "invalid value '\(text)' for \(origin): expected an integer in [\(range.lowerBound), \(range.upperBound)]")
             }
             return value
         }
@@ -43,8 +46,9 @@ extension ServerConfiguration {
         } else if let port = try integer("port", in: 0...65535) {
             configuration.port = port
         }
-        try resolveUnixSocket(into: &configuration, raw("unix-socket"), mode: raw("unix-socket-mode"),
-                              tcpRequested: raw("host") != nil || raw("port") != nil)
+        try resolveUnixSocket(
+            into: &configuration, raw("unix-socket"), mode: raw("unix-socket-mode"),
+            tcpRequested: raw("host") != nil || raw("port") != nil)
         if let workers = try integer("workers", in: 1...1024) { configuration.workers = workers }
         configuration.maxInflight = try integer("max-inflight", in: 1...1_000_000) ?? 2 * configuration.workers
         if let bytes = try integer("max-body-bytes", in: 1...(1 << 40)) { configuration.maxBodyBytes = bytes }

@@ -10,8 +10,10 @@ extension ServerConfiguration {
     /// when a host or port is given too (flag or environment: the image and the Kubernetes
     /// ConfigMap set OMNIZIP_PORT, so containers keep TCP for their probes); `--port none`
     /// turns it off regardless.
-    static func resolveUnixSocket(into configuration: inout ServerConfiguration, _ socket: (text: String, origin: String)?,
-                                  mode: (text: String, origin: String)?, tcpRequested: Bool) throws(ConfigurationError) {
+    static func resolveUnixSocket(
+        into configuration: inout ServerConfiguration, _ socket: (text: String, origin: String)?,
+        mode: (text: String, origin: String)?, tcpRequested: Bool
+    ) throws(ConfigurationError) {
         if let (text, origin) = mode {
             var digits = Substring(text.trimmingSpaces().lowercased())
             if digits.hasPrefix("0o") { digits = digits.dropFirst(2) }
@@ -22,7 +24,8 @@ extension ServerConfiguration {
         }
         if let (text, origin) = socket {
             guard !text.isEmpty, text.utf8.count <= maxUnixSocketPathBytes, !text.utf8.contains(0) else {
-                throw ConfigurationError(description: "invalid value '\(text)' for \(origin): expected a socket path of 1 to \(maxUnixSocketPathBytes) bytes")
+                throw ConfigurationError(
+                    description: "invalid value '\(text)' for \(origin): expected a socket path of 1 to \(maxUnixSocketPathBytes) bytes")
             }
             configuration.unixSocket = text
             if !tcpRequested { configuration.listensOnTCP = false }

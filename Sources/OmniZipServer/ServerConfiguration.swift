@@ -62,8 +62,9 @@ public struct ServerConfiguration: Sendable, Equatable {
 
 extension ServerConfiguration {
     var connectionLimits: ConnectionStateMachine<ContinuousClock>.Limits {
-        .init(idleTimeout: .seconds(idleTimeout), requestTimeout: .seconds(requestTimeout), lingerTimeout: .seconds(lingerTimeout),
-              drainGrace: .seconds(drainGrace), minUploadRate: minUploadRate, uploadGrace: .seconds(uploadGrace),
-              maxPipelined: maxPipelinedRequests)
+        .init(
+            idleTimeout: .seconds(idleTimeout), requestTimeout: .seconds(requestTimeout), lingerTimeout: .seconds(lingerTimeout),
+            drainGrace: .seconds(drainGrace), minUploadRate: minUploadRate, uploadGrace: .seconds(uploadGrace),
+            maxPipelined: maxPipelinedRequests)
     }
 }

@@ -42,13 +42,13 @@ public struct SyntheticClip: Sendable {
         var row = 0
         out.withUnsafeMutableBufferPointer { out in
             for chunk in 0..<chunks {
-                if chunk % 5 == 0 && chunk > 0 {  // a cut: a new scene
+                if chunk % 5 == 0 && chunk > 0 { // a cut: a new scene
                     scene = (0..<(p * d)).map { _ in rng.gaussian() }
                 }
                 for _ in 0..<2 {
                     for t in 0..<p {
                         for j in 0..<d {
-                            scene[t * d + j] += 0.05 * rng.gaussian()  // drift
+                            scene[t * d + j] += 0.05 * rng.gaussian() // drift
                             out[row * d + j] = scene[t * d + j] + 0.3 * rng.gaussian()
                         }
                         row += 1

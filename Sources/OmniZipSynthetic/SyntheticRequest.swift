@@ -11,8 +11,10 @@ extension SyntheticClip {
             "contextual_ratio": String(parameters.contextualRatio), "g": String(parameters.g),
             "audio_token_id": String(RequestOptions.defaultAudioTokenID), "video_token_id": String(RequestOptions.defaultVideoTokenID),
         ])
-        writer.add("inputs_embeds", dtype: ElementConversion.dtype(elementType), shape: [promptLength, dimension],
-                   count: embeddings.count * elementType.byteWidth) { out in
+        writer.add(
+            "inputs_embeds", dtype: ElementConversion.dtype(elementType), shape: [promptLength, dimension],
+            count: embeddings.count * elementType.byteWidth
+        ) { out in
             embeddings.withUnsafeBufferPointer { ElementConversion.store($0, as: elementType, into: out.baseAddress!) }
         }
         writer.add("input_ids", dtype: .i64, shape: [promptLength], elements: ids)

@@ -18,7 +18,9 @@ public enum BudgetCodec {
         let options = try RequestOptions(metadata: request.parameters, overrides: overrides)
         // The totals are only known from sizes under the exact budget; saying otherwise is a mistake.
         if request.parameters["video_budget"] != nil || overrides["video_budget"] != nil, options.parameters.videoBudget != .exact {
-            throw WireError(.invalidParameter, "parameter 'video_budget' must be 'exact' for /v1/budget (the reference budget depends on the audio scores; use /v1/score)")
+            throw WireError(
+                .invalidParameter,
+                "parameter 'video_budget' must be 'exact' for /v1/budget (the reference budget depends on the audio scores; use /v1/score)")
         }
         var parameters = options.parameters
         parameters.videoBudget = .exact

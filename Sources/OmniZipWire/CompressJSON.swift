@@ -61,13 +61,17 @@ public enum CompressJSON {
 
     /// The members of that object, for objects that add to it (`/v1/info`'s defaults).
     static func parameterMembers(_ p: Parameters) -> [(String, String)] {
-        [("rho_audio", JSONText.number(p.rhoAudio)), ("rho_video", JSONText.number(p.rhoVideo)),
-         ("contextual_ratio", JSONText.number(p.contextualRatio)), ("g", String(p.g)),
-         ("video_budget", JSONText.string(p.videoBudget.rawValue))]
+        [
+            ("rho_audio", JSONText.number(p.rhoAudio)), ("rho_video", JSONText.number(p.rhoVideo)),
+            ("contextual_ratio", JSONText.number(p.contextualRatio)), ("g", String(p.g)),
+            ("video_budget", JSONText.string(p.videoBudget.rawValue)),
+        ]
     }
 
     private static func tensor(_ dtype: SafetensorsDType, _ shape: [Int], _ bytes: [UInt8]) -> String {
-        JSONText.object([("dtype", JSONText.string(dtype.rawValue)), ("shape", ints(shape)), ("data_base64_le", JSONText.string(Base64.encode(bytes)))])
+        JSONText.object([
+            ("dtype", JSONText.string(dtype.rawValue)), ("shape", ints(shape)), ("data_base64_le", JSONText.string(Base64.encode(bytes))),
+        ])
     }
 
     private static func ints(_ values: [Int]) -> String { "[" + values.map(String.init).joined(separator: ",") + "]" }

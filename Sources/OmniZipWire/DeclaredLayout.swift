@@ -15,12 +15,13 @@ struct DeclaredLayout {
     func build(scores: [Float]?) throws(WireError) -> ChunkLayout {
         let layout: ChunkLayout
         do throws(OmniZipError) {
-            layout = switch frames {
-            case let .grid(t, h, w): try ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, grid: (t, h, w))
-            case let .tokensPerFrame(p): try ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: p)
-            // P is never read without video; with video the request is refused just below.
-            case .none: try ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: 1)
-            }
+            layout =
+                switch frames {
+                case let .grid(t, h, w): try ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, grid: (t, h, w))
+                case let .tokensPerFrame(p): try ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: p)
+                // P is never read without video; with video the request is refused just below.
+                case .none: try ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: 1)
+                }
         } catch {
             throw refusal(error)
         }

@@ -18,15 +18,15 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case unexpectedField = "unexpected_field"
     case malformedHTTP = "malformed_http"
     // The server's own refusals, each with its one status.
-    case notFound = "not_found"                          // 404
-    case methodNotAllowed = "method_not_allowed"         // 405
-    case requestTimeout = "request_timeout"              // 408
-    case lengthRequired = "length_required"              // 411
-    case bodyTooLarge = "body_too_large"                 // 413
+    case notFound = "not_found" // 404
+    case methodNotAllowed = "method_not_allowed" // 405
+    case requestTimeout = "request_timeout" // 408
+    case lengthRequired = "length_required" // 411
+    case bodyTooLarge = "body_too_large" // 413
     case unsupportedMediaType = "unsupported_media_type" // 415
-    case tooManyRequests = "too_many_requests"           // 429
-    case internalError = "internal_error"                // 500
-    case notImplemented = "not_implemented"              // 501
-    case draining = "draining"                           // 503
-    case insufficientMemory = "insufficient_memory"      // 503
+    case tooManyRequests = "too_many_requests" // 429
+    case internalError = "internal_error" // 500
+    case notImplemented = "not_implemented" // 501
+    case draining = "draining" // 503
+    case insufficientMemory = "insufficient_memory" // 503
 }

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 import OmniZipCore
 
@@ -93,7 +93,9 @@ struct JSONLayoutRequest: Decodable {
         } else {
             frames = .none
         }
-        return try DeclaredLayout(audioRuns: audioChunkLens ?? audioRuns, videoRuns: videoChunkLens ?? [], frames: frames,
-                                  container: .field).build(scores: scores)
+        return try DeclaredLayout(
+            audioRuns: audioChunkLens ?? audioRuns, videoRuns: videoChunkLens ?? [], frames: frames,
+            container: .field
+        ).build(scores: scores)
     }
 }

@@ -11,8 +11,10 @@ public struct RequestOptions: Sendable, Equatable {
     public static let defaultVideoTokenID: Int64 = 151_656
 
     /// Names accepted as overrides; anything else there is a typo worth rejecting.
-    public static let overrideNames: Set<String> = ["rho_audio", "rho_video", "contextual_ratio", "g", "video_budget",
-                                                    "audio_token_id", "video_token_id"]
+    public static let overrideNames: Set<String> = [
+        "rho_audio", "rho_video", "contextual_ratio", "g", "video_budget",
+        "audio_token_id", "video_token_id",
+    ]
 
     public init(parameters: Parameters = .defaults, audioTokenID: Int64 = defaultAudioTokenID, videoTokenID: Int64 = defaultVideoTokenID) {
         self.parameters = parameters
@@ -24,11 +26,16 @@ public struct RequestOptions: Sendable, Equatable {
     /// Only the syntax is read here; `Parameters` checks the ranges.
     public init(metadata: [String: String], overrides: [String: String]) throws(WireError) {
         if let unknown = overrides.keys.sorted().first(where: { !Self.overrideNames.contains($0) }) {
-            throw WireError(.unknownParameter, "unknown parameter '\(unknown)'; expected one of \(Self.overrideNames.sorted().joined(separator: ", "))")
+            throw WireError(
+                .unknownParameter, "unknown parameter '\(unknown)'; expected one of \(Self.overrideNames.sorted().joined(separator: ", "))")
         }
         var given: [String: (text: String, origin: String)] = [:]
         for name in Self.overrideNames {
-            if let v = overrides[name] { given[name] = (v, "parameter '\(name)'") } else if let v = metadata[name] { given[name] = (v, "__metadata__ '\(name)'") }
+            if let v = overrides[name] {
+                given[name] = (v, "parameter '\(name)'")
+            } else if let v = metadata[name] {
+                given[name] = (v, "__metadata__ '\(name)'")
+            }
         }
         let d = Parameters.defaults
         let rhoAudio = try given["rho_audio"].map(Self.decimal) ?? d.rhoAudio
@@ -40,8 +47,9 @@ public struct RequestOptions: Sendable, Equatable {
         videoTokenID = try given["video_token_id"].map(Self.integer) ?? Self.defaultVideoTokenID
         do throws(OmniZipError) {
             // Int64 -> Int is exact on the 64-bit platforms this builds for.
-            parameters = try Parameters(rhoAudio: rhoAudio, rhoVideo: rhoVideo, contextualRatio: contextualRatio, g: Int(g),
-                                        videoBudget: videoBudget)
+            parameters = try Parameters(
+                rhoAudio: rhoAudio, rhoVideo: rhoVideo, contextualRatio: contextualRatio, g: Int(g),
+                videoBudget: videoBudget)
         } catch {
             throw WireError.core(error, WireError.Wording(parameters: given))
         }
@@ -72,4 +80,3 @@ public struct RequestOptions: Sendable, Equatable {
         return value
     }
 }
-

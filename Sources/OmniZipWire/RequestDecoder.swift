@@ -4,8 +4,10 @@ import OmniZipCore
 /// dtype, shape and consistency before anything is computed.
 public enum RequestDecoder {
     /// Decodes `body`. `requireEmbeddings` is false for the budget plan (`/v1/score`).
-    public static func decode(_ body: UnsafeRawBufferPointer, overrides: [String: String] = [:],
-                              requireEmbeddings: Bool) throws(WireError) -> DecodedRequest {
+    public static func decode(
+        _ body: UnsafeRawBufferPointer, overrides: [String: String] = [:],
+        requireEmbeddings: Bool
+    ) throws(WireError) -> DecodedRequest {
         let file: SafetensorsFile
         do {
             file = try SafetensorsFile(parsing: body)
@@ -18,14 +20,18 @@ public enum RequestDecoder {
             return try decodeInterleaved(reader, options: options, requireEmbeddings: requireEmbeddings)
         }
         if file.tensor("audio_chunk_lens") != nil || file.tensor("video_chunk_lens") != nil
-            || file.tensor("audio_embeds") != nil || file.tensor("video_embeds") != nil {
+            || file.tensor("audio_embeds") != nil || file.tensor("video_embeds") != nil
+        {
             return try decodeSplit(reader, options: options, requireEmbeddings: requireEmbeddings)
         }
-        throw WireError(.missingTensor, "request has neither 'input_ids' (interleaved layout) nor 'audio_chunk_lens'/'video_chunk_lens' (split layout)")
+        throw WireError(
+            .missingTensor, "request has neither 'input_ids' (interleaved layout) nor 'audio_chunk_lens'/'video_chunk_lens' (split layout)")
     }
 
-    private static func decodeInterleaved(_ reader: TensorReader, options: RequestOptions,
-                                          requireEmbeddings: Bool) throws(WireError) -> DecodedRequest {
+    private static func decodeInterleaved(
+        _ reader: TensorReader, options: RequestOptions,
+        requireEmbeddings: Bool
+    ) throws(WireError) -> DecodedRequest {
         try reader.allowOnly(["input_ids", "inputs_embeds", "audio_scores", "video_grid_thw"], layout: "interleaved")
         let ids = try reader.integers("input_ids", rank: [1], allowingBatch: true)
         let scores = try reader.scores()
@@ -38,15 +44,18 @@ public enum RequestDecoder {
         if options.audioTokenID == options.videoTokenID {
             throw WireError(.invalidParameter, "audio_token_id and video_token_id are both \(options.audioTokenID)")
         }
-        let chunks = try DeclaredLayout(audioRuns: ChunkLayout.runLengths(ofAscendingPositions: audioPositions),
-                                        videoRuns: ChunkLayout.runLengths(ofAscendingPositions: videoPositions),
-                                        frames: .grid(t: grid.t, h: grid.h, w: grid.w), container: .tensor,
-                                        tokens: .interleaved(audioID: options.audioTokenID, videoID: options.videoTokenID))
-            .build(scores: scores)
+        let chunks = try DeclaredLayout(
+            audioRuns: ChunkLayout.runLengths(ofAscendingPositions: audioPositions),
+            videoRuns: ChunkLayout.runLengths(ofAscendingPositions: videoPositions),
+            frames: .grid(t: grid.t, h: grid.h, w: grid.w), container: .tensor,
+            tokens: .interleaved(audioID: options.audioTokenID, videoID: options.videoTokenID)
+        )
+        .build(scores: scores)
 
-        var request = DecodedRequest(layout: .interleaved, options: options, chunks: chunks, scores: scores, audio: nil, video: nil,
-                                     dimension: 0, promptLength: ids.count, audioPositions: audioPositions,
-                                     videoPositions: videoPositions, promptEmbeddings: nil)
+        var request = DecodedRequest(
+            layout: .interleaved, options: options, chunks: chunks, scores: scores, audio: nil, video: nil,
+            dimension: 0, promptLength: ids.count, audioPositions: audioPositions,
+            videoPositions: videoPositions, promptEmbeddings: nil)
         request.videoGrid = grid
         if let embeds = try reader.embeddings("inputs_embeds", required: requireEmbeddings) {
             guard embeds.rows == ids.count else {
@@ -60,18 +69,24 @@ public enum RequestDecoder {
         return request
     }
 
-    private static func decodeSplit(_ reader: TensorReader, options: RequestOptions,
-                                    requireEmbeddings: Bool) throws(WireError) -> DecodedRequest {
-        try reader.allowOnly(["audio_embeds", "video_embeds", "audio_scores", "video_grid_thw", "audio_chunk_lens", "video_chunk_lens"],
-                             layout: "split")
+    private static func decodeSplit(
+        _ reader: TensorReader, options: RequestOptions,
+        requireEmbeddings: Bool
+    ) throws(WireError) -> DecodedRequest {
+        try reader.allowOnly(
+            ["audio_embeds", "video_embeds", "audio_scores", "video_grid_thw", "audio_chunk_lens", "video_chunk_lens"],
+            layout: "split")
         let scores = try reader.scores()
         let grid = try reader.grid()
         let audioRuns = try reader.integers("audio_chunk_lens", rank: [1], allowingBatch: false).map { Int($0) }
         let videoRuns = try reader.integers("video_chunk_lens", rank: [1], allowingBatch: false).map { Int($0) }
-        let chunks = try DeclaredLayout(audioRuns: audioRuns, videoRuns: videoRuns, frames: .grid(t: grid.t, h: grid.h, w: grid.w),
-                                        container: .tensor).build(scores: scores)
-        var request = DecodedRequest(layout: .split, options: options, chunks: chunks, scores: scores, audio: nil, video: nil,
-                                     dimension: 0, promptLength: 0, audioPositions: [], videoPositions: [], promptEmbeddings: nil)
+        let chunks = try DeclaredLayout(
+            audioRuns: audioRuns, videoRuns: videoRuns, frames: .grid(t: grid.t, h: grid.h, w: grid.w),
+            container: .tensor
+        ).build(scores: scores)
+        var request = DecodedRequest(
+            layout: .split, options: options, chunks: chunks, scores: scores, audio: nil, video: nil,
+            dimension: 0, promptLength: 0, audioPositions: [], videoPositions: [], promptEmbeddings: nil)
         request.videoGrid = grid
         let audio = try reader.embeddings("audio_embeds", required: requireEmbeddings)
         let video = try reader.embeddings("video_embeds", required: requireEmbeddings)

@@ -40,8 +40,9 @@ public enum ResponseEncoder {
             storeMerged(result, as: type, into: base)
         }
         writer.add("video_chunk_ratio", dtype: .f64, shape: [result.plan.videoChunkRatio.count], elements: result.plan.videoChunkRatio)
-        writer.add("audio_chunk_retention", dtype: .f64, shape: [result.plan.audioChunkRetention.count],
-                   elements: result.plan.audioChunkRetention)
+        writer.add(
+            "audio_chunk_retention", dtype: .f64, shape: [result.plan.audioChunkRetention.count],
+            elements: result.plan.audioChunkRetention)
         addFrameKept(result.plan, into: &writer)
         return writer
     }
@@ -69,8 +70,9 @@ public enum ResponseEncoder {
             for (k, r) in rows.enumerated() {
                 if let m = replacing[r] {
                     merged.withUnsafeBufferPointer { values in
-                        ElementConversion.store(UnsafeBufferPointer(rebasing: values[(m * d)..<((m + 1) * d)]), as: source.elementType,
-                                                into: dst + k * rowBytes)
+                        ElementConversion.store(
+                            UnsafeBufferPointer(rebasing: values[(m * d)..<((m + 1) * d)]), as: source.elementType,
+                            into: dst + k * rowBytes)
                     }
                 } else {
                     (dst + k * rowBytes).copyMemory(from: source.base + source.rowIndices[r] * rowBytes, byteCount: rowBytes)
@@ -92,8 +94,10 @@ public enum ResponseEncoder {
             guard let audio = request.audio, let video = request.video else { return [] }
             var replacement: [Int: Int] = [:]
             for (m, a) in result.mergedAnchors.enumerated() { replacement[a] = m }
-            return [RowSelection(rows: indices.audioKeptIndex, source: audio, replacing: replacement, merged: result.mergedEmbeddings),
-                    RowSelection(rows: indices.videoKeptIndex, source: video, replacing: [:], merged: [])]
+            return [
+                RowSelection(rows: indices.audioKeptIndex, source: audio, replacing: replacement, merged: result.mergedEmbeddings),
+                RowSelection(rows: indices.videoKeptIndex, source: video, replacing: [:], merged: []),
+            ]
         }
     }
 

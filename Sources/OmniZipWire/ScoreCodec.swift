@@ -12,8 +12,9 @@ public enum ScoreCodec {
         let chunks = try request.layout(defaultAudioRuns: scores.isEmpty ? [] : [scores.count], scores: scores)
         // Parameters in the JSON body behave like metadata: the query string overrides them.
         let options = try RequestOptions(metadata: request.parameters, overrides: overrides)
-        return DecodedRequest(layout: .split, options: options, chunks: chunks, scores: scores, audio: nil, video: nil, dimension: 0,
-                              promptLength: 0, audioPositions: [], videoPositions: [], promptEmbeddings: nil)
+        return DecodedRequest(
+            layout: .split, options: options, chunks: chunks, scores: scores, audio: nil, video: nil, dimension: 0,
+            promptLength: 0, audioPositions: [], videoPositions: [], promptEmbeddings: nil)
     }
 
     /// The plan as JSON; doubles print in their shortest round-trip form.

@@ -18,7 +18,9 @@ struct TensorReader {
 
     func allowOnly(_ names: Set<String>, layout: String) throws(WireError) {
         if let extra = file.tensors.first(where: { !names.contains($0.name) }) {
-            throw WireError(.unexpectedTensor, "tensor '\(extra.name)' is not part of a \(layout) request; expected only \(names.sorted().joined(separator: ", "))")
+            throw WireError(
+                .unexpectedTensor,
+                "tensor '\(extra.name)' is not part of a \(layout) request; expected only \(names.sorted().joined(separator: ", "))")
         }
     }
 

@@ -35,9 +35,11 @@ extension WireError {
             return WireError(.invalidValue, "\(container) '\(m)_chunk_lens'[\(index)] is \(length); chunk lengths must be \(rule)")
         case let .tooManyTokens(m, limit):
             guard case let .interleaved(audioID, videoID) = wording.tokens else { return WireError(.invalidInput, error.description) }
-            return WireError(.invalidInput, "input_ids has more than \(limit) \(m) tokens (id \(m == .audio ? audioID : videoID)), the most a request may have")
+            return WireError(
+                .invalidInput, "input_ids has more than \(limit) \(m) tokens (id \(m == .audio ? audioID : videoID)), the most a request may have")
         case let .gridValue(t, h, w):
-            return WireError(.invalidValue, "\(container) 'video_grid_thw' must hold values in [0, \(ChunkLayout.maxGridValue)], got [\(t), \(h), \(w)]")
+            return WireError(
+                .invalidValue, "\(container) 'video_grid_thw' must hold values in [0, \(ChunkLayout.maxGridValue)], got [\(t), \(h), \(w)]")
         case .gridTooLarge, .embeddingCount, .dimensionMismatch, .nonFiniteEmbedding:
             return WireError(.invalidInput, error.description)
         case let .tokensPerFrame(p):
@@ -49,7 +51,9 @@ extension WireError {
             return WireError(.invalidValue, "video_grid_thw gives \(p) tokens per frame; at most \(ChunkLayout.maxTokensPerFrame) are supported")
         case let .gridMismatch(gridTokens, videoTokens):
             guard case let .grid(t, h, w) = wording.frames else { return WireError(.inconsistentShapes, error.description) }
-            return WireError(.inconsistentShapes, "video_grid_thw [\(t), \(h), \(w)] gives T*(H/2)*(W/2) = \(gridTokens) video tokens but \(wording.source(.video, videoTokens))")
+            return WireError(
+                .inconsistentShapes,
+                "video_grid_thw [\(t), \(h), \(w)] gives T*(H/2)*(W/2) = \(gridTokens) video tokens but \(wording.source(.video, videoTokens))")
         case let .scoreCount(count, audioTokens):
             return WireError(.inconsistentShapes, "\(container) 'audio_scores' has \(count) values but \(wording.source(.audio, audioTokens))")
         case let .nonFiniteScore(index, value):

@@ -3,7 +3,6 @@ import OmniZipCore
 import OmniZipSynthetic
 import OmniZipWire
 
-
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
@@ -85,8 +84,9 @@ struct BenchCommand: ParsableCommand {
             let median = times[times.count / 2] * 1000
             let p90 = times[min(times.count - 1, Int((Double(times.count) * 0.9).rounded(.up)) - 1)] * 1000
             let tokens = clip.audioTokens + clip.videoTokens
-            print(name.padding(14), dtype.rawValue.padding(6), String(tokens).padding(7), String(workers).padding(8),
-                  format(median).padding(10), format(p90).padding(7), String(Int(Double(tokens) / (median / 1000))).padding(13), kept)
+            print(
+                name.padding(14), dtype.rawValue.padding(6), String(tokens).padding(7), String(workers).padding(8),
+                format(median).padding(10), format(p90).padding(7), String(Int(Double(tokens) / (median / 1000))).padding(13), kept)
             printPhases(phases, work: work, total: median)
         }
     }
@@ -95,14 +95,17 @@ struct BenchCommand: ParsableCommand {
     /// (decoding is the part of the total no phase covers).
     private func printPhases(_ phases: [PhaseTimings], work: PhaseWork?, total: Double) {
         func median(_ key: KeyPath<PhaseTimings, Double>) -> Double { phases.map { $0[keyPath: key] * 1000 }.sorted()[phases.count / 2] }
-        let rows: [(String, Double, Double)] = [("plan", median(\.plan), 0), ("audio", median(\.audio), work?.audio ?? 0),
-                                               ("video+cross-modal", median(\.video), work?.video ?? 0), ("merge", median(\.merge), 0)]
+        let rows: [(String, Double, Double)] = [
+            ("plan", median(\.plan), 0), ("audio", median(\.audio), work?.audio ?? 0),
+            ("video+cross-modal", median(\.video), work?.video ?? 0), ("merge", median(\.merge), 0),
+        ]
         let covered = rows.reduce(0) { $0 + $1.1 }
         print("  phase              median_ms  gflop    gflop_per_s  share")
         for (name, ms, flops) in rows + [("decode+other", max(0, total - covered), 0)] {
             let rate = flops > 0 && ms > 0 ? format(flops / ms / 1e6) : "-"
-            print("  " + name.padding(19) + format(ms).padding(11) + (flops > 0 ? format(flops / 1e9) : "-").padding(9)
-                  + rate.padding(13) + "\(Int((100 * ms / total).rounded()))%")
+            print(
+                "  " + name.padding(19) + format(ms).padding(11) + (flops > 0 ? format(flops / 1e9) : "-").padding(9)
+                    + rate.padding(13) + "\(Int((100 * ms / total).rounded()))%")
         }
     }
 

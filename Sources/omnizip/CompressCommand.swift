@@ -38,4 +38,3 @@ struct CompressCommand: ParsableCommand {
         try writeFile(response, to: output)
     }
 }
-

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A whole file mapped read-only: requests are parsed in place, never copied.

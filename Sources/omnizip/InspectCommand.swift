@@ -30,9 +30,15 @@ struct InspectCommand: ParsableCommand {
             try writeFile(Array((json ? inspection.json(path: file) : inspection.text(path: file)).utf8), to: "-")
         } catch let error as WireError {
             if json {
-                let object = JSONText.object([("file", JSONText.string(file)), ("error", JSONText.object([
-                    ("code", JSONText.string(error.code.rawValue)), ("message", JSONText.string(error.message)),
-                ]))])
+                let object = JSONText.object([
+                    ("file", JSONText.string(file)),
+                    (
+                        "error",
+                        JSONText.object([
+                            ("code", JSONText.string(error.code.rawValue)), ("message", JSONText.string(error.message)),
+                        ])
+                    ),
+                ])
                 try writeFile(Array((object + "\n").utf8), to: "-")
             }
             throw CLIError("\(file): \(error.code.rawValue): \(error.message)")

@@ -7,7 +7,10 @@ struct OmniZipCommand: ParsableCommand {
         commandName: "omnizip",
         abstract: "Audio-guided token compression (OmniZip) for omnimodal LLM prompts.",
         version: OmniZipVersion.string,
-        subcommands: [CompressCommand.self, ScoreCommand.self, BudgetCommand.self, InspectCommand.self, ExplainCommand.self, BenchCommand.self, ServeCommand.self]
+        subcommands: [
+            CompressCommand.self, ScoreCommand.self, BudgetCommand.self, InspectCommand.self, ExplainCommand.self, BenchCommand.self,
+            ServeCommand.self,
+        ]
     )
 }
 
@@ -21,7 +24,9 @@ struct ParameterFlags: ParsableArguments {
     var contextualRatio: String?
     @Option(name: .customLong("g"), help: "Pooled tokens merged into each anchor at most (default 3).")
     var g: String?
-    @Option(name: .customLong("video-budget"), help: "reference (the paper's per-frame counts) or exact (the kept video total known from sizes) (default reference).")
+    @Option(
+        name: .customLong("video-budget"),
+        help: "reference (the paper's per-frame counts) or exact (the kept video total known from sizes) (default reference).")
     var videoBudget: String?
     @Option(name: .customLong("audio-token-id"), help: "Audio placeholder id in input_ids (default 151646).")
     var audioTokenID: String?

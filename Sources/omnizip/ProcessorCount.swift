@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Cores this process may use: online CPUs, lowered by a cgroup v2 CPU quota (containers).

@@ -16,7 +16,8 @@ struct ScoreCommand: ParsableCommand {
     func run() throws {
         let file = try MappedFile(path: request)
         do {
-            let decoded = request.hasSuffix(".json")
+            let decoded =
+                request.hasSuffix(".json")
                 ? try ScoreCodec.decodeJSON(file.bytes, overrides: parameters.overrides)
                 : try RequestDecoder.decode(file.bytes, overrides: parameters.overrides, requireEmbeddings: false)
             try writeFile(ScoreCodec.json(decoded, try decoded.budgetPlan()), to: "-")

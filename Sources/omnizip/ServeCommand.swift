@@ -2,7 +2,7 @@ import ArgumentParser
 import OmniZipServer
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct ServeCommand: ParsableCommand {
@@ -23,19 +23,33 @@ struct ServeCommand: ParsableCommand {
     var host: String?
     @Option(help: "TCP port; 0 picks a free one and logs it; none: no TCP listener (default 8080).")
     var port: String?
-    @Option(name: .customLong("unix-socket"), help: "Also listen on this Unix-domain socket path; alone (without --host/--port) instead of TCP. A stale socket file is replaced; any other file is an error.")
+    @Option(
+        name: .customLong("unix-socket"),
+        help:
+            "Also listen on this Unix-domain socket path; alone (without --host/--port) instead of TCP. A stale socket file is replaced; any other file is an error."
+    )
     var unixSocket: String?
     @Option(name: .customLong("unix-socket-mode"), help: "Octal permission bits of the socket file (default 0660: owner and group may connect).")
     var unixSocketMode: String?
     @Option(help: "Worker threads (default: the number of cores).")
     var workers: String?
-    @Option(name: .customLong("max-inflight"), help: "Complete requests waiting for or holding a worker; a request arriving when this many wait gets 429 from its headers (default 2 x workers).")
+    @Option(
+        name: .customLong("max-inflight"),
+        help:
+            "Complete requests waiting for or holding a worker; a request arriving when this many wait gets 429 from its headers (default 2 x workers)."
+    )
     var maxInflight: String?
-    @Option(name: .customLong("max-buffered-bytes"), help: "Bytes of request bodies held in memory at once; a Content-Length that does not fit gets 429 at once (default half the memory limit).")
+    @Option(
+        name: .customLong("max-buffered-bytes"),
+        help: "Bytes of request bodies held in memory at once; a Content-Length that does not fit gets 429 at once (default half the memory limit).")
     var maxBufferedBytes: String?
-    @Option(name: .customLong("max-connections"), help: "Open client connections; past it new ones are closed at once and counted (default 3/4 of the descriptor limit, at most 16384).")
+    @Option(
+        name: .customLong("max-connections"),
+        help: "Open client connections; past it new ones are closed at once and counted (default 3/4 of the descriptor limit, at most 16384).")
     var maxConnections: String?
-    @Option(name: .customLong("min-upload-rate"), help: "Bytes/s a body must average after its first 5 s; slower gets 408 (default 65536; 0 turns it off).")
+    @Option(
+        name: .customLong("min-upload-rate"),
+        help: "Bytes/s a body must average after its first 5 s; slower gets 408 (default 65536; 0 turns it off).")
     var minUploadRate: String?
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body; larger gets 413 (default 1073741824).")
     var maxBodyBytes: String?

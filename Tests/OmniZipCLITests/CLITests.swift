@@ -24,8 +24,9 @@ struct CLITests {
         #expect(try GoldenParity.mismatches(response: response, expected: TensorBundle(Golden.expected(name))) == [])
     }
 
-    @Test("score prints the plan as JSON, agreeing with the golden masks",
-          arguments: Golden.cases.prefix(6))
+    @Test(
+        "score prints the plan as JSON, agreeing with the golden masks",
+        arguments: Golden.cases.prefix(6))
     func score(name: String) throws {
         let requestPath = Golden.requestURL(name).path
         let result = try run(["score", requestPath])
@@ -42,16 +43,18 @@ struct CLITests {
         let requestPath = Golden.requestURL(name).path
         let result = try run(["score", requestPath, "--rho-audio", "0"])
         let plan = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
-        #expect(plan["kept_audio"] as? Int == 50)  // rho_a 0 keeps every audio token
+        #expect(plan["kept_audio"] as? Int == 50) // rho_a 0 keeps every audio token
         let parameters = try #require(plan["parameters"] as? [String: Any])
         #expect(parameters["rho_audio"] as? Double == 0)
     }
 
-    @Test("bad input: a clear message on stderr, a non-zero exit, no crash", arguments: [
-        ("truncated", [UInt8]([16, 0, 0, 0, 0, 0, 0, 0]) + Array("{\"a\":".utf8), "header"),
-        ("empty", [UInt8](), "too short"),
-        ("not-safetensors", Array("hello world, this is text".utf8), "header"),
-    ])
+    @Test(
+        "bad input: a clear message on stderr, a non-zero exit, no crash",
+        arguments: [
+            ("truncated", [UInt8]([16, 0, 0, 0, 0, 0, 0, 0]) + Array("{\"a\":".utf8), "header"),
+            ("empty", [UInt8](), "too short"),
+            ("not-safetensors", Array("hello world, this is text".utf8), "header"),
+        ])
     func badInput(label: String, bytes: [UInt8], fragment: String) throws {
         let path = temporary("\(label).safetensors")
         try Data(bytes).write(to: URL(fileURLWithPath: path))
@@ -66,8 +69,9 @@ struct CLITests {
         #expect(badFlag.status != 0)
     }
 
-    @Test("--video-budget exact gives the golden-exact mask; budget prints the same totals from sizes",
-          arguments: Golden.exactCases.prefix(6))
+    @Test(
+        "--video-budget exact gives the golden-exact mask; budget prints the same totals from sizes",
+        arguments: Golden.exactCases.prefix(6))
     func exactBudget(name: String) throws {
         let output = temporary("\(name).exact.safetensors")
         defer { try? FileManager.default.removeItem(atPath: output) }
@@ -75,8 +79,10 @@ struct CLITests {
         let result = try run(["compress", requestPath, "-o", output, "--video-budget", "exact"])
         #expect(result.status == 0, "\(result.stderr)")
         let response = try TensorBundle(contentsOf: URL(fileURLWithPath: output))
-        #expect(try GoldenParity.mismatches(response: response, expected: TensorBundle(Golden.expected(name)),
-                                            exact: TensorBundle(Golden.expectedExact(name))) == [])
+        #expect(
+            try GoldenParity.mismatches(
+                response: response, expected: TensorBundle(Golden.expected(name)),
+                exact: TensorBundle(Golden.expectedExact(name))) == [])
 
         // The sizes of the same request, as a budget request.
         let plan = try #require(try JSONSerialization.jsonObject(with: run(["score", requestPath]).stdout) as? [String: Any])

@@ -5,8 +5,9 @@ import Testing
 
 /// `omnizip explain`: the report page from a file; errors like compress's.
 extension CLITests {
-    @Test("explain writes the page, with one filled cell per kept video token",
-          arguments: Golden.cases.prefix(4))
+    @Test(
+        "explain writes the page, with one filled cell per kept video token",
+        arguments: Golden.cases.prefix(4))
     func explainGolden(name: String) throws {
         let output = temporary("\(name).html")
         defer { try? FileManager.default.removeItem(atPath: output) }

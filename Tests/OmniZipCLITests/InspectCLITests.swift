@@ -19,8 +19,9 @@ extension CLITests {
         return try request.rewritten(replace: [name: (try request.tensor(name).dtype, try request.tensor(name).shape, data)])
     }
 
-    @Test("inspect reads every golden request and expectation; requests get the server's counts",
-          arguments: Golden.cases)
+    @Test(
+        "inspect reads every golden request and expectation; requests get the server's counts",
+        arguments: Golden.cases)
     func inspectGolden(name: String) throws {
         let expected = try TensorBundle(Golden.expected(name))
         let (request, object) = try inspectJSON(Golden.requestURL(name).path)
@@ -53,7 +54,7 @@ extension CLITests {
     static let malformedFiles: [(String, [UInt8])] = {
         let truncated: [UInt8] = [16, 0, 0, 0, 0, 0, 0, 0] + Array("{\"a\":".utf8)
         let header = Array(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#.utf8)
-        let short: [UInt8] = [UInt8(header.count), 0, 0, 0, 0, 0, 0, 0] + header + [0, 0, 0, 0]  // 4 of 8 data bytes
+        let short: [UInt8] = [UInt8(header.count), 0, 0, 0, 0, 0, 0, 0] + header + [0, 0, 0, 0] // 4 of 8 data bytes
         return [("truncated", truncated), ("empty", []), ("text", Array("hello world, this is text".utf8)), ("short-data", short)]
     }()
 

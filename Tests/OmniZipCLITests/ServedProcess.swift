@@ -2,7 +2,7 @@ import Foundation
 import OmniZipTestSupport
 import Testing
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `omnizip serve` in a process of its own, so signals go to it and not to the test runner.

@@ -20,17 +20,17 @@ struct AudioSelectionTests {
 
     @Test("equal scores keep the lower indices")
     func tiesGoLow() throws {
-        let s = try select([1, 2, 2, 2, 2, 0], rhoAudio: 0.5, contextual: 0)  // keep 3 of the four 2s
+        let s = try select([1, 2, 2, 2, 2, 0], rhoAudio: 0.5, contextual: 0) // keep 3 of the four 2s
         #expect(kept(s) == [1, 2, 3])
     }
 
     @Test("anchors are evenly strided over the remaining tokens; the rest form the pool")
     func anchorsAndPool() throws {
-        let scores = (0..<20).map { Float(20 - $0) }  // descending: the first 14 are dominant
-        let one = try select(scores)  // C = round(0.05 * 20) = 1, step = 6
+        let scores = (0..<20).map { Float(20 - $0) } // descending: the first 14 are dominant
+        let one = try select(scores) // C = round(0.05 * 20) = 1, step = 6
         #expect(one.anchors == [14])
         #expect(one.pool == [15, 16, 17, 18, 19])
-        let five = try select(scores, contextual: 0.25)  // C = 5, step = 6 // 5 = 1
+        let five = try select(scores, contextual: 0.25) // C = 5, step = 6 // 5 = 1
         #expect(five.anchors == [14, 15, 16, 17, 18])
         #expect(five.pool == [19])
         #expect(kept(five) == Array(0..<19))
@@ -38,9 +38,9 @@ struct AudioSelectionTests {
 
     @Test("contextual count also rounds half to even")
     func contextualHalfToEven() throws {
-        let ten = try select((0..<10).map { Float(-$0) }, rhoAudio: 0.5)  // 0.05 * 10 = 0.5 -> 0 anchors
+        let ten = try select((0..<10).map { Float(-$0) }, rhoAudio: 0.5) // 0.05 * 10 = 0.5 -> 0 anchors
         #expect(ten.anchors.isEmpty)
-        let thirty = try select((0..<30).map { Float(-$0) }, rhoAudio: 0.5)  // 1.5 -> 2 anchors, step 7
+        let thirty = try select((0..<30).map { Float(-$0) }, rhoAudio: 0.5) // 1.5 -> 2 anchors, step 7
         #expect(thirty.anchors == [15, 22])
     }
 
@@ -49,7 +49,7 @@ struct AudioSelectionTests {
         let scores = (0..<40).map { Float($0 % 7) }
         let all = try select(scores, rhoAudio: 0)
         #expect(all.keep.allSatisfy { $0 } && all.anchors.isEmpty && all.pool.isEmpty)
-        let none = try select(scores, rhoAudio: 1)  // C = 2, step 20
+        let none = try select(scores, rhoAudio: 1) // C = 2, step 20
         #expect(none.anchors == [0, 20])
         #expect(kept(none) == [0, 20])
         #expect(none.pool.count == 38)

@@ -12,9 +12,10 @@ struct CompressorTests {
         for position in 0..<clip.promptLength {
             if clip.isVideoPosition(position) { video.append(position) } else { audio.append(position) }
         }
-        let layout = try ChunkLayout(audioRunLengths: ChunkLayout.runLengths(ofAscendingPositions: audio),
-                                 videoRunLengths: ChunkLayout.runLengths(ofAscendingPositions: video),
-                                 tokensPerFrame: clip.tokensPerFrame, gridTokens: video.count)
+        let layout = try ChunkLayout(
+            audioRunLengths: ChunkLayout.runLengths(ofAscendingPositions: audio),
+            videoRunLengths: ChunkLayout.runLengths(ofAscendingPositions: video),
+            tokensPerFrame: clip.tokensPerFrame, gridTokens: video.count)
         let base = UnsafeRawPointer(embeddings.storage.baseAddress!)
         return CompressionInput(
             audio: TokenRows(base: base, elementType: .float32, dimension: clip.dimension, rowIndices: audio),
@@ -58,8 +59,9 @@ struct CompressorTests {
         // pool [1]; G 1 -> 1 merges into 0 with weight softmax([x]) = 1: (A0 + A1) / 2.
         let audio = OwnedRows([2, 0, 0, 4], dimension: 2)
         let video = OwnedRows([1, 1], dimension: 2)
-        let input = try makeInput(audio: audio, audioCount: 2, video: video, videoCount: 1, scores: [1, 2], audioRuns: [2],
-                              videoRuns: [1], p: 1, parameters: try Parameters(rhoAudio: 1, rhoVideo: 0.6, contextualRatio: 0.5, g: 1))
+        let input = try makeInput(
+            audio: audio, audioCount: 2, video: video, videoCount: 1, scores: [1, 2], audioRuns: [2],
+            videoRuns: [1], p: 1, parameters: try Parameters(rhoAudio: 1, rhoVideo: 0.6, contextualRatio: 0.5, g: 1))
         let result = try Compressor(workers: 1).compress(input)
         #expect(result.mergedAnchors == [0])
         #expect(result.mergedEmbeddings == [1, 2])
@@ -84,8 +86,9 @@ struct CompressorTests {
         // Two pool tokens, one anchor, G 1: the one taken is the one closer to the video.
         let audio = OwnedRows([1, 0, 0, 1, 1, 0.1], dimension: 2)
         let video = OwnedRows([0, 1], dimension: 2)
-        let input = try makeInput(audio: audio, audioCount: 3, video: video, videoCount: 1, scores: [1, 2, 3], audioRuns: [3],
-                              videoRuns: [1], p: 1, parameters: try Parameters(rhoAudio: 1, rhoVideo: 0.6, contextualRatio: 0.34, g: 1))
+        let input = try makeInput(
+            audio: audio, audioCount: 3, video: video, videoCount: 1, scores: [1, 2, 3], audioRuns: [3],
+            videoRuns: [1], p: 1, parameters: try Parameters(rhoAudio: 1, rhoVideo: 0.6, contextualRatio: 0.34, g: 1))
         let result = try Compressor(workers: 1).compress(input)
         #expect(result.mergedAnchors == [0])
         #expect(result.mergedSources == [[1]])
@@ -96,14 +99,16 @@ struct CompressorTests {
         let rows = OwnedRows(noise(4 * 8, seed: 9), dimension: 4)
         let none = OwnedRows([], dimension: 4)
         let videoOnly = try Compressor(workers: 2).compress(
-            makeInput(audio: none, audioCount: 0, video: rows, videoCount: 8, scores: [], audioRuns: [], videoRuns: [8], p: 4,
-                      parameters: .defaults))
+            makeInput(
+                audio: none, audioCount: 0, video: rows, videoCount: 8, scores: [], audioRuns: [], videoRuns: [8], p: 4,
+                parameters: .defaults))
         #expect(videoOnly.plan.videoChunkRatio == [0.6])
         #expect(videoOnly.plan.audioChunkRetention.isEmpty)
         let audioOnly = try Compressor(workers: 2).compress(
-            makeInput(audio: rows, audioCount: 8, video: none, videoCount: 0, scores: noise(8, seed: 3), audioRuns: [8],
-                      videoRuns: [], p: 4, parameters: try Parameters(rhoAudio: 0.5, rhoVideo: 0.6, contextualRatio: 0.25, g: 3)))
-        #expect(audioOnly.audioKeep.filter { $0 }.count == 6)  // 4 dominant + 2 anchors
+            makeInput(
+                audio: rows, audioCount: 8, video: none, videoCount: 0, scores: noise(8, seed: 3), audioRuns: [8],
+                videoRuns: [], p: 4, parameters: try Parameters(rhoAudio: 0.5, rhoVideo: 0.6, contextualRatio: 0.25, g: 3)))
+        #expect(audioOnly.audioKeep.filter { $0 }.count == 6) // 4 dominant + 2 anchors
         #expect(audioOnly.videoKeep.isEmpty)
     }
 
@@ -112,17 +117,23 @@ struct CompressorTests {
         let rows = OwnedRows(noise(4 * 8, seed: 9) + [.nan, 0, 0, 0], dimension: 4)
         let none = OwnedRows([], dimension: 4)
         let compressor = Compressor(workers: 2)
-        #expect(throws: OmniZipError.self) {  // NaN in the video
-            try compressor.compress(makeInput(audio: none, audioCount: 0, video: rows, videoCount: 9, scores: [], audioRuns: [],
-                                              videoRuns: [9], p: 3, parameters: .defaults))
+        #expect(throws: OmniZipError.self) { // NaN in the video
+            try compressor.compress(
+                makeInput(
+                    audio: none, audioCount: 0, video: rows, videoCount: 9, scores: [], audioRuns: [],
+                    videoRuns: [9], p: 3, parameters: .defaults))
         }
-        #expect(throws: OmniZipError.self) {  // scores disagree with the audio count
-            try compressor.compress(makeInput(audio: rows, audioCount: 4, video: none, videoCount: 0, scores: [1, 2], audioRuns: [4],
-                                              videoRuns: [], p: 1, parameters: .defaults))
+        #expect(throws: OmniZipError.self) { // scores disagree with the audio count
+            try compressor.compress(
+                makeInput(
+                    audio: rows, audioCount: 4, video: none, videoCount: 0, scores: [1, 2], audioRuns: [4],
+                    videoRuns: [], p: 1, parameters: .defaults))
         }
-        #expect(throws: OmniZipError.self) {  // NaN score
-            try compressor.compress(makeInput(audio: rows, audioCount: 2, video: none, videoCount: 0, scores: [1, .nan], audioRuns: [2],
-                                              videoRuns: [], p: 1, parameters: .defaults))
+        #expect(throws: OmniZipError.self) { // NaN score
+            try compressor.compress(
+                makeInput(
+                    audio: rows, audioCount: 2, video: none, videoCount: 0, scores: [1, .nan], audioRuns: [2],
+                    videoRuns: [], p: 1, parameters: .defaults))
         }
         #expect(throws: OmniZipError.ratio(name: "rho_video", value: 1.5)) {
             try Parameters(rhoAudio: 0.3, rhoVideo: 1.5, contextualRatio: 0.05, g: 3)

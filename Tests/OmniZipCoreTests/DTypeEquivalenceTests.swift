@@ -15,8 +15,10 @@ struct DTypeEquivalenceTests {
         let values = try request.floats("inputs_embeds")
         let halves: [UInt16] = dtype == .f16 ? values.map { Float16($0).bitPattern } : values.map(ElementConversion.bfloat16Bits)
         let widened: [Float] = dtype == .f16 ? halves.map { Float(Float16(bitPattern: $0)) } : halves.map { Float(bitPattern: UInt32($0) << 16) }
-        return (try request.rewritten(replace: ["inputs_embeds": (dtype, shape, halves.withUnsafeBytes { Array($0) })]),
-                try request.rewritten(replace: ["inputs_embeds": (.f32, shape, widened.withUnsafeBytes { Array($0) })]))
+        return (
+            try request.rewritten(replace: ["inputs_embeds": (dtype, shape, halves.withUnsafeBytes { Array($0) })]),
+            try request.rewritten(replace: ["inputs_embeds": (.f32, shape, widened.withUnsafeBytes { Array($0) })])
+        )
     }
 
     @Test("F16 requests equal their exact F32 widening", arguments: ["public-024-s4-p64-d64", "public-031-s6-p9-d24"])

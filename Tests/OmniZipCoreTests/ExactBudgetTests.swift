@@ -21,8 +21,8 @@ struct ExactBudgetTests {
     @Test("K* uses rho_v clamped for guided runs and rho_v itself for unguided ones")
     func target() throws {
         #expect(ExactVideoTarget.tokens(layout: layout, rhoVideo: 0.6) == 6 * 4)
-        #expect(ExactVideoTarget.tokens(layout: layout, rhoVideo: 0.1) == 6 * 6)   // clamped to 0.35
-        #expect(ExactVideoTarget.tokens(layout: layout, rhoVideo: 0.9) == 6 * 2)   // clamped to 0.75
+        #expect(ExactVideoTarget.tokens(layout: layout, rhoVideo: 0.1) == 6 * 6) // clamped to 0.35
+        #expect(ExactVideoTarget.tokens(layout: layout, rhoVideo: 0.9) == 6 * 2) // clamped to 0.75
         // One unguided run (no audio run pairs with it) and a run shorter than one frame.
         let mixed = try ChunkLayout(audioRunLengths: [4], videoRunLengths: [20, 30, 7], tokensPerFrame: 10, gridTokens: 57)
         #expect(ExactVideoTarget.tokens(layout: mixed, rhoVideo: 0.5) == 2 * 5 + 3 * 5)
@@ -53,8 +53,9 @@ struct ExactBudgetTests {
 
     @Test("the sizes-only totals: audio dominant + anchors, K* plus short runs")
     func placeholderBudget() throws {
-        let layout = try ChunkLayout(audioRunLengths: [50, 50, 50, 3], videoRunLengths: [240, 240, 240, 100], tokensPerFrame: 120,
-                                 gridTokens: 820)
+        let layout = try ChunkLayout(
+            audioRunLengths: [50, 50, 50, 3], videoRunLengths: [240, 240, 240, 100], tokensPerFrame: 120,
+            gridTokens: 820)
         let budget = PlaceholderBudget(layout: layout, parameters: .defaults)
         // N = 153: dom = round(107.1) = 107, C = round(7.65) = 8 anchors; 3 runs x 2 frames x int(120 * 0.4).
         #expect(budget.keptAudio == 115)
@@ -62,7 +63,8 @@ struct ExactBudgetTests {
         #expect(budget.shortVideo == 100)
         #expect(budget.kept == 503 && budget.total == 973)
         // No merging: anchors vanish; no audio at all: nothing kept.
-        #expect(PlaceholderBudget(layout: layout, parameters: try Parameters(rhoAudio: 0.3, rhoVideo: 0.6, contextualRatio: 0.05, g: 0)).keptAudio == 107)
+        #expect(
+            PlaceholderBudget(layout: layout, parameters: try Parameters(rhoAudio: 0.3, rhoVideo: 0.6, contextualRatio: 0.05, g: 0)).keptAudio == 107)
         let silent = try ChunkLayout(audioRunLengths: [], videoRunLengths: [240], tokensPerFrame: 120, gridTokens: 240)
         #expect(PlaceholderBudget(layout: silent, parameters: .defaults).keptAudio == 0)
     }
@@ -72,7 +74,8 @@ struct ExactBudgetTests {
         // All runs unguided: every ratio is rho_v, so the reference keeps K* exactly.
         let layout = try ChunkLayout(audioRunLengths: [], videoRunLengths: [30, 30], tokensPerFrame: 10, gridTokens: 60)
         let reference = try BudgetPlan(scores: [], layout: layout, parameters: .defaults)
-        let exact = try BudgetPlan(scores: [], layout: layout, parameters: try Parameters(rhoAudio: 0.3, rhoVideo: 0.6, contextualRatio: 0.05, g: 3, videoBudget: .exact))
+        let exact = try BudgetPlan(
+            scores: [], layout: layout, parameters: try Parameters(rhoAudio: 0.3, rhoVideo: 0.6, contextualRatio: 0.05, g: 3, videoBudget: .exact))
         #expect(exact.videoFrameKept == reference.videoFrameKept)
         #expect(exact.videoChunkRatio == reference.videoChunkRatio)
     }
@@ -87,10 +90,12 @@ struct ExactBudgetTests {
         let audioRuns = (0..<random.int(0...8)).map { _ in random.int(1...40) }
         let grid = [0.0, 0.25, 0.5, 1.0]
         func ratio() -> Double { random.int(0...3) == 0 ? grid[random.int(0...3)] : random.uniform() }
-        let parameters = try Parameters(rhoAudio: ratio(), rhoVideo: ratio(), contextualRatio: random.uniform() * 0.2,
-                                    g: random.int(0...4), videoBudget: .exact)
-        let layout = try ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: p,
-                                 gridTokens: videoRuns.reduce(0, +))
+        let parameters = try Parameters(
+            rhoAudio: ratio(), rhoVideo: ratio(), contextualRatio: random.uniform() * 0.2,
+            g: random.int(0...4), videoBudget: .exact)
+        let layout = try ChunkLayout(
+            audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: p,
+            gridTokens: videoRuns.reduce(0, +))
         // Scores with ties, so the lower-index rule is exercised too.
         let scores = (0..<layout.audioTokenCount).map { _ in Float(random.int(0...9)) }
 
@@ -120,8 +125,9 @@ struct ExactBudgetTests {
         let na = audioRuns.reduce(0, +), nv = videoRuns.reduce(0, +)
         let audio = OwnedRows(noise(max(1, na) * d, seed: UInt64(seed) + 1), dimension: d)
         let video = OwnedRows(noise(nv * d, seed: UInt64(seed) + 2), dimension: d)
-        let input = try makeInput(audio: audio, audioCount: na, video: video, videoCount: nv, scores: noise(na, seed: UInt64(seed) + 3),
-                              audioRuns: audioRuns, videoRuns: videoRuns, p: p, parameters: parameters)
+        let input = try makeInput(
+            audio: audio, audioCount: na, video: video, videoCount: nv, scores: noise(na, seed: UInt64(seed) + 3),
+            audioRuns: audioRuns, videoRuns: videoRuns, p: p, parameters: parameters)
         let result = try Compressor(workers: 2).compress(input)
         let sizes = PlaceholderBudget(layout: input.layout, parameters: parameters)
         #expect(result.videoKeep.filter { $0 }.count == sizes.keptVideo)

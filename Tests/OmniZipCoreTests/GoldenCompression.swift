@@ -3,8 +3,10 @@ import OmniZipTestSupport
 import OmniZipWire
 
 /// Runs one golden request through the wire decoder and the core, as the CLI and server do.
-func compressGolden(_ request: [UInt8], workers: Int = 2, allowBF16: Bool = true,
-                    overrides: [String: String] = [:]) throws -> TensorBundle {
+func compressGolden(
+    _ request: [UInt8], workers: Int = 2, allowBF16: Bool = true,
+    overrides: [String: String] = [:]
+) throws -> TensorBundle {
     let response = try request.withUnsafeBytes { body in
         let decoded = try RequestDecoder.decode(body, overrides: overrides, requireEmbeddings: true)
         let result = try Compressor(workers: workers, allowBF16DotProducts: allowBF16).compress(try decoded.compressionInput())

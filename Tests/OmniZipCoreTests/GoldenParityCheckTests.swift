@@ -9,8 +9,10 @@ struct GoldenParityCheckTests {
     static let expectedEmbeds: [Float] = [0, 1.5, -2.25, 1e-30]
 
     /// A one-token compress answer with one merged row, as wide as `bits` holds.
-    static func bundle(embeds: SafetensorsDType = .f32, bits: [UInt8]? = nil, mask: [UInt8] = [1],
-                       ratios: [Double] = [0.5]) throws -> TensorBundle {
+    static func bundle(
+        embeds: SafetensorsDType = .f32, bits: [UInt8]? = nil, mask: [UInt8] = [1],
+        ratios: [Double] = [0.5]
+    ) throws -> TensorBundle {
         var writer = SafetensorsWriter()
         writer.add("keep_mask", dtype: .bool, shape: [mask.count], bytes: mask)
         writer.add("merged_index", dtype: .i64, shape: [1], elements: [Int64(0)])

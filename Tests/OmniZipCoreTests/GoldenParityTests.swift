@@ -23,8 +23,9 @@ struct GoldenParityTests {
         #expect(try GoldenParity.mismatches(response: response, expected: expected) == [], "case \(name)")
     }
 
-    @Test("the float32 cross-modal path also passes the BF16 cases",
-          arguments: Golden.cases.filter { $0.contains("bf16") })
+    @Test(
+        "the float32 cross-modal path also passes the BF16 cases",
+        arguments: Golden.cases.filter { $0.contains("bf16") })
     func bf16CasesOnFloat32Path(name: String) throws {
         let response = try compressGolden(Golden.request(name), allowBF16: false)
         let expected = try TensorBundle(Golden.expected(name))

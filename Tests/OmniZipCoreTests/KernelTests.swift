@@ -58,15 +58,15 @@ struct KernelTests {
         #expect(out.map(\.bitPattern) == bits.map { UInt32($0) << 16 })
         #expect((finite != 0) == out.allSatisfy(\.isFinite))
         var one = [Float](repeating: 0, count: 1)
-        #expect(omnizip_widen_bf16([UInt16(0x7F80)], 1, &one) == 0)  // +inf
-        #expect(omnizip_widen_bf16([UInt16(0x7FC1)], 1, &one) == 0)  // NaN
+        #expect(omnizip_widen_bf16([UInt16(0x7F80)], 1, &one) == 0) // +inf
+        #expect(omnizip_widen_bf16([UInt16(0x7FC1)], 1, &one) == 0) // NaN
     }
 
     @Test("F16 widening is exact for every bit pattern and flags non-finite values")
     func widenHalf() {
         let all = (0...UInt16.max).map { $0 }
         var out = [Float](repeating: 0, count: all.count)
-        #expect(omnizip_widen_f16(all, all.count, &out) == 0)  // the set includes inf and NaN
+        #expect(omnizip_widen_f16(all, all.count, &out) == 0) // the set includes inf and NaN
         for (bits, value) in zip(all, out) {
             let expected = Float(Float16(bitPattern: bits))
             if expected.isNaN { #expect(value.isNaN) } else { #expect(value.bitPattern == expected.bitPattern, "bits \(bits)") }
@@ -88,8 +88,9 @@ struct KernelTests {
         #expect(omnizip_copy_f32(bad, 20, &out) == 0)
     }
 
-    @Test("BF16 maximum similarity agrees with a double-precision reference",
-          .enabled(if: omnizip_has_bf16_dot() != 0, "this CPU has no AVX-512 BF16"))
+    @Test(
+        "BF16 maximum similarity agrees with a double-precision reference",
+        .enabled(if: omnizip_has_bf16_dot() != 0, "this CPU has no AVX-512 BF16"))
     func bf16MaxSimilarity() {
         let m = 19, n = 45, d = 37
         func bf16(_ v: [Float]) -> [UInt16] { v.map { UInt16($0.bitPattern >> 16) } }

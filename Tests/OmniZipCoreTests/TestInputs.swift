@@ -17,16 +17,21 @@ final class OwnedRows {
 
     func rows(_ count: Int? = nil) -> TokenRows {
         let n = count ?? (dimension > 0 ? storage.count / dimension : 0)
-        return TokenRows(base: UnsafeRawPointer(storage.baseAddress!), elementType: .float32, dimension: dimension,
-                         rowIndices: Array(0..<n))
+        return TokenRows(
+            base: UnsafeRawPointer(storage.baseAddress!), elementType: .float32, dimension: dimension,
+            rowIndices: Array(0..<n))
     }
 }
 
 /// A split-layout input: `audio` rows and `video` rows with explicit run lengths.
-func makeInput(audio: OwnedRows, audioCount: Int, video: OwnedRows, videoCount: Int, scores: [Float],
-               audioRuns: [Int], videoRuns: [Int], p: Int, parameters: Parameters) throws -> CompressionInput {
-    CompressionInput(audio: audio.rows(audioCount), video: video.rows(videoCount), audioScores: scores,
-                     layout: try ChunkLayout(audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: p,
-                                         gridTokens: videoRuns.reduce(0, +)),
-                     parameters: parameters)
+func makeInput(
+    audio: OwnedRows, audioCount: Int, video: OwnedRows, videoCount: Int, scores: [Float],
+    audioRuns: [Int], videoRuns: [Int], p: Int, parameters: Parameters
+) throws -> CompressionInput {
+    CompressionInput(
+        audio: audio.rows(audioCount), video: video.rows(videoCount), audioScores: scores,
+        layout: try ChunkLayout(
+            audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: p,
+            gridTokens: videoRuns.reduce(0, +)),
+        parameters: parameters)
 }

@@ -31,7 +31,10 @@ struct VideoBudgetTests {
         let budget = VideoBudget(audioKeep: mask([14, 50, 50, 1], of: [50, 50, 50, 3]), layout: layout, rhoVideo: 0.6)
         #expect(budget.videoChunkRatio == [0.6379999995231629, 0.35, 0.6883966254696965, 0.75])
         // The base ratios are the retention's alone; the renormalisation moved runs 0 and 2.
-        #expect(budget.baseRatio == [0.75 + (0.35 - 0.75) * Double(Float(14) / Float(50)), 0.35, 0.35, 0.75 + (0.35 - 0.75) * budget.audioChunkRetention[3]])
+        #expect(
+            budget.baseRatio == [
+                0.75 + (0.35 - 0.75) * Double(Float(14) / Float(50)), 0.35, 0.35, 0.75 + (0.35 - 0.75) * budget.audioChunkRetention[3],
+            ])
         #expect(budget.baseRatio[1] == budget.videoChunkRatio[1])
     }
 
@@ -43,8 +46,9 @@ struct VideoBudgetTests {
         #expect(Array(budget.videoChunkRatio.prefix(2)) == budget.baseRatio)
     }
 
-    @Test("ratios stay within [0.35, 0.75] and unguided runs get rho_v",
-          arguments: [0.0, 0.3, 0.6, 0.9, 1.0])
+    @Test(
+        "ratios stay within [0.35, 0.75] and unguided runs get rho_v",
+        arguments: [0.0, 0.3, 0.6, 0.9, 1.0])
     func clamped(rhoVideo: Double) throws {
         let lengths = [10, 20, 30, 40, 50]
         let layout = try ChunkLayout(audioRunLengths: lengths, videoRunLengths: [40, 40, 40, 40, 40, 40, 40], tokensPerFrame: 20, gridTokens: 280)

@@ -10,9 +10,10 @@ struct VideoPruningTests {
     /// Video only: every run unguided, so its ratio is rho_v.
     func prune(_ video: [Float], d: Int, runs: [Int], p: Int, rhoVideo: Double) throws -> CompressionResult {
         let rows = OwnedRows(video, dimension: d)
-        let input = try makeInput(audio: OwnedRows([], dimension: d), audioCount: 0, video: rows, videoCount: runs.reduce(0, +),
-                              scores: [], audioRuns: [], videoRuns: runs, p: p,
-                              parameters: try Parameters(rhoAudio: 0.3, rhoVideo: rhoVideo, contextualRatio: 0.05, g: 3))
+        let input = try makeInput(
+            audio: OwnedRows([], dimension: d), audioCount: 0, video: rows, videoCount: runs.reduce(0, +),
+            scores: [], audioRuns: [], videoRuns: runs, p: p,
+            parameters: try Parameters(rhoAudio: 0.3, rhoVideo: rhoVideo, contextualRatio: 0.05, g: 3))
         return try compressor.compress(input)
     }
 
@@ -26,7 +27,7 @@ struct VideoPruningTests {
 
     @Test("tokens past the last whole frame are dropped")
     func partialFrameDropped() throws {
-        let r = try prune(noise(10 * 4, seed: 2), d: 4, runs: [10], p: 4, rhoVideo: 0)  // rho 0 keeps whole frames
+        let r = try prune(noise(10 * 4, seed: 2), d: 4, runs: [10], p: 4, rhoVideo: 0) // rho 0 keeps whole frames
         #expect(r.videoKeep == [true, true, true, true, true, true, true, true, false, false])
         #expect(r.plan.videoChunkKept == [8])
     }
@@ -36,7 +37,7 @@ struct VideoPruningTests {
         let all = try prune(noise(8 * 4, seed: 3), d: 4, runs: [8], p: 4, rhoVideo: 1)
         #expect(all.videoKeep.allSatisfy { !$0 })
         let single = try prune(noise(6 * 3, seed: 4), d: 3, runs: [6], p: 1, rhoVideo: 0.6)
-        #expect(single.videoKeep.allSatisfy { !$0 })  // nk = int(1 * 0.4) = 0
+        #expect(single.videoKeep.allSatisfy { !$0 }) // nk = int(1 * 0.4) = 0
         let keepAll = try prune(noise(6 * 3, seed: 4), d: 3, runs: [6], p: 1, rhoVideo: 0)
         #expect(keepAll.videoKeep.allSatisfy { $0 })
     }
@@ -54,7 +55,7 @@ struct VideoPruningTests {
     @Test("identical tokens tie, and ties keep the lower indices")
     func tiesGoLow() throws {
         let frame = [Float](repeating: 0.5, count: 6 * 3)
-        let r = try prune(frame + frame, d: 3, runs: [12], p: 6, rhoVideo: 0.5)  // nk = 3 per frame
+        let r = try prune(frame + frame, d: 3, runs: [12], p: 6, rhoVideo: 0.5) // nk = 3 per frame
         #expect(Array(r.videoKeep[0..<6]) == [true, true, true, false, false, false])
         #expect(Array(r.videoKeep[6..<12]) == [true, true, true, false, false, false])
     }
@@ -67,7 +68,7 @@ struct VideoPruningTests {
         var frame: [Float] = []
         for i in 0..<5 { frame += [1, 0.01 * Float(i)] }
         frame += [-1, 0.2]
-        let one = try prune(frame, d: 2, runs: [6], p: 6, rhoVideo: 0.8)  // nk = int(6 * 0.2) = 1
+        let one = try prune(frame, d: 2, runs: [6], p: 6, rhoVideo: 0.8) // nk = int(6 * 0.2) = 1
         #expect(one.videoKeep == [false, false, false, false, true, false])
     }
 

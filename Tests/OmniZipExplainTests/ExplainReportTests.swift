@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 import OmniZipCore
 import OmniZipSynthetic
@@ -23,10 +23,14 @@ struct Page {
             var depth = 0
             var cursor = start.lowerBound
             scan: while cursor < rest.endIndex {
-                if rest[cursor...].hasPrefix("<g") { depth += 1 } else if rest[cursor...].hasPrefix("</g>") {
+                if rest[cursor...].hasPrefix("<g") {
+                    depth += 1
+                } else if rest[cursor...].hasPrefix("</g>") {
                     depth -= 1
                     if depth == 0 { break scan }
-                } else if rest[cursor...].hasPrefix("<rect") { count += 1 }
+                } else if rest[cursor...].hasPrefix("<rect") {
+                    count += 1
+                }
                 cursor = rest.index(after: cursor)
             }
             rest = rest[cursor...]
@@ -62,15 +66,18 @@ func render(_ body: [UInt8], detail: ExplainDetail = .auto, overrides: [String: 
 
 @Suite("Explain report")
 struct ExplainReportTests {
-    @Test("every golden case: one filled cell per kept token, the response's counts, well-formed SVG, nothing external",
-          arguments: Golden.cases)
+    @Test(
+        "every golden case: one filled cell per kept token, the response's counts, well-formed SVG, nothing external",
+        arguments: Golden.cases)
     func goldenCase(name: String) throws {
         let (page, counts, result) = try render(try Golden.request(name))
         #expect(page.rects(inGroupsOf: "kv") == counts.keptVideo)
         #expect(page.rects(inGroupsOf: "ka") == counts.keptAudio)
         #expect(page.rects(inGroupsOf: "m") == result.mergedSources.reduce(0) { $0 + $1.count })
-        for (attribute, value) in [("data-kept", counts.kept), ("data-total", counts.total), ("data-kept-video", counts.keptVideo),
-                                   ("data-kept-audio", counts.keptAudio), ("data-merged", counts.merged)] {
+        for (attribute, value) in [
+            ("data-kept", counts.kept), ("data-total", counts.total), ("data-kept-video", counts.keptVideo),
+            ("data-kept-audio", counts.keptAudio), ("data-merged", counts.merged),
+        ] {
             #expect(page.attribute(attribute) == value, "\(attribute)")
         }
         for forbidden in ["<script", "http://", "https://", " src=", "@import", "url(http"] {

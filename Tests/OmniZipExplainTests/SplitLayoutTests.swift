@@ -25,7 +25,8 @@ struct SplitLayoutTests {
             let decoded = try RequestDecoder.decode(raw, requireEmbeddings: true)
             #expect(decoded.layout == .split)
             let result = try Compressor(workers: 1).compress(try decoded.compressionInput())
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(CompressJSON.json(decoded, result, includeEmbeddings: true))) as? [String: Any])
+            let object = try #require(
+                try JSONSerialization.jsonObject(with: Data(CompressJSON.json(decoded, result, includeEmbeddings: true))) as? [String: Any])
             #expect(object["kept_index"] == nil)
             #expect(object["audio_kept_index"] as? [Int] == result.audioKeep.indices.filter { result.audioKeep[$0] })
             #expect(object["video_kept_index"] as? [Int] == result.videoKeep.indices.filter { result.videoKeep[$0] })
@@ -35,8 +36,8 @@ struct SplitLayoutTests {
             let page = Page(html: ExplainReport(request: decoded, result: result, source: "split").html())
             #expect(page.rects(inGroupsOf: "kv") == result.videoKeep.filter { $0 }.count)
             #expect(page.rects(inGroupsOf: "ka") == result.audioKeep.filter { $0 }.count)
-            #expect(page.html.contains("viewBox=\"0 0 2 1\""))  // frames of 1 x 2 patches
-            #expect(!page.html.contains("<div class=\"card\">text"))  // no text tokens in a split request
+            #expect(page.html.contains("viewBox=\"0 0 2 1\"")) // frames of 1 x 2 patches
+            #expect(!page.html.contains("<div class=\"card\">text")) // no text tokens in a split request
         }
     }
 }

@@ -15,7 +15,7 @@ struct AdmissionTests {
         // Two complete: the queue is full, the next request is refused from its headers.
         a.enqueue(&tickets[0])
         a.enqueue(&tickets[1])
-        a.enqueue(&tickets[1])   // once per ticket
+        a.enqueue(&tickets[1]) // once per ticket
         #expect(a.queued == 2)
         guard case .failure(.queueFull) = a.admit(reserving: 1) else { Issue.record("queue not enforced"); return }
         // Uploads still in progress complete anyway: no refusal after a whole body.

@@ -9,15 +9,20 @@ struct BudgetHTTPTests {
     let client = HTTPClient()
 
     func postBudget(_ server: TestServer, _ object: [String: Any], query: String = "") async throws -> HTTPClient.Reply {
-        try await client.post(server.url("/v1/budget" + query), [UInt8](try JSONSerialization.data(withJSONObject: object)),
-                              contentType: "application/json")
+        try await client.post(
+            server.url("/v1/budget" + query), [UInt8](try JSONSerialization.data(withJSONObject: object)),
+            contentType: "application/json")
     }
 
     @Test func budgetAnswersTheTotalsFromSizes() async throws {
         let server = try TestServer()
         defer { server.shutdown() }
-        let reply = try await postBudget(server, ["audio_chunk_lens": [50, 50, 50, 3], "video_chunk_lens": [240, 240, 240, 100],
-                                                  "tokens_per_frame": 120, "rho_video": "0.6"])
+        let reply = try await postBudget(
+            server,
+            [
+                "audio_chunk_lens": [50, 50, 50, 3], "video_chunk_lens": [240, 240, 240, 100],
+                "tokens_per_frame": 120, "rho_video": "0.6",
+            ])
         #expect(reply.status == 200)
         #expect(reply.header("Content-Type") == "application/json")
         let json = try #require(reply.json)
@@ -29,9 +34,15 @@ struct BudgetHTTPTests {
         #expect(json["total"] as? Int == 973)
         #expect((json["parameters"] as? [String: Any])?["video_budget"] as? String == "exact")
         // A grid instead of tokens_per_frame, and query parameters over the body's.
-        let grid = try #require(try await postBudget(server, ["audio_chunk_lens": [10], "video_chunk_lens": [240],
-                                                              "video_grid_thw": [2, 20, 24]], query: "?rho_video=0.9").json)
-        #expect(grid["video_target"] as? Int == 2 * 30)   // aim clamped to 0.75: int(120 * 0.25)
+        let grid = try #require(
+            try await postBudget(
+                server,
+                [
+                    "audio_chunk_lens": [10], "video_chunk_lens": [240],
+                    "video_grid_thw": [2, 20, 24],
+                ], query: "?rho_video=0.9"
+            ).json)
+        #expect(grid["video_target"] as? Int == 2 * 30) // aim clamped to 0.75: int(120 * 0.25)
     }
 
     @Test func budgetRefusesWhatItCannotAnswer() async throws {
@@ -44,13 +55,16 @@ struct BudgetHTTPTests {
         expectError(try await postBudget(server, ["video_chunk_lens": [8]]), status: 400, code: "missing_field")
         expectError(try await postBudget(server, ["audio_chunk_lens": [0]]), status: 400, code: "invalid_value")
         expectError(try await postBudget(server, sizes, query: "?return=embeds"), status: 400, code: "unknown_parameter")
-        expectError(try await client.post(server.url("/v1/budget"), Array("{}".utf8), contentType: "application/octet-stream"),
-                    status: 415, code: "unsupported_media_type")
+        expectError(
+            try await client.post(server.url("/v1/budget"), Array("{}".utf8), contentType: "application/octet-stream"),
+            status: 415, code: "unsupported_media_type")
         expectError(try await client.get(server.url("/v1/budget")), status: 405, code: "method_not_allowed")
         // Sizes alone must not make the server allocate per frame without bound.
         let huge: [String: Any] = ["audio_scores": [0.5], "audio_chunk_lens": [1], "video_chunk_lens": [1 << 40], "tokens_per_frame": 1]
-        expectError(try await client.post(server.url("/v1/score?video_budget=exact"), [UInt8](try JSONSerialization.data(withJSONObject: huge)),
-                                          contentType: "application/json"), status: 400, code: "invalid_input")
+        expectError(
+            try await client.post(
+                server.url("/v1/score?video_budget=exact"), [UInt8](try JSONSerialization.data(withJSONObject: huge)),
+                contentType: "application/json"), status: 400, code: "invalid_input")
         #expect(try await client.get(server.url("/livez")).status == 200)
     }
 
@@ -70,8 +84,10 @@ struct BudgetHTTPTests {
             var found = try GoldenParity.mismatches(response: response, expected: TensorBundle(try Golden.expected(name)), exact: exact)
 
             let sizes = try RequestLayout(request).sizesJSON()
-            let budget = try await client.post(server.url("/v1/budget"), [UInt8](try JSONSerialization.data(withJSONObject: sizes)),
-                                               contentType: "application/json").json
+            let budget = try await client.post(
+                server.url("/v1/budget"), [UInt8](try JSONSerialization.data(withJSONObject: sizes)),
+                contentType: "application/json"
+            ).json
             for key in ["kept_audio", "kept_video"] where budget?[key] as? Int != Int(response.metadata[key] ?? "") {
                 found.append("/v1/budget \(key) \(budget?[key] ?? "-") but compress kept \(response.metadata[key] ?? "-")")
             }

@@ -52,16 +52,17 @@ struct CompressJSONHTTPTests {
         }
     }
 
-    @Test("Accept: the first of JSON or safetensors named wins; safetensors by default",
-          arguments: [
-              (nil, "application/octet-stream"),
-              ("application/json", "application/json"),
-              ("application/json; charset=utf-8", "application/json"),
-              ("text/html, application/json;q=0.9, application/octet-stream", "application/json"),
-              ("application/x-safetensors, application/json", "application/octet-stream"),
-              ("text/html", "application/octet-stream"),
-              ("*/*", "application/octet-stream"),
-          ] as [(String?, String)])
+    @Test(
+        "Accept: the first of JSON or safetensors named wins; safetensors by default",
+        arguments: [
+            (nil, "application/octet-stream"),
+            ("application/json", "application/json"),
+            ("application/json; charset=utf-8", "application/json"),
+            ("text/html, application/json;q=0.9, application/octet-stream", "application/json"),
+            ("application/x-safetensors, application/json", "application/octet-stream"),
+            ("text/html", "application/octet-stream"),
+            ("*/*", "application/octet-stream"),
+        ] as [(String?, String)])
     func negotiation(accept: String?, answer: String) async throws {
         let server = try TestServer()
         defer { server.shutdown() }
@@ -86,8 +87,11 @@ struct CompressJSONHTTPTests {
         for name in [Golden.cases.first { $0.contains("bf16") }, Golden.cases.first { !$0.contains("bf16") }].compactMap({ $0 }) {
             let request = try Golden.request(name)
             let binary = try TensorBundle(try await client.post(server.url("/v1/compress?return=embeds"), request).bytes)
-            let object = try #require(try await client.post(server.url("/v1/compress?return=embeds"), request,
-                                                             headers: ["Accept": "application/json"]).json)
+            let object = try #require(
+                try await client.post(
+                    server.url("/v1/compress?return=embeds"), request,
+                    headers: ["Accept": "application/json"]
+                ).json)
             for tensor in ["merged_embeds", "compressed_embeds"] {
                 let entry = try #require(object[tensor] as? [String: Any], "\(name): \(tensor) missing")
                 let text = try #require(entry["data_base64_le"] as? String)
@@ -105,10 +109,12 @@ struct CompressJSONHTTPTests {
         let body = try Golden.smallest()
         let json = ["Accept": "application/json"]
         expectError(try await client.post(server.url("/v1/compress?rho_audio=2"), body, headers: json), status: 400, code: "invalid_parameter")
-        expectError(try await client.post(server.url("/v1/compress"), Array("not safetensors".utf8), headers: json),
-                    status: 400, code: "invalid_safetensors")
-        expectError(try await client.post(server.url("/v1/compress?return=everything"), body, headers: json),
-                    status: 400, code: "invalid_parameter")
+        expectError(
+            try await client.post(server.url("/v1/compress"), Array("not safetensors".utf8), headers: json),
+            status: 400, code: "invalid_safetensors")
+        expectError(
+            try await client.post(server.url("/v1/compress?return=everything"), body, headers: json),
+            status: 400, code: "invalid_parameter")
     }
 
     @Test("curl's default Content-Type is taken as no type on safetensors endpoints, not on /v1/budget")

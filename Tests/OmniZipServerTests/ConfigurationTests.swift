@@ -10,8 +10,10 @@ struct ConfigurationTests {
     }
 
     @Test func flagsWinOverEnvironment() throws {
-        let env = ["OMNIZIP_PORT": "9000", "OMNIZIP_WORKERS": "3", "OMNIZIP_LOG_FORMAT": "text", "OMNIZIP_HOST": "::1",
-                   "OMNIZIP_MAX_BODY_BYTES": "1000", "OMNIZIP_REQUEST_TIMEOUT": "2.5", "OMNIZIP_MAX_INFLIGHT": "7"]
+        let env = [
+            "OMNIZIP_PORT": "9000", "OMNIZIP_WORKERS": "3", "OMNIZIP_LOG_FORMAT": "text", "OMNIZIP_HOST": "::1",
+            "OMNIZIP_MAX_BODY_BYTES": "1000", "OMNIZIP_REQUEST_TIMEOUT": "2.5", "OMNIZIP_MAX_INFLIGHT": "7",
+        ]
         let fromEnv = try ServerConfiguration.resolve(flags: [:], environment: env, defaultWorkers: 2)
         #expect(fromEnv.port == 9000 && fromEnv.workers == 3 && fromEnv.logFormat == .text && fromEnv.host == "::1")
         #expect(fromEnv.maxBodyBytes == 1000 && fromEnv.requestTimeout == 2.5 && fromEnv.maxInflight == 7)
@@ -51,8 +53,9 @@ struct ConfigurationTests {
     }
 
     @Test func portNoneTurnsTCPOff() throws {
-        let c = try ServerConfiguration.resolve(flags: ["port": "none"], environment: ["OMNIZIP_UNIX_SOCKET": "/s", "OMNIZIP_PORT": "8080"],
-                                                defaultWorkers: 1)
+        let c = try ServerConfiguration.resolve(
+            flags: ["port": "none"], environment: ["OMNIZIP_UNIX_SOCKET": "/s", "OMNIZIP_PORT": "8080"],
+            defaultWorkers: 1)
         #expect(!c.listensOnTCP && c.unixSocket == "/s")
         #expect(throws: ConfigurationError.self, "nothing left to listen on") {
             try ServerConfiguration.resolve(flags: ["port": "none"], environment: [:], defaultWorkers: 1)

@@ -7,9 +7,10 @@ import Testing
 struct ConnectionStateMachineTests {
     typealias Machine = ConnectionStateMachine<ManualClock>
     let clock = ManualClock()
-    let limits = Machine.Limits(idleTimeout: .seconds(60), requestTimeout: .seconds(30), lingerTimeout: .seconds(2),
-                                drainGrace: .seconds(1), minUploadRate: 1000, uploadGrace: .seconds(5), maxPipelined: 4,
-                                maxWriteBacklog: 1000)
+    let limits = Machine.Limits(
+        idleTimeout: .seconds(60), requestTimeout: .seconds(30), lingerTimeout: .seconds(2),
+        drainGrace: .seconds(1), minUploadRate: 1000, uploadGrace: .seconds(5), maxPipelined: 4,
+        maxWriteBacklog: 1000)
 
     func machine(_ limits: Machine.Limits? = nil) -> Machine { Machine(limits: limits ?? self.limits, clock: clock) }
     func at(_ seconds: Int) -> ManualClock.Instant { ManualClock.Instant(offset: .seconds(seconds)) }
@@ -59,8 +60,10 @@ struct ConnectionStateMachineTests {
     }
 
     @Test func aRequestNotCompleteInTimeGets408() {
-        var m = machine(.init(idleTimeout: .seconds(60), requestTimeout: .seconds(3), lingerTimeout: .seconds(2),
-                              drainGrace: .seconds(1), minUploadRate: 0, uploadGrace: .seconds(5)))
+        var m = machine(
+            .init(
+                idleTimeout: .seconds(60), requestTimeout: .seconds(3), lingerTimeout: .seconds(2),
+                drainGrace: .seconds(1), minUploadRate: 0, uploadGrace: .seconds(5)))
         _ = m.opened()
         let id = start(&m, body: .length(100))
         clock.advance(by: .seconds(3))
@@ -250,8 +253,9 @@ struct ConnectionStateMachineTests {
         #expect(requestComplete34 == [.disarmTimer])
         _ = m.responseReady(id, close: false)
         let advance35 = m.advance(writeBacklog: 0)
-        #expect(advance35 == [.write(id, closing: true), .stopParsing, .armTimer(at(60)), .shutdown],
-                "flushing the last response is bounded by the idle timeout")
+        #expect(
+            advance35 == [.write(id, closing: true), .stopParsing, .armTimer(at(60)), .shutdown],
+            "flushing the last response is bounded by the idle timeout")
         #expect(m.phase == .lingering)
         clock.advance(by: .seconds(1))
         let shutdownCompleted36 = m.shutdownCompleted()

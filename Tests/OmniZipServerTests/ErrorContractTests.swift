@@ -9,8 +9,10 @@ struct ErrorContractTests {
     let client = HTTPClient()
 
     /// The smallest golden request rebuilt with changes.
-    static func variant(drop: Set<String> = [], replace: [String: TensorBundle.Replacement] = [:],
-                        metadata: [String: String]? = nil) throws -> [UInt8] {
+    static func variant(
+        drop: Set<String> = [], replace: [String: TensorBundle.Replacement] = [:],
+        metadata: [String: String]? = nil
+    ) throws -> [UInt8] {
         try TensorBundle(try Golden.smallest()).rewritten(metadata: metadata, drop: drop, replace: replace)
     }
 
@@ -45,9 +47,18 @@ struct ErrorContractTests {
             (try Self.variant(drop: ["audio_scores"]), "missing_tensor", "audio_scores"),
             (try Self.variant(drop: ["inputs_embeds"]), "missing_tensor", "inputs_embeds"),
             (try Self.variant(replace: ["bogus": (.f32, [1], [0, 0, 0, 0])]), "unexpected_tensor", "bogus"),
-            (try Self.variant(replace: ["audio_scores": (.i64, [scores.count], [UInt8](repeating: 0, count: 8 * scores.count))]), "invalid_dtype", "audio_scores"),
-            (try Self.variant(replace: ["audio_scores": (.f32, [scores.count - 1], Array(scores.dropLast().withUnsafeBytes { Array($0) }))]), "inconsistent_shapes", "audio_scores"),
-            (try Self.variant(replace: ["audio_scores": (.f32, [scores.count], nanScores.withUnsafeBytes { Array($0) })]), "invalid_value", "audio_scores"),
+            (
+                try Self.variant(replace: ["audio_scores": (.i64, [scores.count], [UInt8](repeating: 0, count: 8 * scores.count))]), "invalid_dtype",
+                "audio_scores"
+            ),
+            (
+                try Self.variant(replace: ["audio_scores": (.f32, [scores.count - 1], Array(scores.dropLast().withUnsafeBytes { Array($0) }))]),
+                "inconsistent_shapes", "audio_scores"
+            ),
+            (
+                try Self.variant(replace: ["audio_scores": (.f32, [scores.count], nanScores.withUnsafeBytes { Array($0) })]), "invalid_value",
+                "audio_scores"
+            ),
         ]
         for (body, code, mentions) in cases {
             let reply = try await client.post(server.url("/v1/compress"), body)
@@ -98,7 +109,8 @@ struct ErrorContractTests {
         let server = try TestServer()
         defer { server.shutdown() }
         expectError(try await client.post(server.url("/v1/compress"), body, contentType: "text/plain"), status: 415, code: "unsupported_media_type")
-        expectError(try await client.post(server.url("/v1/compress"), body, contentType: "application/json"), status: 415, code: "unsupported_media_type")
+        expectError(
+            try await client.post(server.url("/v1/compress"), body, contentType: "application/json"), status: 415, code: "unsupported_media_type")
         expectError(try await client.post(server.url("/v1/score"), body, contentType: "text/csv"), status: 415, code: "unsupported_media_type")
         #expect(try await client.post(server.url("/v1/compress"), body, contentType: "application/x-safetensors").status == 200)
         #expect(try await client.post(server.url("/v1/compress"), body, contentType: "Application/Octet-Stream; charset=binary").status == 200)
@@ -112,8 +124,10 @@ struct ErrorContractTests {
     @Test func malformedHTTPGets400AndClose() throws {
         let server = try TestServer()
         defer { server.shutdown() }
-        for garbage in ["GET / HTTP/1.1\r\nBad Header\r\n\r\n", "POST /v1/score HTTP/1.1\r\nContent-Length: x\r\n\r\n",
-                        "GET /livez HTTP/1.1\r\n\r\nGET /livez HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"] {
+        for garbage in [
+            "GET / HTTP/1.1\r\nBad Header\r\n\r\n", "POST /v1/score HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+            "GET /livez HTTP/1.1\r\n\r\nGET /livez HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        ] {
             let raw = try server.raw()
             try raw.send(garbage)
             var response = try raw.readResponse()

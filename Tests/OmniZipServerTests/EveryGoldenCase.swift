@@ -5,8 +5,10 @@ import Testing
 /// each one to come back with no problem.
 enum EveryGoldenCase {
     /// `body` returns what is wrong with one case (empty: nothing). Failures name the case.
-    static func expectNoProblems(width: Int = 3, sourceLocation: SourceLocation = #_sourceLocation,
-                                 _ body: @escaping @Sendable (String) async throws -> [String]) async throws {
+    static func expectNoProblems(
+        width: Int = 3, sourceLocation: SourceLocation = #_sourceLocation,
+        _ body: @escaping @Sendable (String) async throws -> [String]
+    ) async throws {
         let problems = try await withThrowingTaskGroup(of: (String, [String]).self) { group in
             var results: [String: [String]] = [:]
             var pending = Golden.cases[...]

@@ -36,7 +36,8 @@ struct ExplainHTTPTests {
             if String(Self.keptVideoCells(html)) != compress.metadata["kept_video"] {
                 out.append("kept cells \(Self.keptVideoCells(html)) vs kept_video \(compress.metadata["kept_video"] ?? "-")")
             }
-            for key in ["kept", "total", "kept_audio", "kept_video", "merged"] where Self.attribute("data-" + key.replacingOccurrences(of: "_", with: "-"), html) != compress.metadata[key] {
+            for key in ["kept", "total", "kept_audio", "kept_video", "merged"]
+            where Self.attribute("data-" + key.replacingOccurrences(of: "_", with: "-"), html) != compress.metadata[key] {
                 out.append("\(key) differs")
             }
             return out
@@ -58,7 +59,8 @@ struct ExplainHTTPTests {
         expectError(try await client.post(server.url("/v1/explain?detail=everything"), body), status: 400, code: "invalid_parameter")
         expectError(try await client.post(server.url("/v1/explain?return=embeds"), body), status: 400, code: "unknown_parameter")
         expectError(try await client.post(server.url("/v1/explain"), Array("junk".utf8)), status: 400, code: "invalid_safetensors")
-        expectError(try await client.post(server.url("/v1/explain"), body, contentType: "application/json"), status: 415, code: "unsupported_media_type")
+        expectError(
+            try await client.post(server.url("/v1/explain"), body, contentType: "application/json"), status: 415, code: "unsupported_media_type")
         expectError(try await client.get(server.url("/v1/explain")), status: 405, code: "method_not_allowed")
         let metrics = String(decoding: try await client.get(server.url("/metrics")).body, as: UTF8.self)
         #expect(metrics.contains("endpoint=\"/v1/explain\""))

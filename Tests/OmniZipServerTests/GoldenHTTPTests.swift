@@ -29,10 +29,12 @@ struct GoldenHTTPTests {
             if let timed = response.metadata.keys.first(where: { $0.hasSuffix("_ms") }) { found.append("timing '\(timed)' in the body") }
             let timing = reply.header("Server-Timing") ?? ""
             for phase in ["queue", "decode", "compress", "encode", "core_plan", "core_audio", "core_video", "core_merge"]
-                where !timing.contains("\(phase);dur=") {
+            where !timing.contains("\(phase);dur=") {
                 found.append("Server-Timing lacks \(phase): \(timing)")
             }
-            if !response.names.isSuperset(of: ["keep_mask", "kept_index", "merged_index", "merged_embeds", "video_chunk_ratio", "audio_chunk_retention"]) {
+            if !response.names.isSuperset(of: [
+                "keep_mask", "kept_index", "merged_index", "merged_embeds", "video_chunk_ratio", "audio_chunk_retention",
+            ]) {
                 found.append("tensors: \(response.names.sorted())")
             }
             return found
@@ -55,8 +57,9 @@ struct GoldenHTTPTests {
             }
             // JSON in, safetensors out.
             let body = try JSONSerialization.data(withJSONObject: layout.sizesJSON(scores: try request.floats("audio_scores")))
-            let reply = try await client.post(server.url("/v1/score"), [UInt8](body), contentType: "application/json",
-                                              headers: ["Accept": "application/octet-stream"])
+            let reply = try await client.post(
+                server.url("/v1/score"), [UInt8](body), contentType: "application/json",
+                headers: ["Accept": "application/octet-stream"])
             if reply.status != 200 || reply.header("Content-Type") != "application/octet-stream" {
                 out.append("JSON score: HTTP \(reply.status) \(String(decoding: reply.body, as: UTF8.self))")
             } else {
@@ -80,7 +83,9 @@ struct GoldenHTTPTests {
         }
         serialServer.shutdown()
 
-        let server = try TestServer { $0.workers = 2; $0.maxInflight = 64 }
+        let server = try TestServer {
+            $0.workers = 2; $0.maxInflight = 64
+        }
         defer { server.shutdown() }
         let client = client
         let expected = serial
@@ -88,8 +93,9 @@ struct GoldenHTTPTests {
             for round in 0..<3 {
                 for name in names.shuffled() {
                     group.addTask {
-                        let reply = try await client.post(server.url("/v1/compress"), try Golden.request(name),
-                                                          headers: ["X-Request-Id": "\(name)-\(round)"])
+                        let reply = try await client.post(
+                            server.url("/v1/compress"), try Golden.request(name),
+                            headers: ["X-Request-Id": "\(name)-\(round)"])
                         return (name, reply.bytes)
                     }
                 }
@@ -103,7 +109,9 @@ struct GoldenHTTPTests {
     /// The parity over a Unix socket, on one keep-alive connection. Bodies over 64 kB, so
     /// they take the direct-read path too.
     @Test func unixSocketAnswersMatchTheExpectations() throws {
-        let server = try TestServer { $0.unixSocket = TestServer.socketPath(); $0.listensOnTCP = false }
+        let server = try TestServer {
+            $0.unixSocket = TestServer.socketPath(); $0.listensOnTCP = false
+        }
         defer { server.shutdown() }
         let raw = try server.rawUnix(timeout: 60)
         let names = Array(Golden.cases.filter { (64 << 10..<4 << 20).contains(Golden.size($0)) }.prefix(4))

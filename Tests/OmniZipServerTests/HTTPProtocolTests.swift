@@ -2,7 +2,7 @@ import Foundation
 import OmniZipTestSupport
 import Testing
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// HTTP/1.1 mechanics over raw sockets: what an ordinary client hides.
@@ -57,8 +57,9 @@ struct HTTPProtocolTests {
         #expect(plain.status == 200 && chunked.status == 200)
         #expect(plain.body == chunked.body)
         // JSON score, chunked in tiny pieces.
-        try raw.send(Array(Raw.postHead("/v1/score", length: nil, type: "application/json", extra: "Transfer-Encoding: chunked\r\n").utf8)
-            + Raw.chunked(Self.scoreJSON(), size: 7))
+        try raw.send(
+            Array(Raw.postHead("/v1/score", length: nil, type: "application/json", extra: "Transfer-Encoding: chunked\r\n").utf8)
+                + Raw.chunked(Self.scoreJSON(), size: 7))
         let score = try raw.readResponse()
         #expect(score.status == 200 && score.json?["total_audio"] as? Int == 4)
     }

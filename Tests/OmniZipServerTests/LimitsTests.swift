@@ -18,7 +18,9 @@ struct LimitsTests {
     @Test func stalledUploadsHoldNoWorkerSlot() async throws {
         let body = try Golden.smallest()
         // Timeouts are not the point here: a slow, loaded machine must not turn the stall into a 408.
-        let server = try TestServer { $0.maxInflight = 2; $0.workers = 1; $0.minUploadRate = 0; $0.requestTimeout = 600 }
+        let server = try TestServer {
+            $0.maxInflight = 2; $0.workers = 1; $0.minUploadRate = 0; $0.requestTimeout = 600
+        }
         defer { server.shutdown() }
         let stalled = try (0..<4).map { _ in try Self.stall(server, body: body) }
         #expect(server.waitForInflight(4), "uploads in progress are admitted")
@@ -65,7 +67,9 @@ struct LimitsTests {
 
     @Test func aSlowUploadGets408() throws {
         let body = try Golden.smallest()
-        let server = try TestServer { $0.minUploadRate = 1 << 20; $0.uploadGrace = 0.5 }
+        let server = try TestServer {
+            $0.minUploadRate = 1 << 20; $0.uploadGrace = 0.5
+        }
         defer { server.shutdown() }
         let slow = try Self.stall(server, body: body)
         let response = try slow.readResponse()
@@ -109,7 +113,7 @@ struct LimitsTests {
         }
         let extra = try server.raw(timeout: 5)
         #expect(extra.closedByPeer(), "the fourth connection is closed at once")
-        open.removeLast()    // closes one
+        open.removeLast() // closes one
         var reply: RawClient.Response?
         for _ in 0..<50 where reply == nil {
             if let raw = try? server.raw(timeout: 5), (try? raw.send(Raw.get("/metrics"))) != nil {

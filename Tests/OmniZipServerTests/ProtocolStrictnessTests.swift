@@ -13,12 +13,14 @@ struct ProtocolStrictnessTests {
         return (response, response.closes && raw.closedByPeer())
     }
 
-    @Test("whitespace before a header colon is refused (request smuggling)", arguments: [
-        "POST /v1/score HTTP/1.1\r\nHost: t\r\nTransfer-Encoding : chunked\r\nContent-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
-        "POST /v1/score HTTP/1.1\r\nHost: t\r\nContent-Length : 2\r\nContent-Type: application/json\r\n\r\n{}",
-        "POST /v1/score HTTP/1.1\r\nHost: t\r\nContent-Length\t: 2\r\nContent-Type: application/json\r\n\r\n{}",
-        "GET /livez HTTP/1.1\r\nHost: t\r\nX-Id : 1\r\n\r\n",
-    ])
+    @Test(
+        "whitespace before a header colon is refused (request smuggling)",
+        arguments: [
+            "POST /v1/score HTTP/1.1\r\nHost: t\r\nTransfer-Encoding : chunked\r\nContent-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+            "POST /v1/score HTTP/1.1\r\nHost: t\r\nContent-Length : 2\r\nContent-Type: application/json\r\n\r\n{}",
+            "POST /v1/score HTTP/1.1\r\nHost: t\r\nContent-Length\t: 2\r\nContent-Type: application/json\r\n\r\n{}",
+            "GET /livez HTTP/1.1\r\nHost: t\r\nX-Id : 1\r\n\r\n",
+        ])
     func whitespaceBeforeColon(request: String) throws {
         let server = try TestServer()
         defer { server.shutdown() }
@@ -85,7 +87,7 @@ struct ProtocolStrictnessTests {
         let headEnd = try #require(text.range(of: "\r\n\r\n"))
         let headLines = text[..<headEnd.lowerBound]
         #expect(headLines.contains("Content-Type: \(get.headers["content-type"] ?? "?")"))
-        if path != "/metrics" && path != "/v1/info" {   // these bodies change between calls
+        if path != "/metrics" && path != "/v1/info" { // these bodies change between calls
             #expect(headLines.contains("Content-Length: \(get.body.count)"))
         }
         #expect(text[headEnd.upperBound...].hasPrefix("HTTP/1.1 200 OK"), "the HEAD answer carried a body")
@@ -94,13 +96,19 @@ struct ProtocolStrictnessTests {
     @Test func lengthMessagesSayWhatWasSent() throws {
         let server = try TestServer { $0.maxBodyBytes = 1 << 20 }
         defer { server.shutdown() }
-        let (huge, _) = try exchange(server, Raw.postHead("/v1/score", length: nil, type: "application/json",
-                                                          extra: "Content-Length: 9223372036854775808\r\n"))
+        let (huge, _) = try exchange(
+            server,
+            Raw.postHead(
+                "/v1/score", length: nil, type: "application/json",
+                extra: "Content-Length: 9223372036854775808\r\n"))
         #expect(huge.status == 413)
         #expect(String(decoding: huge.body, as: UTF8.self).contains("Content-Length 9223372036854775808 exceeds"))
 
-        let (overflow, closed) = try exchange(server, Raw.postHead("/v1/score", length: nil, type: "application/json",
-                                                                   extra: "Transfer-Encoding: chunked\r\n") + "fffffffffffffffffff\r\n")
+        let (overflow, closed) = try exchange(
+            server,
+            Raw.postHead(
+                "/v1/score", length: nil, type: "application/json",
+                extra: "Transfer-Encoding: chunked\r\n") + "fffffffffffffffffff\r\n")
         #expect(overflow.status == 400 && closed)
         #expect(String(decoding: overflow.body, as: UTF8.self).contains("chunk size"))
     }
@@ -111,8 +119,9 @@ struct ProtocolStrictnessTests {
         defer { server.shutdown() }
         let raw = try server.raw(timeout: 5)
         // The chunk's data never comes: the answer must not wait for it.
-        try raw.send(Raw.postHead("/v1/score", length: nil, type: "application/json", extra: "Transfer-Encoding: chunked\r\n")
-                     + "10\r\n{\"audio_scores\":\r\n200000\r\n")
+        try raw.send(
+            Raw.postHead("/v1/score", length: nil, type: "application/json", extra: "Transfer-Encoding: chunked\r\n")
+                + "10\r\n{\"audio_scores\":\r\n200000\r\n")
         let response = try raw.readResponse()
         #expect(response.status == 413 && response.errorCode == "body_too_large" && response.closes)
         #expect(String(decoding: response.body, as: UTF8.self).contains("a chunk of 2097152 bytes"))

@@ -3,7 +3,7 @@ import OmniZipServer
 import OmniZipTestSupport
 import Testing
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `--unix-socket`: the same HTTP over a Unix-domain socket, its file's mode, what may be
@@ -85,10 +85,12 @@ struct UnixSocketTests {
 
     @Test func aStaleSocketIsReplaced() throws {
         let path = TestServer.socketPath()
-        defer { unlink(path) }  // The server removes it; this is for a failed start.
+        defer { unlink(path) } // The server removes it; this is for a failed start.
         try Self.leaveStaleSocket(at: path)
         #expect(throws: RawClient.Failure.self, "nothing accepts on it") { try RawClient(unixSocket: path) }
-        let server = try TestServer { $0.unixSocket = path; $0.listensOnTCP = false }
+        let server = try TestServer {
+            $0.unixSocket = path; $0.listensOnTCP = false
+        }
         defer { server.shutdown() }
         let raw = try server.rawUnix()
         try raw.send(Raw.get("/livez"))
@@ -99,7 +101,11 @@ struct UnixSocketTests {
         let path = TestServer.socketPath()
         defer { unlink(path) }
         try Data("precious".utf8).write(to: URL(fileURLWithPath: path))
-        let error = #expect(throws: ServerError.self) { try TestServer { $0.unixSocket = path; $0.listensOnTCP = false } }
+        let error = #expect(throws: ServerError.self) {
+            try TestServer {
+                $0.unixSocket = path; $0.listensOnTCP = false
+            }
+        }
         #expect(error?.description.contains("not a socket") == true, "\(String(describing: error))")
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data("precious".utf8))
     }
@@ -108,7 +114,11 @@ struct UnixSocketTests {
         let first = try Self.unixOnly()
         defer { first.shutdown() }
         let path = try #require(first.server.configuration.unixSocket)
-        let error = #expect(throws: ServerError.self) { try TestServer { $0.unixSocket = path; $0.listensOnTCP = false } }
+        let error = #expect(throws: ServerError.self) {
+            try TestServer {
+                $0.unixSocket = path; $0.listensOnTCP = false
+            }
+        }
         #expect(error?.description.contains("another process is listening") == true, "\(String(describing: error))")
         // The first server still owns the path and answers on it.
         let raw = try first.rawUnix()
@@ -118,9 +128,14 @@ struct UnixSocketTests {
 
     @Test func aMissingDirectoryIsNamed() throws {
         let path = "/tmp/omnizip-no-such-dir-\(getpid())/omnizip.sock"
-        let error = #expect(throws: ServerError.self) { try TestServer { $0.unixSocket = path; $0.listensOnTCP = false } }
-        #expect(error?.description.contains("/tmp/omnizip-no-such-dir-\(getpid()) is not an existing directory") == true,
-                "\(String(describing: error))")
+        let error = #expect(throws: ServerError.self) {
+            try TestServer {
+                $0.unixSocket = path; $0.listensOnTCP = false
+            }
+        }
+        #expect(
+            error?.description.contains("/tmp/omnizip-no-such-dir-\(getpid()) is not an existing directory") == true,
+            "\(String(describing: error))")
     }
 
     @Test func theSocketFileIsRemovedWhenTheDrainStarts() throws {
@@ -138,7 +153,9 @@ struct UnixSocketTests {
 
     @Test func tcpAndUnixTogetherShareTheConnectionLimit() throws {
         let path = TestServer.socketPath()
-        let server = try TestServer { $0.unixSocket = path; $0.maxConnections = 1 }
+        let server = try TestServer {
+            $0.unixSocket = path; $0.maxConnections = 1
+        }
         defer { server.shutdown() }
         let line = try #require(server.logLines.first.flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
         #expect(line["port"] as? Int == server.port && line["unix_socket"] as? String == path)
@@ -154,7 +171,8 @@ struct UnixSocketTests {
         var served = false
         for _ in 0..<100 where !served {
             if let unix = try? server.rawUnix(timeout: 2), (try? unix.send(Raw.get("/livez"))) != nil,
-               (try? unix.readResponse())?.status == 200 {
+                (try? unix.readResponse())?.status == 200
+            {
                 served = true
             } else {
                 usleep(20_000)

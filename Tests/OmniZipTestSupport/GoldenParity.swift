@@ -48,7 +48,9 @@ public enum GoldenParity {
             for i in want.indices {
                 let got = UInt16(raw[2 * i]) | UInt16(raw[2 * i + 1]) << 8, rounded = BF16.rounded(want[i])
                 if !BF16.withinOneUlp(got, rounded) {
-                    return ["merged_embeds[\(i)] is BF16 0x\(String(got, radix: 16)), expected 0x\(String(rounded, radix: 16)) (\(want[i]) rounded) ± 1 ulp"]
+                    return [
+                        "merged_embeds[\(i)] is BF16 0x\(String(got, radix: 16)), expected 0x\(String(rounded, radix: 16)) (\(want[i]) rounded) ± 1 ulp"
+                    ]
                 }
             }
         } else {

@@ -37,12 +37,12 @@ public struct Prerequisite: Sendable {
 // build links the standard library statically, where the toolchain ships no Testing module.
 // The trait is only ever used from test targets, which always have it.
 #if canImport(Testing)
-import Testing
+    import Testing
 
-extension Trait where Self == ConditionTrait {
-    /// Runs the test or suite only with `prerequisite`; see `Prerequisite` for what happens without it.
-    public static func requires(_ prerequisite: Prerequisite, sourceLocation: SourceLocation = #_sourceLocation) -> Self {
-        .enabled(Comment(rawValue: prerequisite.message), sourceLocation: sourceLocation) { try prerequisite.evaluate() }
+    extension Trait where Self == ConditionTrait {
+        /// Runs the test or suite only with `prerequisite`; see `Prerequisite` for what happens without it.
+        public static func requires(_ prerequisite: Prerequisite, sourceLocation: SourceLocation = #_sourceLocation) -> Self {
+            .enabled(Comment(rawValue: prerequisite.message), sourceLocation: sourceLocation) { try prerequisite.evaluate() }
+        }
     }
-}
 #endif

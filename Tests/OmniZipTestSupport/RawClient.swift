@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A blocking POSIX socket speaking raw HTTP/1.1: for what an ordinary client hides

@@ -29,7 +29,7 @@ public enum SharedData {
             + "without it only the \(Golden.fixtureCaseCount) committed cases run",
         isMet: FileManager.default.fileExists(atPath: goldenExact.path) && !Golden.caseNames(in: golden).isEmpty)
 
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()  // OmniZipTestSupport
-        .deletingLastPathComponent()  // Tests
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent() // OmniZipTestSupport
+        .deletingLastPathComponent() // Tests
         .deletingLastPathComponent()
 }

@@ -7,8 +7,10 @@ extension TensorBundle {
     /// This file written again, for variants of a valid request: `metadata` instead of its own
     /// (when given), without the tensors in `drop`, with `replace` taking the place of tensors of
     /// the same name and the others appended. Tensors keep their order.
-    public func rewritten(metadata: [String: String]? = nil, drop: Set<String> = [],
-                          replace: [String: Replacement] = [:]) throws -> [UInt8] {
+    public func rewritten(
+        metadata: [String: String]? = nil, drop: Set<String> = [],
+        replace: [String: Replacement] = [:]
+    ) throws -> [UInt8] {
         var writer = SafetensorsWriter(metadata: metadata ?? self.metadata)
         for tensor in file.tensors where !drop.contains(tensor.name) {
             if let (dtype, shape, bytes) = replace[tensor.name] {

@@ -16,7 +16,8 @@ struct BudgetCodecTests {
     @Test func videoBudgetIsReadFromMetadataAndOverrides() throws {
         #expect(try RequestOptions(metadata: [:], overrides: [:]).parameters.videoBudget == .reference)
         #expect(try RequestOptions(metadata: ["video_budget": "exact"], overrides: [:]).parameters.videoBudget == .exact)
-        #expect(try RequestOptions(metadata: ["video_budget": "exact"], overrides: ["video_budget": "reference"]).parameters.videoBudget == .reference)
+        #expect(
+            try RequestOptions(metadata: ["video_budget": "exact"], overrides: ["video_budget": "reference"]).parameters.videoBudget == .reference)
         #expect(throws: WireError.self) { try RequestOptions(metadata: ["video_budget": "Exact"], overrides: [:]) }
     }
 
@@ -29,19 +30,21 @@ struct BudgetCodecTests {
         #expect(grid.layout.tokensPerFrame == 4)
     }
 
-    @Test("refusals name the field", arguments: [
-        (#"[1,2]"#, "invalid_json"),
-        (#"{}"#, "missing_field"),
-        (#"{"video_chunk_lens":[8]}"#, "missing_field"),
-        (#"{"audio_chunk_lens":[2],"audio_scores":[1,2]}"#, "unexpected_field"),
-        (#"{"audio_chunk_lens":[-1]}"#, "invalid_value"),
-        (#"{"audio_chunk_lens":[2],"video_chunk_lens":[8],"video_grid_thw":[1,4,4]}"#, "inconsistent_shapes"),
-        (#"{"audio_chunk_lens":[2],"video_budget":"reference"}"#, "invalid_parameter"),
-        (#"{"audio_chunk_lens":[2],"rho_video":2}"#, "invalid_parameter"),
-        // A few bytes must not ask for unbounded memory, nor overflow a sum.
-        (#"{"audio_chunk_lens":[2],"video_chunk_lens":[1099511627776],"tokens_per_frame":1}"#, "invalid_input"),
-        (#"{"audio_chunk_lens":[1099511627776,1099511627776],"video_chunk_lens":[]}"#, "invalid_input"),
-    ])
+    @Test(
+        "refusals name the field",
+        arguments: [
+            (#"[1,2]"#, "invalid_json"),
+            (#"{}"#, "missing_field"),
+            (#"{"video_chunk_lens":[8]}"#, "missing_field"),
+            (#"{"audio_chunk_lens":[2],"audio_scores":[1,2]}"#, "unexpected_field"),
+            (#"{"audio_chunk_lens":[-1]}"#, "invalid_value"),
+            (#"{"audio_chunk_lens":[2],"video_chunk_lens":[8],"video_grid_thw":[1,4,4]}"#, "inconsistent_shapes"),
+            (#"{"audio_chunk_lens":[2],"video_budget":"reference"}"#, "invalid_parameter"),
+            (#"{"audio_chunk_lens":[2],"rho_video":2}"#, "invalid_parameter"),
+            // A few bytes must not ask for unbounded memory, nor overflow a sum.
+            (#"{"audio_chunk_lens":[2],"video_chunk_lens":[1099511627776],"tokens_per_frame":1}"#, "invalid_input"),
+            (#"{"audio_chunk_lens":[1099511627776,1099511627776],"video_chunk_lens":[]}"#, "invalid_input"),
+        ])
     func refusals(json: String, code: String) {
         #expect(throws: WireError.self) { try decode(json) }
         do {

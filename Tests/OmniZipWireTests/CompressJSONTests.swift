@@ -21,8 +21,10 @@ struct CompressJSONTests {
         let (json, tensors) = try body.withUnsafeBytes { raw in
             let decoded = try RequestDecoder.decode(raw, requireEmbeddings: true)
             let result = try Compressor(workers: 1).compress(try decoded.compressionInput())
-            return (CompressJSON.json(decoded, result, includeEmbeddings: false),
-                    ResponseEncoder.compress(decoded, result, includeEmbeddings: false).serialized())
+            return (
+                CompressJSON.json(decoded, result, includeEmbeddings: false),
+                ResponseEncoder.compress(decoded, result, includeEmbeddings: false).serialized()
+            )
         }
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json)) as? [String: Any])
         try tensors.withUnsafeBytes { raw in

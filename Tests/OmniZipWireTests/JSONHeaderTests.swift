@@ -27,10 +27,12 @@ private func errorMessage<T>(_ result: Result<T, SafetensorsError>) -> String {
     @Test func parsesNestedStructure() throws {
         let value = try json(#" { "a" : [1, "x", true, false, null, {"b": []}] , "c": {} } "#).get()
         let expected: HeaderJSON = .object([
-            HeaderJSONMember(key: "a", value: .array([
-                .nonNegativeInteger(1), .string("x"), .bool(true), .bool(false), .null,
-                .object([HeaderJSONMember(key: "b", value: .array([]))]),
-            ])),
+            HeaderJSONMember(
+                key: "a",
+                value: .array([
+                    .nonNegativeInteger(1), .string("x"), .bool(true), .bool(false), .null,
+                    .object([HeaderJSONMember(key: "b", value: .array([]))]),
+                ])),
             HeaderJSONMember(key: "c", value: .object([])),
         ])
         #expect(value == expected)
@@ -135,13 +137,13 @@ private func errorMessage<T>(_ result: Result<T, SafetensorsError>) -> String {
         }
         #expect(check(Array("aé中😀".utf8)) == nil)
         #expect(check([0x61, 0xFF]) == 1)
-        #expect(check([0xC0, 0x80]) == 0)              // overlong NUL
-        #expect(check([0xE0, 0x80, 0x80]) == 0)        // overlong 3-byte
-        #expect(check([0xED, 0xA0, 0x80]) == 0)        // UTF-16 surrogate D800
-        #expect(check([0xF4, 0x90, 0x80, 0x80]) == 0)  // above U+10FFFF
-        #expect(check([0x61, 0xE4, 0xB8]) == 1)        // cut-off sequence
-        #expect(check([0x80]) == 0)                    // stray continuation
-        #expect(check([0xF0, 0x9F, 0x98, 0x41]) == 0)  // bad continuation
+        #expect(check([0xC0, 0x80]) == 0) // overlong NUL
+        #expect(check([0xE0, 0x80, 0x80]) == 0) // overlong 3-byte
+        #expect(check([0xED, 0xA0, 0x80]) == 0) // UTF-16 surrogate D800
+        #expect(check([0xF4, 0x90, 0x80, 0x80]) == 0) // above U+10FFFF
+        #expect(check([0x61, 0xE4, 0xB8]) == 1) // cut-off sequence
+        #expect(check([0x80]) == 0) // stray continuation
+        #expect(check([0xF0, 0x9F, 0x98, 0x41]) == 0) // bad continuation
         // Agree with the standard library on every 2-byte input and a sample of 3- and 4-byte ones.
         var disagreements: [[UInt8]] = []
         for a in 0...255 {

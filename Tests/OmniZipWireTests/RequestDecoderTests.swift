@@ -4,14 +4,16 @@ import OmniZipCore
 
 /// A small interleaved request: [text, 4 video, 3 audio, 4 video, 3 audio], P = 2, D = 3.
 struct RequestBuilder {
-    var ids: [Int64] = [1, 151656, 151656, 151656, 151656, 151646, 151646, 151646,
-                        151656, 151656, 151656, 151656, 151646, 151646, 151646]
+    var ids: [Int64] = [
+        1, 151656, 151656, 151656, 151656, 151646, 151646, 151646,
+        151656, 151656, 151656, 151656, 151646, 151646, 151646,
+    ]
     var dimension = 3
     var embedsDType: SafetensorsDType = .f32
     var embeds: [Float]?
     var embedsRows: Int?
     var scores: [Float] = [0.1, 0.5, 0.2, 0.9, 0.3, 0.4]
-    var grid: [Int64] = [4, 2, 4]  // T = 4 frames of (2/2)*(4/2) = 2 tokens
+    var grid: [Int64] = [4, 2, 4] // T = 4 frames of (2/2)*(4/2) = 2 tokens
     var metadata: [String: String] = [:]
     var extra: [(String, SafetensorsDType, [Int], [UInt8])] = []
     var omit: Set<String> = []
@@ -40,8 +42,10 @@ struct RequestBuilder {
 }
 
 /// Asserts that decoding fails with `code` and a message containing `fragment`.
-func expectWireError(_ code: String, _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation,
-                     _ body: () throws -> Void) {
+func expectWireError(
+    _ code: String, _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () throws -> Void
+) {
     do {
         try body()
         Issue.record("expected \(code) error", sourceLocation: sourceLocation)
@@ -65,8 +69,8 @@ struct RequestDecoderTests {
         #expect(r.chunks.tokensPerFrame == 2 && r.chunks.gridTokens == 8)
         #expect(r.audioPositions == [5, 6, 7, 12, 13, 14])
         #expect(r.options.parameters.rhoAudio == 0.5)
-        #expect(r.options.parameters.g == 4)  // the override wins
-        #expect(r.options.parameters.rhoVideo == 0.6)  // default
+        #expect(r.options.parameters.g == 4) // the override wins
+        #expect(r.options.parameters.rhoVideo == 0.6) // default
         #expect(r.dimension == 3 && r.hasEmbeddings)
     }
 
@@ -100,7 +104,7 @@ struct RequestDecoderTests {
         grid.grid = [5, 2, 4]
         expectWireError("inconsistent_shapes", "video_grid_thw") { _ = try grid.decode() }
         var rows = RequestBuilder()
-        rows.embedsRows = 16  // one row more than input_ids has tokens
+        rows.embedsRows = 16 // one row more than input_ids has tokens
         expectWireError("invalid_shape", "inputs_embeds") { _ = try rows.decode() }
     }
 
@@ -111,16 +115,18 @@ struct RequestDecoderTests {
         expectWireError("invalid_value", "audio_scores") { _ = try b.decode() }
         var e = RequestBuilder()
         var values = (0..<45).map { Float($0) }
-        values[3 * 3] = .infinity  // a video row
+        values[3 * 3] = .infinity // a video row
         e.embeds = values
         let decoded = try e.decode()
         #expect(throws: OmniZipError.self) { try Compressor(workers: 1).compress(try decoded.compressionInput()) }
     }
 
-    @Test("parameters: out of range, not a number, unknown names", arguments: [
-        (["rho_audio": "1.5"], "rho_audio"), (["rho_video": "-0.1"], "rho_video"), (["contextual_ratio": "nan"], "contextual_ratio"),
-        (["g": "2.5"], "'g'"), (["g": "-1"], "'g'"), (["rho_audio": "0x1p-2"], "rho_audio"), (["audio_token_id": "x"], "audio_token_id"),
-    ])
+    @Test(
+        "parameters: out of range, not a number, unknown names",
+        arguments: [
+            (["rho_audio": "1.5"], "rho_audio"), (["rho_video": "-0.1"], "rho_video"), (["contextual_ratio": "nan"], "contextual_ratio"),
+            (["g": "2.5"], "'g'"), (["g": "-1"], "'g'"), (["rho_audio": "0x1p-2"], "rho_audio"), (["audio_token_id": "x"], "audio_token_id"),
+        ])
     func badParameters(overrides: [String: String], fragment: String) {
         expectWireError("invalid_parameter", fragment) { _ = try RequestBuilder().decode(overrides: overrides) }
     }
@@ -157,7 +163,7 @@ struct ResponseEncoderTests {
             let mask = try file.boolValues(file.tensor("keep_mask")!, in: raw)
             let kept = try file.int64Values(file.tensor("kept_index")!, in: raw)
             #expect(mask.count == 15)
-            #expect(mask[0])  // text tokens always survive
+            #expect(mask[0]) // text tokens always survive
             #expect(kept == mask.indices.filter { mask[$0] }.map(Int64.init))
             #expect(file.tensor("compressed_embeds")!.shape == [kept.count, 3])
             #expect(file.metadata["kept"] == String(kept.count) && file.metadata["total"] == "15")
@@ -171,8 +177,8 @@ struct ResponseEncoderTests {
     @Test("BF16 narrowing rounds to nearest even")
     func bf16Rounding() {
         #expect(ElementConversion.bfloat16Bits(1.0) == 0x3F80)
-        #expect(ElementConversion.bfloat16Bits(Float(bitPattern: 0x3F80_8000)) == 0x3F80)  // tie -> even
-        #expect(ElementConversion.bfloat16Bits(Float(bitPattern: 0x3F81_8000)) == 0x3F82)  // tie -> even (up)
+        #expect(ElementConversion.bfloat16Bits(Float(bitPattern: 0x3F80_8000)) == 0x3F80) // tie -> even
+        #expect(ElementConversion.bfloat16Bits(Float(bitPattern: 0x3F81_8000)) == 0x3F82) // tie -> even (up)
         #expect(ElementConversion.bfloat16Bits(Float(bitPattern: 0x3F80_8001)) == 0x3F81)
         #expect(ElementConversion.bfloat16Bits(.infinity) == 0x7F80)
         #expect(Float(bitPattern: UInt32(ElementConversion.bfloat16Bits(.nan)) << 16).isNaN)
@@ -187,7 +193,8 @@ struct ScoreCodecTests {
 
     @Test("a JSON plan request gives the same plan as the safetensors one")
     func agreesWithSafetensors() throws {
-        let json = #"{"audio_scores":[0.1,0.5,0.2,0.9,0.3,0.4],"audio_chunk_lens":[3,3],"video_chunk_lens":[4,4],"tokens_per_frame":2,"rho_video":0.6}"#
+        let json =
+            #"{"audio_scores":[0.1,0.5,0.2,0.9,0.3,0.4],"audio_chunk_lens":[3,3],"video_chunk_lens":[4,4],"tokens_per_frame":2,"rho_video":0.6}"#
         let fromJSON = try decode(json)
         let fromTensors = try RequestBuilder().decode(requireEmbeddings: false)
         let a = try BudgetPlan(scores: fromJSON.scores, layout: fromJSON.chunks, parameters: fromJSON.options.parameters)
@@ -198,14 +205,16 @@ struct ScoreCodecTests {
         #expect(text.contains(#""kept_video":\#(a.keptVideo)"#))
     }
 
-    @Test("JSON errors name the field", arguments: [
-        (#"{"audio_scores":"x"}"#, "invalid_value", "audio_scores"), (#"{"rho_audio":0.3}"#, "missing_field", "audio_scores"),
-        (#"{"audio_scores":[1],"audio_chunk_lens":[2]}"#, "inconsistent_shapes", "audio_scores"),
-        (#"{"audio_scores":[],"video_chunk_lens":[4]}"#, "missing_field", "tokens_per_frame"),
-        (#"{"audio_scores":[],"bogus":1}"#, "unexpected_field", "bogus"),
-        (#"{"audio_scores":[],"rho_audio":2}"#, "invalid_parameter", "rho_audio"),
-        ("[1,2]", "invalid_json", "object"), ("{", "invalid_json", "JSON"),
-    ])
+    @Test(
+        "JSON errors name the field",
+        arguments: [
+            (#"{"audio_scores":"x"}"#, "invalid_value", "audio_scores"), (#"{"rho_audio":0.3}"#, "missing_field", "audio_scores"),
+            (#"{"audio_scores":[1],"audio_chunk_lens":[2]}"#, "inconsistent_shapes", "audio_scores"),
+            (#"{"audio_scores":[],"video_chunk_lens":[4]}"#, "missing_field", "tokens_per_frame"),
+            (#"{"audio_scores":[],"bogus":1}"#, "unexpected_field", "bogus"),
+            (#"{"audio_scores":[],"rho_audio":2}"#, "invalid_parameter", "rho_audio"),
+            ("[1,2]", "invalid_json", "object"), ("{", "invalid_json", "JSON"),
+        ])
     func errors(json: String, code: String, fragment: String) {
         expectWireError(code, fragment) {
             _ = try decode(json)

@@ -46,25 +46,26 @@ import Testing
     }
 
     private static func mutate(_ bytes: inout [UInt8], using rng: inout SeededRandom) {
-        let headerEnd = min(bytes.count, 8 + Int(truncatingIfNeeded: bytes.count >= 8 ? bytes.withUnsafeBytes { $0.loadLE(at: 0, as: UInt32.self) } : 0))
+        let headerEnd = min(
+            bytes.count, 8 + Int(truncatingIfNeeded: bytes.count >= 8 ? bytes.withUnsafeBytes { $0.loadLE(at: 0, as: UInt32.self) } : 0))
         func position(inHeader: Bool) -> Int? {
             guard !bytes.isEmpty else { return nil }
             if inHeader, headerEnd > 8 { return Int.random(in: 8..<headerEnd, using: &rng) }
             return Int.random(in: 0..<bytes.count, using: &rng)
         }
         switch Int.random(in: 0..<9, using: &rng) {
-        case 0:  // random byte anywhere
+        case 0: // random byte anywhere
             if let i = position(inHeader: false) { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
-        case 1:  // bit flip in the header, where structure lives
+        case 1: // bit flip in the header, where structure lives
             if let i = position(inHeader: true) { bytes[i] ^= 1 << UInt8.random(in: 0..<8, using: &rng) }
-        case 2:  // JSON-significant character in the header
+        case 2: // JSON-significant character in the header
             let tokens = Array("{}[]\",:0123456789-.e \\u".utf8)
             if let i = position(inHeader: true), let token = tokens.randomElement(using: &rng) { bytes[i] = token }
-        case 3:  // truncate
+        case 3: // truncate
             bytes.removeLast(Int.random(in: 0...bytes.count, using: &rng))
-        case 4:  // append junk
+        case 4: // append junk
             bytes += (0..<Int.random(in: 1...16, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-        case 5:  // rewrite the header length: nearby, random, or near UInt64.max
+        case 5: // rewrite the header length: nearby, random, or near UInt64.max
             guard bytes.count >= 8 else { return }
             let current = bytes.withUnsafeBytes { $0.loadLE(at: 0, as: UInt64.self) }
             let choices: [UInt64] = [
@@ -74,14 +75,14 @@ import Testing
             ]
             let value = choices[Int.random(in: 0..<choices.count, using: &rng)]
             bytes.replaceSubrange(0..<8, with: lengthPrefix(value))
-        case 6:  // delete a span
+        case 6: // delete a span
             guard let i = position(inHeader: true) else { return }
             bytes.removeSubrange(i..<min(bytes.count, i + Int.random(in: 1...8, using: &rng)))
-        case 7:  // duplicate a span (repeats keys, digits, brackets)
+        case 7: // duplicate a span (repeats keys, digits, brackets)
             guard let i = position(inHeader: true) else { return }
             let span = Array(bytes[i..<min(bytes.count, i + Int.random(in: 1...12, using: &rng))])
             bytes.insert(contentsOf: span, at: i)
-        default:  // a high byte in the header, usually breaking UTF-8
+        default: // a high byte in the header, usually breaking UTF-8
             if let i = position(inHeader: true) { bytes[i] = UInt8.random(in: 0x80...0xFF, using: &rng) }
         }
     }

@@ -11,7 +11,8 @@ import Testing
     /// Python orders tensors by alignment then name, lists the zero-byte tensor 'a' first, and
     /// pads the header with spaces.
     @Test func readsCommittedPythonFixture() throws {
-        let header = #"{"__metadata__":{"z":"é\"\n","format":"np"},"a":{"dtype":"I64","shape":[0,3],"data_offsets":[0,0]},"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"U8","shape":[1],"data_offsets":[8,9]}}   "#
+        let header =
+            #"{"__metadata__":{"z":"é\"\n","format":"np"},"a":{"dtype":"I64","shape":[0,3],"data_offsets":[0,0]},"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"U8","shape":[1],"data_offsets":[8,9]}}   "#
         let bytes: [UInt8] = [0xD0, 0, 0, 0, 0, 0, 0, 0] + Array(header.utf8) + [0, 0, 0x80, 0x3F, 0, 0, 0, 0x40, 1]
         #expect(bytes.count == 225)
         let file = try parse(bytes)
@@ -30,7 +31,8 @@ import Testing
     func readsFileWrittenByPython() throws {
         let path = Python.temporaryPath("from-python.safetensors")
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try Python.run("""
+        try Python.run(
+            """
             import sys, numpy as np
             from safetensors.numpy import save_file
             save_file({
@@ -70,7 +72,7 @@ import Testing
     @Test(.requires(Python.prerequisite))
     func pythonReadsFileWrittenBySwift() throws {
         var writer = SafetensorsWriter(metadata: ["format": "pt", "note": "héllo \"q\"\n\t😀", "back\\slash": "\u{1}"])
-        writer.add("odd", dtype: .u8, shape: [3], bytes: [1, 2, 3])  // leaves the next tensor unaligned
+        writer.add("odd", dtype: .u8, shape: [3], bytes: [1, 2, 3]) // leaves the next tensor unaligned
         writer.add("scores", dtype: .f32, shape: [2, 2], elements: [Float(0.5), -1, 2, 1e-3])
         writer.add("ids", dtype: .i64, shape: [2], elements: [Int64.min, 42])
         writer.add("half", dtype: .f16, shape: [2], elements: [UInt16(0x3C00), 0xC000])
@@ -80,7 +82,8 @@ import Testing
         let path = Python.temporaryPath("from-swift.safetensors")
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Data(writer.serialized()).write(to: URL(fileURLWithPath: path))
-        try Python.run("""
+        try Python.run(
+            """
             import sys, numpy as np
             from safetensors import safe_open
             from safetensors.numpy import load_file
@@ -102,7 +105,8 @@ import Testing
 
     @Test(.requires(Python.prerequisite))
     func writerOutputIsByteIdenticalToPython() throws {
-        let output = try Python.run("""
+        let output = try Python.run(
+            """
             import numpy as np
             from safetensors.numpy import save
             print(save({"a": np.array([1, 2], dtype=np.float32), "b": np.array([[3]], dtype=np.float32)},

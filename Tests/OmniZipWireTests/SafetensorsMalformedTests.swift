@@ -34,11 +34,13 @@ import Testing
     }
 
     @Test func jsonLevelProblems() {
-        expectRejected(fileBytes(header: "{" + entry("t", "F32", [4], 0, 16) + "," + entry("t", "F32", [4], 16, 32) + "}", data: f32x4 + f32x4),
-                       "duplicate key 't'")
+        expectRejected(
+            fileBytes(header: "{" + entry("t", "F32", [4], 0, 16) + "," + entry("t", "F32", [4], 16, 32) + "}", data: f32x4 + f32x4),
+            "duplicate key 't'")
         expectRejected(fileBytes(header: String(repeating: "{\"a\":", count: 5000)), "nests deeper")
-        expectRejected(fileBytes(header: "{\"t\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16],\"dtype\":\"F32\"}}", data: f32x4),
-                       "duplicate key 'dtype'")
+        expectRejected(
+            fileBytes(header: "{\"t\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16],\"dtype\":\"F32\"}}", data: f32x4),
+            "duplicate key 'dtype'")
     }
 
     @Test func tensorEntryShape() {
@@ -46,15 +48,20 @@ import Testing
         expectRejected(fileBytes(header: #"{"t":{"dtype":"F32","shape":[0]}}"#), "tensor 't'", "missing 'data_offsets'")
         expectRejected(fileBytes(header: #"{"t":{"shape":[0],"data_offsets":[0,0]}}"#), "tensor 't'", "missing 'dtype'")
         expectRejected(fileBytes(header: #"{"t":{"dtype":"F32","data_offsets":[0,0]}}"#), "tensor 't'", "missing 'shape'")
-        expectRejected(fileBytes(header: #"{"t":{"dtype":"F32","shape":[0],"data_offsets":[0,0],"extra":1}}"#), "tensor 't'", "unexpected key 'extra'")
-        expectRejected(fileBytes(header: #"{"t":{"dtype":7,"shape":[0],"data_offsets":[0,0]}}"#), "tensor 't'", "dtype must be a string", "the integer 7")
+        expectRejected(
+            fileBytes(header: #"{"t":{"dtype":"F32","shape":[0],"data_offsets":[0,0],"extra":1}}"#), "tensor 't'", "unexpected key 'extra'")
+        expectRejected(
+            fileBytes(header: #"{"t":{"dtype":7,"shape":[0],"data_offsets":[0,0]}}"#), "tensor 't'", "dtype must be a string", "the integer 7")
         expectRejected(fileBytes(header: "{" + entry("t", "F8", [0], 0, 0) + "}"), "tensor 't'", "unknown dtype 'F8'")
         expectRejected(fileBytes(header: "{" + entry("t", "f32", [0], 0, 0) + "}"), "unknown dtype 'f32'")
-        expectRejected(fileBytes(header: #"{"t":{"dtype":"F32","shape":4,"data_offsets":[0,16]}}"#, data: f32x4), "tensor 't'", "shape must be an array")
+        expectRejected(
+            fileBytes(header: #"{"t":{"dtype":"F32","shape":4,"data_offsets":[0,16]}}"#, data: f32x4), "tensor 't'", "shape must be an array")
         expectRejected(fileBytes(header: #"{"t":{"dtype":"F32","shape":["4"],"data_offsets":[0,16]}}"#, data: f32x4), "shape[0]", "a string")
         expectRejected(fileBytes(header: #"{"t":{"dtype":"F32","shape":[4],"data_offsets":[0]}}"#, data: f32x4), "exactly two integers", "holds 1")
-        expectRejected(fileBytes(header: #"{"t":{"dtype":"F32","shape":[4],"data_offsets":[0,16,16]}}"#, data: f32x4), "exactly two integers", "holds 3")
-        expectRejected(fileBytes(header: #"{"t":{"dtype":"F32","shape":[4],"data_offsets":null}}"#, data: f32x4), "data_offsets must be an array", "null")
+        expectRejected(
+            fileBytes(header: #"{"t":{"dtype":"F32","shape":[4],"data_offsets":[0,16,16]}}"#, data: f32x4), "exactly two integers", "holds 3")
+        expectRejected(
+            fileBytes(header: #"{"t":{"dtype":"F32","shape":[4],"data_offsets":null}}"#, data: f32x4), "data_offsets must be an array", "null")
         expectRejected(fileBytes(header: "{" + entry("t", "F32", [0], 16, 0) + "}", data: f32x4), "tensor 't'", "[16, 0] end before they begin")
     }
 
@@ -68,8 +75,9 @@ import Testing
     }
 
     @Test func sizeMismatches() {
-        expectRejected(fileBytes(header: "{" + entry("audio_scores", "F32", [4], 0, 12) + "}", data: Array(f32x4.prefix(12))),
-                       "tensor 'audio_scores': data_offsets [0, 12] hold 12 bytes but shape [4] of F32 needs 16")
+        expectRejected(
+            fileBytes(header: "{" + entry("audio_scores", "F32", [4], 0, 12) + "}", data: Array(f32x4.prefix(12))),
+            "tensor 'audio_scores': data_offsets [0, 12] hold 12 bytes but shape [4] of F32 needs 16")
         expectRejected(fileBytes(header: "{" + entry("t", "F32", [Int.max, 2], 0, 0) + "}"), "tensor 't'", "more elements than fit")
         expectRejected(fileBytes(header: "{" + entry("t", "F32", [Int.max / 2], 0, 0) + "}"), "tensor 't'", "more bytes than fit")
         expectRejected(fileBytes(header: "{" + entry("t", "U8", [0], 0, 1) + "}", data: [0]), "hold 1 bytes", "needs 0")
@@ -77,23 +85,30 @@ import Testing
 
     @Test func tilingProblems() {
         let two = f32x4 + f32x4
-        expectRejected(fileBytes(header: "{" + entry("a", "F32", [4], 0, 16) + "," + entry("b", "F32", [4], 8, 24) + "}", data: Array(two.prefix(24))),
-                       "tensor 'b'", "overlap tensor 'a'")
-        expectRejected(fileBytes(header: "{" + entry("a", "F32", [4], 0, 16) + "," + entry("b", "F32", [4], 0, 16) + "}", data: f32x4),
-                       "overlap")
-        expectRejected(fileBytes(header: "{" + entry("a", "F32", [4], 0, 16) + "," + entry("b", "F32", [4], 20, 36) + "}", data: two + [0, 0, 0, 0]),
-                       "tensor 'b'", "gap of 4 bytes", "tensor 'a'")
-        expectRejected(fileBytes(header: "{" + entry("a", "F32", [4], 4, 20) + "}", data: [0, 0, 0, 0] + f32x4),
-                       "tensor 'a'", "must begin at offset 0")
-        expectRejected(fileBytes(header: "{" + entry("a", "F32", [4], 0, 16) + "}", data: f32x4 + [1, 2, 3]),
-                       "3 trailing bytes", "tensor 'a'")
-        expectRejected(fileBytes(header: "{" + entry("a", "F32", [4], 0, 16) + "}", data: Array(f32x4.prefix(10))),
-                       "tensor 'a'", "run past the end of the 10-byte data section")
+        expectRejected(
+            fileBytes(header: "{" + entry("a", "F32", [4], 0, 16) + "," + entry("b", "F32", [4], 8, 24) + "}", data: Array(two.prefix(24))),
+            "tensor 'b'", "overlap tensor 'a'")
+        expectRejected(
+            fileBytes(header: "{" + entry("a", "F32", [4], 0, 16) + "," + entry("b", "F32", [4], 0, 16) + "}", data: f32x4),
+            "overlap")
+        expectRejected(
+            fileBytes(header: "{" + entry("a", "F32", [4], 0, 16) + "," + entry("b", "F32", [4], 20, 36) + "}", data: two + [0, 0, 0, 0]),
+            "tensor 'b'", "gap of 4 bytes", "tensor 'a'")
+        expectRejected(
+            fileBytes(header: "{" + entry("a", "F32", [4], 4, 20) + "}", data: [0, 0, 0, 0] + f32x4),
+            "tensor 'a'", "must begin at offset 0")
+        expectRejected(
+            fileBytes(header: "{" + entry("a", "F32", [4], 0, 16) + "}", data: f32x4 + [1, 2, 3]),
+            "3 trailing bytes", "tensor 'a'")
+        expectRejected(
+            fileBytes(header: "{" + entry("a", "F32", [4], 0, 16) + "}", data: Array(f32x4.prefix(10))),
+            "tensor 'a'", "run past the end of the 10-byte data section")
         expectRejected(fileBytes(header: "{}", data: [0]), "no tensors", "1 bytes")
         expectRejected(fileBytes(header: "{\"__metadata__\":{\"a\":\"b\"}}", data: [0, 0]), "no tensors")
         // A zero-byte tensor inside another tensor's range is an overlap too.
-        expectRejected(fileBytes(header: "{" + entry("a", "F32", [4], 0, 16) + "," + entry("z", "F32", [0], 8, 8) + "}", data: f32x4),
-                       "tensor 'z'", "overlap")
+        expectRejected(
+            fileBytes(header: "{" + entry("a", "F32", [4], 0, 16) + "," + entry("z", "F32", [0], 8, 8) + "}", data: f32x4),
+            "tensor 'z'", "overlap")
     }
 
     @Test func metadataProblems() {

@@ -3,12 +3,12 @@ import Testing
 
 @Suite struct SafetensorsReaderTests {
     @Test func parsesHandBuiltFile() throws {
-        let data: [UInt8] = [0, 0, 0x80, 0x3F, 0, 0, 0, 0x40, 7, 9]  // F32 1, 2 then U8 7, 9
+        let data: [UInt8] = [0, 0, 0x80, 0x3F, 0, 0, 0, 0x40, 7, 9] // F32 1, 2 then U8 7, 9
         let header = "{\"__metadata__\":{\"k\":\"v\"}," + entry("b", "U8", [2], 8, 10) + "," + entry("a", "F32", [2], 0, 8) + "}"
         let bytes = fileBytes(header: header, data: data)
         let file = try parse(bytes)
         #expect(file.metadata == ["k": "v"])
-        #expect(file.tensors.map(\.name) == ["a", "b"])  // data-offset order, not header order
+        #expect(file.tensors.map(\.name) == ["a", "b"]) // data-offset order, not header order
         #expect(file.headerByteCount % 8 == 0)
         #expect(file.dataByteCount == 10)
         #expect(file.fileByteCount == bytes.count)
@@ -37,9 +37,13 @@ import Testing
     }
 
     @Test func zeroElementTensors() throws {
-        let header = "{" + [entry("z1", "F32", [0], 0, 0), entry("mid", "U8", [2], 0, 2),
-                            entry("z2", "I64", [0, 128], 2, 2), entry("z3", "BF16", [3, 0], 2, 2),
-                            entry("tail", "U8", [1], 2, 3)].joined(separator: ",") + "}"
+        let header =
+            "{"
+            + [
+                entry("z1", "F32", [0], 0, 0), entry("mid", "U8", [2], 0, 2),
+                entry("z2", "I64", [0, 128], 2, 2), entry("z3", "BF16", [3, 0], 2, 2),
+                entry("tail", "U8", [1], 2, 3),
+            ].joined(separator: ",") + "}"
         let file = try parse(fileBytes(header: header, data: [1, 2, 3]))
         #expect(file.tensors.map(\.name) == ["z1", "mid", "z2", "z3", "tail"])
         let z2 = try #require(file.tensor("z2"))

@@ -24,8 +24,9 @@ func expectRejected(
         return nil
     case .failure(let error):
         for fragment in fragments {
-            #expect(error.message.contains(fragment), "message \(error.message.debugDescription) lacks \(fragment.debugDescription)",
-                    sourceLocation: sourceLocation)
+            #expect(
+                error.message.contains(fragment), "message \(error.message.debugDescription) lacks \(fragment.debugDescription)",
+                sourceLocation: sourceLocation)
         }
         return error.message
     }

@@ -7,7 +7,8 @@ import Testing
         writer.add("x", dtype: .f32, shape: [2], elements: [Float(1), 2])
         writer.add("idx", dtype: .u8, shape: [1, 1], bytes: [9])
         let header = String(decoding: writer.headerJSON(), as: UTF8.self)
-        let expected = #"{"__metadata__":{"a":"1","format":"pt"},"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"idx":{"dtype":"U8","shape":[1,1],"data_offsets":[8,9]}}"#
+        let expected =
+            #"{"__metadata__":{"a":"1","format":"pt"},"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"idx":{"dtype":"U8","shape":[1,1],"data_offsets":[8,9]}}"#
         #expect(header.hasPrefix(expected))
         #expect(header.dropFirst(expected.utf8.count).allSatisfy { $0 == " " })
         #expect((8 + header.utf8.count) % 8 == 0)
@@ -30,7 +31,7 @@ import Testing
         let payload = (0..<(count * dtype.byteWidth)).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
         let bytesForDType = dtype == .bool ? [1, 0, 1, 1, 0] : payload
         var writer = SafetensorsWriter()
-        writer.add("pad", dtype: .u8, shape: [3], bytes: [1, 2, 3])  // misaligns the next tensor on purpose
+        writer.add("pad", dtype: .u8, shape: [3], bytes: [1, 2, 3]) // misaligns the next tensor on purpose
         writer.add("t", dtype: dtype, shape: [count], bytes: bytesForDType)
         writer.add("zero", dtype: dtype, shape: [0, 7], bytes: [])
         let file = try parse(writer.serialized())
@@ -77,7 +78,7 @@ import Testing
         #expect(file.tensors.map(\.name) == names)
         let header = String(decoding: writer.headerJSON(), as: UTF8.self)
         #expect(header.contains(#""controls":"\n\r\t\b\f\u0000\u001f\#u{7F}""#))
-        #expect(header.contains("héllo 中文 😀"))  // non-ASCII stays raw UTF-8, as serde_json writes it
+        #expect(header.contains("héllo 中文 😀")) // non-ASCII stays raw UTF-8, as serde_json writes it
     }
 
     @Test func fillWritesInPlace() throws {
@@ -85,7 +86,7 @@ import Testing
         writer.add("filled", dtype: .u16, shape: [4], count: 8) { buffer in
             for i in 0..<4 { buffer.storeBytes(of: UInt16(i * 1000).littleEndian, toByteOffset: i * 2, as: UInt16.self) }
         }
-        writer.add("lazy", dtype: .u8, shape: [4], count: 4) { _ in }  // writes nothing: must read back zeros
+        writer.add("lazy", dtype: .u8, shape: [4], count: 4) { _ in } // writes nothing: must read back zeros
         let bytes = writer.serialized()
         let file = try parse(bytes)
         try bytes.withUnsafeBytes { raw throws in

@@ -22,8 +22,8 @@ struct TensorStatsTests {
 
     @Test func halfFloatsAreWidenedExactly() throws {
         var w = SafetensorsWriter()
-        w.add("b", dtype: .bf16, shape: [2], elements: [UInt16(0x3F80), 0xC000])  // 1, -2
-        w.add("h", dtype: .f16, shape: [2], elements: [UInt16(0x3C00), 0x3800])   // 1, 0.5
+        w.add("b", dtype: .bf16, shape: [2], elements: [UInt16(0x3F80), 0xC000]) // 1, -2
+        w.add("h", dtype: .f16, shape: [2], elements: [UInt16(0x3C00), 0x3800]) // 1, 0.5
         #expect(try stats("b", in: w)?.min == "-2.0")
         #expect(try stats("h", in: w)?.mean == 0.75)
     }

@@ -30,7 +30,10 @@ struct Admission: Equatable {
             return .failure(.queueFull("\(queued) requests are already waiting for a worker (--max-inflight \(maxQueued))"))
         }
         if bytes > maxBufferedBytes - bufferedBytes {
-            return .failure(.memory("a body of \(bytes) bytes does not fit: \(bufferedBytes) of \(maxBufferedBytes) bytes of request bodies are held (--max-buffered-bytes)"))
+            return .failure(
+                .memory(
+                    "a body of \(bytes) bytes does not fit: \(bufferedBytes) of \(maxBufferedBytes) bytes of request bodies are held (--max-buffered-bytes)"
+                ))
         }
         admitted += 1
         bufferedBytes += bytes

@@ -12,7 +12,9 @@ extension Connection {
     func onURL(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         guard let exchange = current else { return 0 }
         exchange.bytesIn += bytes.count
-        if exchange.url.count <= HTTPParserBridge.maxURLBytes { exchange.url.append(contentsOf: bytes.prefix(HTTPParserBridge.maxURLBytes + 1 - exchange.url.count)) }
+        if exchange.url.count <= HTTPParserBridge.maxURLBytes {
+            exchange.url.append(contentsOf: bytes.prefix(HTTPParserBridge.maxURLBytes + 1 - exchange.url.count))
+        }
         return 0
     }
 
@@ -20,7 +22,8 @@ extension Connection {
         // RFC 9112 5.1: a field name is a token; whitespace before the colon must be refused,
         // or a proxy that ignores the field and this server would read different requests.
         if let bad = bytes.first(where: { !HeaderAccumulator.isTokenCharacter($0) }) {
-            parseFailure = bad == 0x20 || bad == 0x09
+            parseFailure =
+                bad == 0x20 || bad == 0x09
                 ? "whitespace between a header name and its colon"
                 : "a header name has the invalid character 0x\(String(bad, radix: 16))"
             return 1
@@ -59,8 +62,9 @@ extension Connection {
         let limit = server.configuration.maxBodyBytes
         let announced = parser.pointee.content_length
         if announced > UInt64(limit - body.count) {
-            exchange.rejectError(413, .bodyTooLarge,
-                                 "a chunk of \(announced) bytes takes the body past the limit of \(limit) bytes", close: true)
+            exchange.rejectError(
+                413, .bodyTooLarge,
+                "a chunk of \(announced) bytes takes the body past the limit of \(limit) bytes", close: true)
         }
         return 0
     }
@@ -72,17 +76,19 @@ extension Connection {
         guard !exchange.discardBody, let body = exchange.body else { return 0 }
         let limit = server.configuration.maxBodyBytes
         if body.count + bytes.count <= limit, !server.reserveBody(exchange, upTo: body.count + bytes.count) {
-            exchange.rejectError(429, .tooManyRequests,
-                                 "the chunked body passed \(body.count) bytes and no more memory for request bodies is free (--max-buffered-bytes); retry after 1 s",
-                                 headers: [("Retry-After", "1")], close: true)
+            exchange.rejectError(
+                429, .tooManyRequests,
+                "the chunked body passed \(body.count) bytes and no more memory for request bodies is free (--max-buffered-bytes); retry after 1 s",
+                headers: [("Retry-After", "1")], close: true)
             return 0
         }
         if !body.append(base, count: bytes.count, limit: limit) {
             if body.count + bytes.count > limit {
                 exchange.rejectError(413, .bodyTooLarge, "the chunked body exceeds the limit of \(limit) bytes", close: true)
             } else {
-                exchange.rejectError(503, .insufficientMemory, "cannot grow the body buffer past \(body.count) bytes",
-                                     headers: [("Retry-After", "1")], close: true)
+                exchange.rejectError(
+                    503, .insufficientMemory, "cannot grow the body buffer past \(body.count) bytes",
+                    headers: [("Retry-After", "1")], close: true)
             }
         }
         return 0

@@ -72,8 +72,9 @@ extension Connection {
     private func writeFinished(_ context: WriteContext, status: Int32, inCallback: Bool) {
         if let exchange = context.exchange {
             let failure = status < 0 ? "write failed: " + String(cString: uv_err_name(status)) : nil
-            server.responseWritten(exchange, status: context.status, errorCode: context.errorCode,
-                                   bytesOut: status < 0 ? 0 : context.total, failure: failure)
+            server.responseWritten(
+                exchange, status: context.status, errorCode: context.errorCode,
+                bytesOut: status < 0 ? 0 : context.total, failure: failure)
         }
         if status < 0 {
             close()

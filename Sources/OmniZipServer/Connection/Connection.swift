@@ -153,11 +153,13 @@ final class Connection {
     private func armTimer(_ deadline: ContinuousClock.Instant) {
         let remaining = ContinuousClock.now.duration(to: deadline)
         let ms = UInt64(max(1, (Double(remaining.components.seconds) * 1000 + Double(remaining.components.attoseconds) * 1e-15).rounded(.up)))
-        uv_timer_start(timer, { handle in
-            guard let handle, let data = handle.pointee.data else { return }
-            let connection = Unmanaged<Connection>.fromOpaque(data).takeUnretainedValue()
-            connection.perform(connection.machine.timerFired())
-        }, ms, 0)
+        uv_timer_start(
+            timer,
+            { handle in
+                guard let handle, let data = handle.pointee.data else { return }
+                let connection = Unmanaged<Connection>.fromOpaque(data).takeUnretainedValue()
+                connection.perform(connection.machine.timerFired())
+            }, ms, 0)
     }
 
     // MARK: Reading
@@ -168,8 +170,9 @@ final class Connection {
         // A large Content-Length body is read straight into its buffer: the kernel's copy is the
         // only one. http_parser then sees the body bytes in place and `append` just counts them.
         if machine.isParsing, let exchange = current, exchange.contentLength != nil, !exchange.discardBody,
-           let body = exchange.body, let remaining = exchange.contentLength.map({ $0 - body.count }), remaining >= 64 << 10,
-           let tail = body.tail.baseAddress, body.tail.count >= remaining {
+            let body = exchange.body, let remaining = exchange.contentLength.map({ $0 - body.count }), remaining >= 64 << 10,
+            let tail = body.tail.baseAddress, body.tail.count >= remaining
+        {
             return uv_buf_t(base: tail.assumingMemoryBound(to: CChar.self), len: min(remaining, limit))
         }
         return uv_buf_t(base: server.readBuffer.baseAddress?.assumingMemoryBound(to: CChar.self), len: min(server.readBuffer.count, limit))
@@ -202,8 +205,9 @@ final class Connection {
 
     /// A method http_parser does not know: no resource here implements it (RFC 9110 15.6.2).
     private func notImplemented() {
-        failedExchange()?.rejectError(501, .notImplemented, "the request method is not implemented; this server takes GET, HEAD and POST",
-                                      close: true)
+        failedExchange()?.rejectError(
+            501, .notImplemented, "the request method is not implemented; this server takes GET, HEAD and POST",
+            close: true)
     }
 
     /// The exchange a parse failure is answered on: the partial one, or a new one.
@@ -212,13 +216,16 @@ final class Connection {
     }
 
     private func startReading() {
-        let status = uv_read_start(stream, { handle, suggested, buffer in
-            guard let handle, let buffer, let data = handle.pointee.data else { return }
-            buffer.pointee = Unmanaged<Connection>.fromOpaque(data).takeUnretainedValue().allocateReadBuffer(suggested: suggested)
-        }, { stream, nread, buffer in
-            guard let stream, let data = stream.pointee.data else { return }
-            Unmanaged<Connection>.fromOpaque(data).takeUnretainedValue().didRead(nread, buffer)
-        })
+        let status = uv_read_start(
+            stream,
+            { handle, suggested, buffer in
+                guard let handle, let buffer, let data = handle.pointee.data else { return }
+                buffer.pointee = Unmanaged<Connection>.fromOpaque(data).takeUnretainedValue().allocateReadBuffer(suggested: suggested)
+            },
+            { stream, nread, buffer in
+                guard let stream, let data = stream.pointee.data else { return }
+                Unmanaged<Connection>.fromOpaque(data).takeUnretainedValue().didRead(nread, buffer)
+            })
         if status != 0 { close() }
     }
 

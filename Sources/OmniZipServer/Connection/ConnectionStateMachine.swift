@@ -173,11 +173,12 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
         guard let i = index(id), !queue[i].answered else { return [] }
         queue[i].answered = true
         let r = queue[i]
-        let largeBody = switch r.body {
-        case .none, .length(0): false
-        case let .length(n): n > Self.smallBody
-        case .chunked: true
-        }
+        let largeBody =
+            switch r.body {
+            case .none, .length(0): false
+            case let .length(n): n > Self.smallBody
+            case .chunked: true
+            }
         guard close || (!r.received && r.body != .none && r.body != .length(0) && (r.wantsContinue || largeBody)) else { return [] }
         queue[i].early = true
         queue[i].closeAfter = true
@@ -316,11 +317,12 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
     /// Read while there is room: not after the peer's FIN, not with a full pipeline or a
     /// client that does not read its responses. Lingering reads (and drops) until the end.
     private mutating func readingActions() -> [Action] {
-        let wanted = switch phase {
-        case .closed: false
-        case .lingering: !peerClosed
-        case .open: !peerClosed && queue.count < limits.maxPipelined && writeBacklog <= limits.maxWriteBacklog
-        }
+        let wanted =
+            switch phase {
+            case .closed: false
+            case .lingering: !peerClosed
+            case .open: !peerClosed && queue.count < limits.maxPipelined && writeBacklog <= limits.maxWriteBacklog
+            }
         guard wanted != reading else { return [] }
         reading = wanted
         return [wanted ? .startReading : .stopReading]

@@ -8,8 +8,10 @@ enum BudgetEndpoint {
         do throws(WireError) {
             let request = try BudgetCodec.decodeJSON(body.bytes, overrides: overrides)
             let budget = BudgetCodec.budget(request)
-            return JobOutcome(response: HTTPResponse(status: 200, contentType: "application/json",
-                                                     body: .bytes(BudgetCodec.json(request, budget))))
+            return JobOutcome(
+                response: HTTPResponse(
+                    status: 200, contentType: "application/json",
+                    body: .bytes(BudgetCodec.json(request, budget))))
         } catch {
             return JobOutcome(response: ErrorBody.response(400, error.code, error.message, requestID: requestID))
         }

@@ -11,8 +11,9 @@ enum CompressEndpoint {
         do {
             compressed = try CompressedJob(job, compressor: compressor, queueMs: queueMs, start: start)
         } catch {
-            return JobOutcome(response: ErrorBody.response(400, error.code, error.message, requestID: job.requestID),
-                              phases: [("queue", queueMs)])
+            return JobOutcome(
+                response: ErrorBody.response(400, error.code, error.message, requestID: job.requestID),
+                phases: [("queue", queueMs)])
         }
         let body: HTTPResponse.Body
         let contentType: String
@@ -24,8 +25,10 @@ enum CompressEndpoint {
             let writer = ResponseEncoder.compress(compressed.decoded, compressed.result, includeEmbeddings: includeEmbeddings)
             let size = writer.serializedByteCount
             guard let out = ByteBuffer(capacity: size), let base = out.base else {
-                return JobOutcome(response: ErrorBody.response(503, .insufficientMemory, "cannot allocate \(size) bytes for the response",
-                                                               requestID: job.requestID, headers: [("Retry-After", "1")]))
+                return JobOutcome(
+                    response: ErrorBody.response(
+                        503, .insufficientMemory, "cannot allocate \(size) bytes for the response",
+                        requestID: job.requestID, headers: [("Retry-After", "1")]))
             }
             out.setCount(writer.serialize(into: UnsafeMutableRawBufferPointer(start: base, count: size)))
             body = .buffer(out)
@@ -35,7 +38,8 @@ enum CompressEndpoint {
         var response = HTTPResponse(status: 200, contentType: contentType, body: body)
         response.headers = [CompressedJob.serverTiming(phases + compressed.corePhases)]
         let result = compressed.result
-        return JobOutcome(response: response, counts: TokenCounts(compressed.decoded, result.plan, merged: result.mergedAnchors.count),
-                          phases: phases)
+        return JobOutcome(
+            response: response, counts: TokenCounts(compressed.decoded, result.plan, merged: result.mergedAnchors.count),
+            phases: phases)
     }
 }

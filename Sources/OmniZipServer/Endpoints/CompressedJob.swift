@@ -23,8 +23,10 @@ struct CompressedJob {
 
     /// queue, decode, compress, then `last` up to now (encoding or drawing the answer).
     func phases(last: String) -> [Phase] {
-        [("queue", queueMs), ("decode", (decodedAt - start).milliseconds),
-         ("compress", (compressedAt - decodedAt).milliseconds), (last, (ContinuousClock.now - compressedAt).milliseconds)]
+        [
+            ("queue", queueMs), ("decode", (decodedAt - start).milliseconds),
+            ("compress", (compressedAt - decodedAt).milliseconds), (last, (ContinuousClock.now - compressedAt).milliseconds),
+        ]
     }
 
     /// The core's own phases, for Server-Timing.

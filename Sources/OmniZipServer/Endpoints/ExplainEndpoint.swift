@@ -13,8 +13,9 @@ enum ExplainEndpoint {
         do {
             compressed = try CompressedJob(job, compressor: compressor, queueMs: queueMs, start: start)
         } catch {
-            return JobOutcome(response: ErrorBody.response(400, error.code, error.message, requestID: job.requestID),
-                              phases: [("queue", queueMs)])
+            return JobOutcome(
+                response: ErrorBody.response(400, error.code, error.message, requestID: job.requestID),
+                phases: [("queue", queueMs)])
         }
         // No request id or time in the page: the same request gives the same bytes, as everywhere.
         let page = ExplainReport(request: compressed.decoded, result: compressed.result, detail: detail, source: "POST /v1/explain").html()

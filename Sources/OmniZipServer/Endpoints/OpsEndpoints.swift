@@ -12,8 +12,9 @@ enum OpsEndpoints {
             }
             return .json(#"{"status":"ready"}"# + "\n")
         case .metrics:
-            return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
-                                body: .bytes(server.metrics.registry.emitToBuffer()))
+            return HTTPResponse(
+                status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                body: .bytes(server.metrics.registry.emitToBuffer()))
         case .info:
             return .json(info(server.configuration, inflight: server.inflight))
         case .compress, .score, .budget, .explain:

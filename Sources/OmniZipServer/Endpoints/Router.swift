@@ -14,9 +14,10 @@ enum Router {
         guard splitTarget(exchange) else { return }
         let contentLength = exchange.contentLength
         if let length = contentLength, length > limits.maxBodyBytes {
-            exchange.rejectError(413, .bodyTooLarge,
-                                 "Content-Length \(exchange.declaredLength ?? UInt64(length)) exceeds the limit of \(limits.maxBodyBytes) bytes",
-                                 close: true)
+            exchange.rejectError(
+                413, .bodyTooLarge,
+                "Content-Length \(exchange.declaredLength ?? UInt64(length)) exceeds the limit of \(limits.maxBodyBytes) bytes",
+                close: true)
             return
         }
         // RFC 9110: 501 for a method no resource here implements, 405 for one this path does not take.
@@ -30,8 +31,9 @@ enum Router {
         }
         guard endpoint.allows(exchange.method) else {
             let allowed = endpoint.allowedMethods.joined(separator: ", ")
-            exchange.rejectError(405, .methodNotAllowed, "\(exchange.path) accepts \(allowed), not \(exchange.method)",
-                                 headers: [("Allow", allowed)])
+            exchange.rejectError(
+                405, .methodNotAllowed, "\(exchange.path) accepts \(allowed), not \(exchange.method)",
+                headers: [("Allow", allowed)])
             return
         }
         exchange.endpoint = endpoint
@@ -40,8 +42,9 @@ enum Router {
             return
         }
         if limits.draining {
-            exchange.rejectError(503, .draining, "the server is shutting down; retry on another instance",
-                                 headers: [("Retry-After", "1")], close: true)
+            exchange.rejectError(
+                503, .draining, "the server is shutting down; retry on another instance",
+                headers: [("Retry-After", "1")], close: true)
             return
         }
         if contentLength == nil, !exchange.chunked {
@@ -92,11 +95,12 @@ enum Router {
         guard let header = exchange.contentType else { return nil }
         let type = mediaType(header)
         if type == curlDefaultType, endpoint != .budget { return nil }
-        let accepted: Set<String> = switch endpoint {
-        case .score: safetensorsTypes.union(["application/json"])
-        case .budget: ["application/json"]
-        default: safetensorsTypes
-        }
+        let accepted: Set<String> =
+            switch endpoint {
+            case .score: safetensorsTypes.union(["application/json"])
+            case .budget: ["application/json"]
+            default: safetensorsTypes
+            }
         if accepted.contains(type) { return nil }
         return "Content-Type '\(header)' is not accepted by \(endpoint.rawValue); send \(accepted.sorted().joined(separator: " or "))"
     }
@@ -106,19 +110,23 @@ enum Router {
     private static func checkQuery(_ exchange: Exchange, _ endpoint: Endpoint) throws(QueryString.Failure) {
         var names = exchange.query.keys.filter { !RequestOptions.overrideNames.contains($0) }
         // The server's own query parameters, beside the pipeline's: compress's `return`, explain's `detail`.
-        let own: [String: [String]] = endpoint == .compress ? ["return": ["indices", "embeds"]]
+        let own: [String: [String]] =
+            endpoint == .compress
+            ? ["return": ["indices", "embeds"]]
             : endpoint == .explain ? ["detail": ExplainDetail.allCases.map(\.rawValue)] : [:]
         for (name, allowed) in own.sorted(by: { $0.key < $1.key }) {
             guard let value = exchange.query[name] else { continue }
             names.removeAll { $0 == name }
             guard allowed.contains(value) else {
                 let choices = allowed.map { "'\($0)'" }.joined(separator: ", ")
-                throw QueryString.Failure(code: .invalidParameter, message: "parameter '\(name)' must be one of \(choices) (default '\(allowed[0])'), got '\(value)'")
+                throw QueryString.Failure(
+                    code: .invalidParameter, message: "parameter '\(name)' must be one of \(choices) (default '\(allowed[0])'), got '\(value)'")
             }
         }
         if let unknown = names.sorted().first {
             let expected = RequestOptions.overrideNames.union(own.keys).sorted()
-            throw QueryString.Failure(code: .unknownParameter, message: "unknown parameter '\(unknown)'; expected one of \(expected.joined(separator: ", "))")
+            throw QueryString.Failure(
+                code: .unknownParameter, message: "unknown parameter '\(unknown)'; expected one of \(expected.joined(separator: ", "))")
         }
     }
 

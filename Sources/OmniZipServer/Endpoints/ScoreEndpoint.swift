@@ -10,13 +10,18 @@ import OmniZipWire
 /// thread, which skips two thread hops (~10k small score requests/s); anything bigger goes to
 /// the pool like compress, so no score request can stall the loop for long.
 enum ScoreEndpoint {
-    static func run(body: ByteBuffer, json: Bool, safetensorsAnswer: Bool, overrides: [String: String],
-                    requestID: String) -> JobOutcome {
+    static func run(
+        body: ByteBuffer, json: Bool, safetensorsAnswer: Bool, overrides: [String: String],
+        requestID: String
+    ) -> JobOutcome {
         do throws(WireError) {
-            let decoded = json ? try ScoreCodec.decodeJSON(body.bytes, overrides: overrides)
-                               : try RequestDecoder.decode(body.bytes, overrides: overrides, requireEmbeddings: false)
+            let decoded =
+                json
+                ? try ScoreCodec.decodeJSON(body.bytes, overrides: overrides)
+                : try RequestDecoder.decode(body.bytes, overrides: overrides, requireEmbeddings: false)
             let plan = try decoded.budgetPlan()
-            let response = safetensorsAnswer
+            let response =
+                safetensorsAnswer
                 ? HTTPResponse(status: 200, contentType: "application/octet-stream", body: .bytes(ScoreCodec.tensors(decoded, plan).serialized()))
                 : HTTPResponse(status: 200, contentType: "application/json", body: .bytes(ScoreCodec.json(decoded, plan)))
             return JobOutcome(response: response)

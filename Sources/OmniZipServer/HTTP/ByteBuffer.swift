@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Heap bytes at a stable address, for libuv reads and writes and for parsing requests in place.

@@ -25,8 +25,10 @@ final class CompletionQueue: @unchecked Sendable {
     private let handle: UnsafeMutablePointer<uv_async_t>
 
     /// Must run on the loop thread. `callback` runs there whenever items may be waiting.
-    init?(loop: UnsafeMutablePointer<uv_loop_t>, owner: UnsafeMutableRawPointer,
-          callback: @convention(c) (UnsafeMutablePointer<uv_async_t>?) -> Void) {
+    init?(
+        loop: UnsafeMutablePointer<uv_loop_t>, owner: UnsafeMutableRawPointer,
+        callback: @convention(c) (UnsafeMutablePointer<uv_async_t>?) -> Void
+    ) {
         handle = .allocate(capacity: 1)
         guard uv_async_init(loop, handle, callback) == 0 else {
             handle.deallocate()

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import CUV
 
@@ -21,8 +21,10 @@ final class Listener {
         self.port = port
     }
 
-    static func tcp(loop: UnsafeMutablePointer<uv_loop_t>, host: String, port: Int, owner: UnsafeMutableRawPointer,
-                    onConnection: OnConnection) throws(ServerError) -> Listener {
+    static func tcp(
+        loop: UnsafeMutablePointer<uv_loop_t>, host: String, port: Int, owner: UnsafeMutableRawPointer,
+        onConnection: OnConnection
+    ) throws(ServerError) -> Listener {
         var address = sockaddr_storage()
         try resolve(host, port: port, into: &address)
         let tcp = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
@@ -53,8 +55,10 @@ final class Listener {
     /// Binds `path` (replacing only a stale socket, see `UnixSocketPath`), sets its mode, then
     /// listens: no client can connect before the mode is in place. libuv unlinks the file when
     /// the handle closes (before closing the descriptor, so it never removes a successor's).
-    static func unix(loop: UnsafeMutablePointer<uv_loop_t>, path: String, mode: UInt32, owner: UnsafeMutableRawPointer,
-                     onConnection: OnConnection) throws(ServerError) -> Listener {
+    static func unix(
+        loop: UnsafeMutablePointer<uv_loop_t>, path: String, mode: UInt32, owner: UnsafeMutableRawPointer,
+        onConnection: OnConnection
+    ) throws(ServerError) -> Listener {
         // libuv would cut a longer path short and bind another file (embedders skip `resolve`).
         guard path.utf8.count <= ServerConfiguration.maxUnixSocketPathBytes else {
             throw ServerError("Unix socket path \(path) is longer than \(ServerConfiguration.maxUnixSocketPathBytes) bytes")

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A reference that crosses to a worker and back without ever being dereferenced there: only

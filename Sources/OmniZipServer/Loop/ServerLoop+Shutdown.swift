@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import CUV
 import Logging
@@ -18,10 +18,12 @@ extension ServerLoop {
             return
         }
         handle.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        let status = uv_signal_start(handle, { handle, signum in
-            guard let data = handle?.pointee.data else { return }
-            Unmanaged<ServerLoop>.fromOpaque(data).takeUnretainedValue().signalled(signum)
-        }, signum)
+        let status = uv_signal_start(
+            handle,
+            { handle, signum in
+                guard let data = handle?.pointee.data else { return }
+                Unmanaged<ServerLoop>.fromOpaque(data).takeUnretainedValue().signalled(signum)
+            }, signum)
         signals.append(handle)
         if status != 0 { logger.warning("cannot watch signal \(signum): \(String(cString: uv_strerror(status)))") }
     }
@@ -33,7 +35,8 @@ extension ServerLoop {
             beginDrain()
             maybeFinish()
         } else {
-            logger.warning("second signal, exiting at once", metadata: ["signal": .stringConvertible(Int(signum)), "exit_code": .stringConvertible(130)])
+            logger.warning(
+                "second signal, exiting at once", metadata: ["signal": .stringConvertible(Int(signum)), "exit_code": .stringConvertible(130)])
             StdoutWriter.shared.flush(timeout: 0.2)
             exit(130)
         }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import CUV
 import Dispatch
@@ -78,10 +78,14 @@ final class ServerLoop {
         loopThread = pthread_self()
         let me = Unmanaged.passUnretained(self).toOpaque()
         loop.pointee.data = me
-        guard let queue = CompletionQueue(loop: loop, owner: me, callback: { handle in
-            guard let data = handle?.pointee.data else { return }
-            Unmanaged<ServerLoop>.fromOpaque(data).takeUnretainedValue().drainCompletions()
-        }) else { throw ServerError("cannot create the completion signal") }
+        guard
+            let queue = CompletionQueue(
+                loop: loop, owner: me,
+                callback: { handle in
+                    guard let data = handle?.pointee.data else { return }
+                    Unmanaged<ServerLoop>.fromOpaque(data).takeUnretainedValue().drainCompletions()
+                })
+        else { throw ServerError("cannot create the completion signal") }
         completions = queue
         guard let turns = ReadTurns(loop: loop) else {
             queue.close()
@@ -97,12 +101,16 @@ final class ServerLoop {
         do throws(ServerError) {
             guard configuration.listensOnTCP || configuration.unixSocket != nil else { throw ServerError("nothing to listen on") }
             if configuration.listensOnTCP {
-                listeners.append(try .tcp(loop: loop, host: configuration.host, port: configuration.port, owner: me,
-                                          onConnection: onConnection))
+                listeners.append(
+                    try .tcp(
+                        loop: loop, host: configuration.host, port: configuration.port, owner: me,
+                        onConnection: onConnection))
             }
             if let path = configuration.unixSocket {
-                listeners.append(try .unix(loop: loop, path: path, mode: configuration.unixSocketMode, owner: me,
-                                           onConnection: onConnection))
+                listeners.append(
+                    try .unix(
+                        loop: loop, path: path, mode: configuration.unixSocketMode, owner: me,
+                        onConnection: onConnection))
             }
         } catch {
             for listener in listeners { listener.close() }
@@ -132,9 +140,11 @@ final class ServerLoop {
         uv_run(loop, UV_RUN_DEFAULT)
         if uv_loop_close(loop) != 0 {
             // A handle we forgot: close whatever is left rather than fail the shutdown.
-            uv_walk(loop, { handle, _ in
-                if let handle, uv_is_closing(handle) == 0 { uv_close(handle, nil) }
-            }, nil)
+            uv_walk(
+                loop,
+                { handle, _ in
+                    if let handle, uv_is_closing(handle) == 0 { uv_close(handle, nil) }
+                }, nil)
             uv_run(loop, UV_RUN_DEFAULT)
             _ = uv_loop_close(loop)
         }
@@ -151,8 +161,11 @@ final class ServerLoop {
             metrics.connectionRejected(reason: "descriptors")
             if !descriptorsExhausted {
                 descriptorsExhausted = true
-                logger.error("out of file descriptors: new connections are being closed",
-                             metadata: ["connections": .stringConvertible(connections.count), "max_connections": .stringConvertible(configuration.maxConnections)])
+                logger.error(
+                    "out of file descriptors: new connections are being closed",
+                    metadata: [
+                        "connections": .stringConvertible(connections.count), "max_connections": .stringConvertible(configuration.maxConnections),
+                    ])
             }
             return
         }
@@ -206,8 +219,9 @@ final class ServerLoop {
             }
             metrics.setInflight(admission.admitted)
             guard let body = ByteBuffer(capacity: capacity) else {
-                exchange.rejectError(503, .insufficientMemory, "cannot allocate \(capacity) bytes for the body",
-                                     headers: [("Retry-After", "1")], close: true)
+                exchange.rejectError(
+                    503, .insufficientMemory, "cannot allocate \(capacity) bytes for the body",
+                    headers: [("Retry-After", "1")], close: true)
                 return
             }
             exchange.body = body
@@ -241,15 +255,19 @@ final class ServerLoop {
                 exchange.respond(ErrorBody.response(500, .internalError, "request body missing", requestID: exchange.requestID))
                 return
             }
-            let kind: Job.Kind = switch endpoint {
-            case .compress: .compress(includeEmbeddings: exchange.query["return"] == "embeds", json: Router.wantsJSON(exchange.accept))
-            case .budget: .budget
-            case .explain: .explain(detail: exchange.query["detail"].flatMap(ExplainDetail.init(rawValue:)) ?? .auto)
-            default: .score(json: exchange.contentType.map(mediaType) == "application/json",
-                            safetensorsAnswer: Router.wantsSafetensors(exchange.accept))
-            }
-            let job = Job(kind: kind, body: body, overrides: Router.overrides(exchange), requestID: exchange.requestID,
-                          receivedAt: exchange.receivedAt)
+            let kind: Job.Kind =
+                switch endpoint {
+                case .compress: .compress(includeEmbeddings: exchange.query["return"] == "embeds", json: Router.wantsJSON(exchange.accept))
+                case .budget: .budget
+                case .explain: .explain(detail: exchange.query["detail"].flatMap(ExplainDetail.init(rawValue:)) ?? .auto)
+                default:
+                    .score(
+                        json: exchange.contentType.map(mediaType) == "application/json",
+                        safetensorsAnswer: Router.wantsSafetensors(exchange.accept))
+                }
+            let job = Job(
+                kind: kind, body: body, overrides: Router.overrides(exchange), requestID: exchange.requestID,
+                receivedAt: exchange.receivedAt)
             if endpoint.isLight, body.count <= configuration.inlineScoreBytes {
                 exchange.body = nil
                 exchange.respond(job.run(compressor).response)
@@ -316,8 +334,9 @@ final class ServerLoop {
         releaseTicket(exchange)
         if exchange.headersComplete, !exchange.loggedDone {
             exchange.loggedDone = true
-            RequestLog.write(logger, exchange: exchange, status: 499, bytesOut: 0,
-                             duration: ContinuousClock.now - exchange.startedAt, note: "connection closed before the response")
+            RequestLog.write(
+                logger, exchange: exchange, status: 499, bytesOut: 0,
+                duration: ContinuousClock.now - exchange.startedAt, note: "connection closed before the response")
         }
     }
 

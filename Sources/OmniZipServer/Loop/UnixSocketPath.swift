@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import CUV
 
@@ -13,7 +13,7 @@ enum UnixSocketPath {
         var info = stat()
         guard lstat(path, &info) == 0 else {
             if errno == ENOENT { try requireDirectory(of: path) }
-            return  // Anything else, bind reports.
+            return // Anything else, bind reports.
         }
         guard info.st_mode & S_IFMT == S_IFSOCK else {
             throw ServerError("cannot listen on Unix socket \(path): the path exists and is not a socket; not replacing it")

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Dispatch
 import OmniZipWire
@@ -44,8 +44,10 @@ public struct LineLogHandler: LogHandler {
         let time = Self.timestamp()
         switch format {
         case .json:
-            var members: [(String, String)] = [("ts", JSONText.string(time)), ("level", JSONText.string(level.rawValue)),
-                                               ("msg", JSONText.string(message))]
+            var members: [(String, String)] = [
+                ("ts", JSONText.string(time)), ("level", JSONText.string(level.rawValue)),
+                ("msg", JSONText.string(message)),
+            ]
             for (key, value) in entries { members.append((key, Self.json(value))) }
             return JSONText.object(members) + "\n"
         case .text:
@@ -56,9 +58,10 @@ public struct LineLogHandler: LogHandler {
     }
 
     /// The request line's fields first, in reading order; anything else after, sorted.
-    private static let rank: [String: Int] = Dictionary(uniqueKeysWithValues: [
-        "method", "path", "status", "bytes_in", "bytes_out", "duration_ms", "request_id", "address",
-    ].enumerated().map { ($1, $0) })
+    private static let rank: [String: Int] = Dictionary(
+        uniqueKeysWithValues: [
+            "method", "path", "status", "bytes_in", "bytes_out", "duration_ms", "request_id", "address",
+        ].enumerated().map { ($1, $0) })
 
     private static func json(_ value: Logger.Metadata.Value) -> String {
         switch value {

@@ -25,9 +25,11 @@ final class ServerMetrics {
     init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
         var factory = PrometheusMetricsFactory(registry: registry)
-        let buckets: [Duration] = [.milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25),
-                                   .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
-                                   .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30)]
+        let buckets: [Duration] = [
+            .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+            .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30),
+        ]
         factory.durationHistogramBuckets = [Self.durationName: buckets, Self.phaseName: buckets]
         self.factory = factory
         inflight = CoreMetrics.Gauge(label: "omnizip_http_requests_inflight", dimensions: [], factory: factory)
@@ -38,53 +40,66 @@ final class ServerMetrics {
 
     func request(endpoint: String, status: Int, duration: Duration) {
         let key = endpoint + " " + String(status)
-        let timer = durations[key] ?? {
-            let t = Metrics.Timer(label: Self.durationName, dimensions: [("endpoint", endpoint), ("status", String(status))], factory: factory)
-            durations[key] = t
-            return t
-        }()
+        let timer =
+            durations[key]
+            ?? {
+                let t = Metrics.Timer(label: Self.durationName, dimensions: [("endpoint", endpoint), ("status", String(status))], factory: factory)
+                durations[key] = t
+                return t
+            }()
         timer.record(duration: duration)
     }
 
     func rejected(reason: String) {
-        let counter = rejections[reason] ?? {
-            let c = CoreMetrics.Counter(label: "omnizip_http_requests_rejected_total", dimensions: [("reason", reason)], factory: factory)
-            rejections[reason] = c
-            return c
-        }()
+        let counter =
+            rejections[reason]
+            ?? {
+                let c = CoreMetrics.Counter(label: "omnizip_http_requests_rejected_total", dimensions: [("reason", reason)], factory: factory)
+                rejections[reason] = c
+                return c
+            }()
         counter.increment()
     }
 
     /// A connection closed at accept: `limit` (--max-connections) or `descriptors` (EMFILE/ENFILE).
     func connectionRejected(reason: String) {
-        let counter = refusedConnections[reason] ?? {
-            let c = CoreMetrics.Counter(label: "omnizip_http_connections_rejected_total", dimensions: [("reason", reason)], factory: factory)
-            refusedConnections[reason] = c
-            return c
-        }()
+        let counter =
+            refusedConnections[reason]
+            ?? {
+                let c = CoreMetrics.Counter(label: "omnizip_http_connections_rejected_total", dimensions: [("reason", reason)], factory: factory)
+                refusedConnections[reason] = c
+                return c
+            }()
         counter.increment()
     }
 
     func tokens(_ counts: TokenCounts) {
-        for (modality, stage, n) in [("audio", "in", counts.totalAudio), ("audio", "kept", counts.keptAudio),
-                                     ("video", "in", counts.totalVideo), ("video", "kept", counts.keptVideo)] {
+        for (modality, stage, n) in [
+            ("audio", "in", counts.totalAudio), ("audio", "kept", counts.keptAudio),
+            ("video", "in", counts.totalVideo), ("video", "kept", counts.keptVideo),
+        ] {
             let key = modality + stage
-            let counter = tokens[key] ?? {
-                let c = CoreMetrics.Counter(label: "omnizip_tokens_total", dimensions: [("modality", modality), ("stage", stage)], factory: factory)
-                tokens[key] = c
-                return c
-            }()
+            let counter =
+                tokens[key]
+                ?? {
+                    let c = CoreMetrics.Counter(
+                        label: "omnizip_tokens_total", dimensions: [("modality", modality), ("stage", stage)], factory: factory)
+                    tokens[key] = c
+                    return c
+                }()
             counter.increment(by: n)
         }
     }
 
     func phases(_ values: [(name: String, ms: Double)]) {
         for (name, ms) in values {
-            let timer = phases[name] ?? {
-                let t = Metrics.Timer(label: Self.phaseName, dimensions: [("phase", name)], factory: factory)
-                phases[name] = t
-                return t
-            }()
+            let timer =
+                phases[name]
+                ?? {
+                    let t = Metrics.Timer(label: Self.phaseName, dimensions: [("phase", name)], factory: factory)
+                    phases[name] = t
+                    return t
+                }()
             timer.recordNanoseconds(Int64(ms * 1e6))
         }
     }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Dispatch
 import OmniZipWire
@@ -76,8 +76,9 @@ public final class StdoutWriter: Sendable {
                 if lines.isEmpty { break }
                 var text = lines.joined()
                 if dropped > 0 {
-                    text += LineLogHandler.line(format, level: .warning, message: "log lines dropped: stdout is not keeping up",
-                                                metadata: ["dropped": .stringConvertible(dropped)])
+                    text += LineLogHandler.line(
+                        format, level: .warning, message: "log lines dropped: stdout is not keeping up",
+                        metadata: ["dropped": .stringConvertible(dropped)])
                 }
                 Self.writeAll(text)
             }

@@ -30,8 +30,10 @@ public struct FileInspection: Sendable {
     public var score: RequestVerdict?
 
     /// Names only a request has; any of them makes the file be judged as one (the decoder's rule).
-    static let requestNames: Set<String> = ["input_ids", "inputs_embeds", "audio_scores", "video_grid_thw", "audio_embeds",
-                                            "video_embeds", "audio_chunk_lens", "video_chunk_lens"]
+    static let requestNames: Set<String> = [
+        "input_ids", "inputs_embeds", "audio_scores", "video_grid_thw", "audio_embeds",
+        "video_embeds", "audio_chunk_lens", "video_chunk_lens",
+    ]
 
     /// Throws the server's own `invalid_safetensors` error for a file that does not parse.
     /// `workers` run the compression that tells whether the server would accept a request.
@@ -46,8 +48,9 @@ public struct FileInspection: Sendable {
         headerBytes = file.headerByteCount
         metadata = file.metadata
         tensors = file.tensors.map {
-            Tensor(name: $0.name, dtype: $0.dtype.rawValue, shape: $0.shape, byteRange: $0.dataRange,
-                   stats: TensorStats($0, in: file, bytes: bytes))
+            Tensor(
+                name: $0.name, dtype: $0.dtype.rawValue, shape: $0.shape, byteRange: $0.dataRange,
+                stats: TensorStats($0, in: file, bytes: bytes))
         }
         let names = Set(file.tensors.map(\.name))
         if !names.isDisjoint(with: Self.requestNames) {

@@ -12,9 +12,11 @@ extension FileInspection {
             var note: [String] = []
             if let s = t.stats, s.nonFinite > 0 { note.append("\(s.nonFinite) NaN/Inf") }
             if let s = t.stats, let trues = s.trueCount { note.append("\(trues) true") }
-            rows.append([t.name, t.dtype, "[" + t.shape.map(String.init).joined(separator: ", ") + "]",
-                         "\(t.byteRange.lowerBound)..<\(t.byteRange.upperBound)",
-                         t.stats?.min ?? "-", t.stats?.max ?? "-", t.stats?.mean.map(short) ?? "-", note.joined(separator: ", ")])
+            rows.append([
+                t.name, t.dtype, "[" + t.shape.map(String.init).joined(separator: ", ") + "]",
+                "\(t.byteRange.lowerBound)..<\(t.byteRange.upperBound)",
+                t.stats?.min ?? "-", t.stats?.max ?? "-", t.stats?.mean.map(short) ?? "-", note.joined(separator: ", "),
+            ])
         }
         out += table(rows)
         out += "\nmetadata (\(metadata.count)):\n"
@@ -28,7 +30,8 @@ extension FileInspection {
             if let d = r.dimension, let dtype = r.embeddingDType { out += "; D = \(d), \(dtype)" }
             out += "\n"
             if let grid = r.grid {
-                out += "  video_grid_thw [\(grid.map(String.init).joined(separator: ", "))]: frames of \(r.frameRows) x \(r.frameColumns) patches, P = \(r.tokensPerFrame) tokens per frame\n"
+                out +=
+                    "  video_grid_thw [\(grid.map(String.init).joined(separator: ", "))]: frames of \(r.frameRows) x \(r.frameColumns) patches, P = \(r.tokensPerFrame) tokens per frame\n"
             }
             out += "  runs: \(r.videoRuns.count) video, \(r.audioRuns.count) audio, \(r.guidedRuns) guided (video run i pairs with audio run i)\n"
             out += "    video run lengths: \(runList(r.videoRuns))\n"
@@ -37,7 +40,8 @@ extension FileInspection {
             let set = r.parametersSet.map { "\($0.0)=\($0.1)" }
             out += "  parameters set by __metadata__: \(set.isEmpty ? "none" : set.joined(separator: ", "))\n"
             let p = r.parameters
-            out += "  parameters in force: rho_audio=\(p.rhoAudio), rho_video=\(p.rhoVideo), contextual_ratio=\(p.contextualRatio), g=\(p.g), video_budget=\(p.videoBudget.rawValue), audio_token_id=\(r.audioTokenID), video_token_id=\(r.videoTokenID)\n"
+            out +=
+                "  parameters in force: rho_audio=\(p.rhoAudio), rho_video=\(p.rhoVideo), contextual_ratio=\(p.contextualRatio), g=\(p.g), video_budget=\(p.videoBudget.rawValue), audio_token_id=\(r.audioTokenID), video_token_id=\(r.videoTokenID)\n"
         }
         out += "\nPOST /v1/compress: \(verdictText(compress))\n"
         out += "POST /v1/score:    \(verdictText(score))\n"
@@ -94,12 +98,22 @@ extension FileInspection {
     private func verdictJSON(_ verdict: RequestVerdict) -> String {
         switch verdict {
         case let .accepted(c):
-            JSONText.object([("status", "200"), ("kept", String(c.kept)), ("total", String(c.total)),
-                             ("kept_audio", String(c.keptAudio)), ("total_audio", String(c.totalAudio)),
-                             ("kept_video", String(c.keptVideo)), ("total_video", String(c.totalVideo)), ("merged", String(c.merged))])
+            JSONText.object([
+                ("status", "200"), ("kept", String(c.kept)), ("total", String(c.total)),
+                ("kept_audio", String(c.keptAudio)), ("total_audio", String(c.totalAudio)),
+                ("kept_video", String(c.keptVideo)), ("total_video", String(c.totalVideo)), ("merged", String(c.merged)),
+            ])
         case let .refused(error):
-            JSONText.object([("status", "400"), ("error", JSONText.object([("code", JSONText.string(error.code.rawValue)),
-                                                                           ("message", JSONText.string(error.message))]))])
+            JSONText.object([
+                ("status", "400"),
+                (
+                    "error",
+                    JSONText.object([
+                        ("code", JSONText.string(error.code.rawValue)),
+                        ("message", JSONText.string(error.message)),
+                    ])
+                ),
+            ])
         }
     }
 
@@ -144,10 +158,10 @@ extension FileInspection {
     private func table(_ rows: [[String]], header: Bool = true) -> String {
         let widths = (0..<(rows.map(\.count).max() ?? 0)).map { c in rows.map { c < $0.count ? $0[c].count : 0 }.max() ?? 0 }
         return rows.map { row in
-            "  " + row.enumerated().map { c, cell in
-                c == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[c] - cell.count)
-            }.joined(separator: "  ").trimmingSpaces(leading: false)
+            "  "
+                + row.enumerated().map { c, cell in
+                    c == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[c] - cell.count)
+                }.joined(separator: "  ").trimmingSpaces(leading: false)
         }.joined(separator: "\n") + "\n"
     }
 }
-

@@ -41,7 +41,7 @@ public struct RequestSummary: Sendable {
         tokensPerFrame = chunks.tokensPerFrame
         frameRows = grid.map { Int($0[1]) / 2 } ?? 0
         frameColumns = grid.map { Int($0[2]) / 2 } ?? 0
-        framesPerRun = chunks.videoRunLengths.map { $0 / chunks.tokensPerFrame }  // P >= 1 with video
+        framesPerRun = chunks.videoRunLengths.map { $0 / chunks.tokensPerFrame } // P >= 1 with video
         let embeds = file.tensor("inputs_embeds") ?? file.tensor("audio_embeds") ?? file.tensor("video_embeds")
         dimension = embeds?.shape.last
         embeddingDType = embeds?.dtype.rawValue

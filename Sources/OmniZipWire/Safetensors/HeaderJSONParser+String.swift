@@ -40,7 +40,7 @@ extension HeaderJSONParser {
 
     private mutating func parseEscape(into utf8: inout [UInt8]) throws(SafetensorsError) {
         let escapeStart = index
-        index += 1  // backslash
+        index += 1 // backslash
         guard index < bytes.count else { throw syntaxError("escape sequence cut off by the end of the header", at: escapeStart) }
         let letter = bytes[index]
         index += 1
@@ -76,14 +76,14 @@ extension HeaderJSONParser {
             }
             let value = 0x10000 + ((UInt32(first) - 0xD800) << 10) + (UInt32(second) - 0xDC00)
             guard let scalar = Unicode.Scalar(value) else {
-                throw syntaxError("invalid surrogate pair", at: escapeStart)  // unreachable: pair math stays in range
+                throw syntaxError("invalid surrogate pair", at: escapeStart) // unreachable: pair math stays in range
             }
             return scalar
         case 0xDC00...0xDFFF:
             throw syntaxError("lone low surrogate \\u\(hex4(first)) in string", at: escapeStart)
         default:
             guard let scalar = Unicode.Scalar(UInt32(first)) else {
-                throw syntaxError("invalid \\u escape", at: escapeStart)  // unreachable: surrogates handled above
+                throw syntaxError("invalid \\u escape", at: escapeStart) // unreachable: surrogates handled above
             }
             return scalar
         }

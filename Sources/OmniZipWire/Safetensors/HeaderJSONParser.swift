@@ -35,13 +35,14 @@ struct HeaderJSONParser {
         }
         var parser = HeaderJSONParser(bytes: bytes, maxDepth: maxDepth)
         guard case .object(let members) = try parser.parseValue(depth: 0) else {
-            throw SafetensorsError("header top level is not a JSON object")  // unreachable: starts with '{'
+            throw SafetensorsError("header top level is not a JSON object") // unreachable: starts with '{'
         }
         while parser.index < bytes.count {
             let byte = bytes[parser.index]
             guard byte == 0x20 else {
                 throw SafetensorsError(
-                    "header has trailing data after the JSON object at header offset \(parser.index) (\(describeByte(byte))); only ASCII spaces may pad the header")
+                    "header has trailing data after the JSON object at header offset \(parser.index) (\(describeByte(byte))); only ASCII spaces may pad the header"
+                )
             }
             parser.index += 1
         }
@@ -80,7 +81,7 @@ struct HeaderJSONParser {
 
     private mutating func parseObject(depth: Int) throws(SafetensorsError) -> HeaderJSON {
         try checkDepth(depth)
-        index += 1  // '{'
+        index += 1 // '{'
         var members: [HeaderJSONMember] = []
         // Tensor entries have three keys, so a linear scan beats hashing; a set takes over
         // once an object grows (the top level of a large checkpoint).
@@ -126,7 +127,7 @@ struct HeaderJSONParser {
 
     private mutating func parseArray(depth: Int) throws(SafetensorsError) -> HeaderJSON {
         try checkDepth(depth)
-        index += 1  // '['
+        index += 1 // '['
         var elements: [HeaderJSON] = []
         skipWhitespace()
         if consumeIf(UInt8(ascii: "]")) { return .array(elements) }

@@ -18,7 +18,8 @@ enum HeaderSchema {
         result.reserveCapacity(members.count)
         for member in members {
             guard case .string(let text) = member.value else {
-                throw SafetensorsError("'__metadata__' value for key \(quoted(member.key)) must be a string, but it is \(member.value.kindDescription)")
+                throw SafetensorsError(
+                    "'__metadata__' value for key \(quoted(member.key)) must be a string, but it is \(member.value.kindDescription)")
             }
             result[member.key] = text
         }
@@ -72,7 +73,9 @@ enum HeaderSchema {
             throw SafetensorsError("\(label): shape \(describeShape(shape)) of \(dtype.rawValue) needs more bytes than fit in Int")
         }
         guard needed == end - begin else {
-            throw SafetensorsError("\(label): data_offsets [\(begin), \(end)] hold \(end - begin) bytes but shape \(describeShape(shape)) of \(dtype.rawValue) needs \(needed)")
+            throw SafetensorsError(
+                "\(label): data_offsets [\(begin), \(end)] hold \(end - begin) bytes but shape \(describeShape(shape)) of \(dtype.rawValue) needs \(needed)"
+            )
         }
         return HeaderTensorEntry(name: name, dtype: dtype, shape: shape, elementCount: elementCount, begin: begin, end: end)
     }
@@ -86,7 +89,8 @@ enum HeaderSchema {
         result.reserveCapacity(elements.count)
         for (position, element) in elements.enumerated() {
             guard case .nonNegativeInteger(let n) = element else {
-                throw SafetensorsError("\(label): \(field)[\(position)] must be a non-negative integer that fits in Int, but it is \(element.kindDescription)")
+                throw SafetensorsError(
+                    "\(label): \(field)[\(position)] must be a non-negative integer that fits in Int, but it is \(element.kindDescription)")
             }
             result.append(n)
         }
@@ -110,22 +114,27 @@ enum HeaderSchema {
             var label: String { "tensor \(quoted(entry.name))" }
             if entry.begin != expected {
                 guard let previous else {
-                    throw SafetensorsError("\(label): data_offsets [\(entry.begin), \(entry.end)] leave a gap: the first tensor must begin at offset 0")
+                    throw SafetensorsError(
+                        "\(label): data_offsets [\(entry.begin), \(entry.end)] leave a gap: the first tensor must begin at offset 0")
                 }
                 let other = "tensor \(quoted(previous.name)) [\(previous.begin), \(previous.end)]"
                 if entry.begin > expected {
-                    throw SafetensorsError("\(label): data_offsets [\(entry.begin), \(entry.end)] leave a gap of \(entry.begin - expected) bytes after \(other)")
+                    throw SafetensorsError(
+                        "\(label): data_offsets [\(entry.begin), \(entry.end)] leave a gap of \(entry.begin - expected) bytes after \(other)")
                 }
                 throw SafetensorsError("\(label): data_offsets [\(entry.begin), \(entry.end)] overlap \(other)")
             }
             guard entry.end <= dataByteCount else {
-                throw SafetensorsError("\(label): data_offsets [\(entry.begin), \(entry.end)] run past the end of the \(dataByteCount)-byte data section")
+                throw SafetensorsError(
+                    "\(label): data_offsets [\(entry.begin), \(entry.end)] run past the end of the \(dataByteCount)-byte data section")
             }
             expected = entry.end
             previous = entry
         }
         if expected != dataByteCount, let previous {
-            throw SafetensorsError("file has \(dataByteCount - expected) trailing bytes after the data of the last tensor \(quoted(previous.name)), which ends at offset \(expected)")
+            throw SafetensorsError(
+                "file has \(dataByteCount - expected) trailing bytes after the data of the last tensor \(quoted(previous.name)), which ends at offset \(expected)"
+            )
         }
         return ordered
     }

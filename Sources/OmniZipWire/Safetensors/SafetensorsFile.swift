@@ -46,9 +46,10 @@ public struct SafetensorsFile: Sendable {
             // checkTiling proved begin <= end <= dataByteCount, so these sums cannot overflow.
             let range = (headerByteCount + entry.begin)..<(headerByteCount + entry.end)
             indexByName[entry.name] = tensors.count
-            tensors.append(SafetensorsTensor(
-                name: entry.name, dtype: entry.dtype, shape: entry.shape,
-                dataRange: range, elementCount: entry.elementCount))
+            tensors.append(
+                SafetensorsTensor(
+                    name: entry.name, dtype: entry.dtype, shape: entry.shape,
+                    dataRange: range, elementCount: entry.elementCount))
         }
         self.metadata = metadata
         self.tensors = tensors

@@ -33,11 +33,12 @@ public struct SafetensorsWriter: Sendable {
 
     /// Adds a tensor from typed elements, copying their raw bytes (byte-swapped on big-endian hosts).
     public mutating func add<T: BitwiseCopyable>(_ name: String, dtype: SafetensorsDType, shape: [Int], elements: [T]) {
-        precondition(MemoryLayout<T>.size == dtype.byteWidth && MemoryLayout<T>.stride == dtype.byteWidth,
-                     "SafetensorsWriter: \(T.self) is \(MemoryLayout<T>.size) bytes but \(dtype.rawValue) elements are \(dtype.byteWidth)")
+        precondition(
+            MemoryLayout<T>.size == dtype.byteWidth && MemoryLayout<T>.stride == dtype.byteWidth,
+            "SafetensorsWriter: \(T.self) is \(MemoryLayout<T>.size) bytes but \(dtype.rawValue) elements are \(dtype.byteWidth)")
         var bytes = elements.withUnsafeBytes { [UInt8]($0) }
         #if _endian(big)
-        Self.swapEachElement(&bytes, width: dtype.byteWidth)
+            Self.swapEachElement(&bytes, width: dtype.byteWidth)
         #endif
         add(name, dtype: dtype, shape: shape, bytes: bytes)
     }
@@ -135,18 +136,19 @@ public struct SafetensorsWriter: Sendable {
             preconditionFailure("SafetensorsWriter: tensor '\(name)' has invalid shape \(describeShape(shape))")
         }
         let (needed, overflow) = elements.multipliedReportingOverflow(by: dtype.byteWidth)
-        precondition(!overflow && needed == byteCount,
-                     "SafetensorsWriter: tensor '\(name)' has \(byteCount) bytes but shape \(describeShape(shape)) of \(dtype.rawValue) needs \(needed)")
+        precondition(
+            !overflow && needed == byteCount,
+            "SafetensorsWriter: tensor '\(name)' has \(byteCount) bytes but shape \(describeShape(shape)) of \(dtype.rawValue) needs \(needed)")
     }
 
     #if _endian(big)
-    private static func swapEachElement(_ bytes: inout [UInt8], width: Int) {
-        guard width > 1 else { return }
-        var start = 0
-        while start + width <= bytes.count {
-            bytes[start..<(start + width)].reverse()
-            start += width
+        private static func swapEachElement(_ bytes: inout [UInt8], width: Int) {
+            guard width > 1 else { return }
+            var start = 0
+            while start + width <= bytes.count {
+                bytes[start..<(start + width)].reverse()
+                start += width
+            }
         }
-    }
     #endif
 }

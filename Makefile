@@ -9,7 +9,7 @@ INTEROP_VENV := .venv-interop
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: all deps build release test format-check test-swift smoke test-explain-browser check-openapi serve bench bench-scaling clean
+.PHONY: all deps build release test format-check test-swift smoke test-explain-browser check-openapi serve bench bench-scaling bench-transport clean
 
 all: release
 
@@ -81,6 +81,10 @@ bench: release
 ## The core's parallel scaling: medians at 1..N workers (N = cores), speed-up and efficiency.
 bench-scaling: release
 	bash scripts/bench-scaling.sh $(BIN)
+
+## The 60-second clip through HTTP (TCP and Unix socket) against the core alone, in one run.
+bench-transport: release
+	bash scripts/bench-transport.sh $(BIN)
 
 clean:
 	rm -rf .build .venv-*

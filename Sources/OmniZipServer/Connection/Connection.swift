@@ -165,7 +165,9 @@ final class Connection {
     // MARK: Reading
 
     func allocateReadBuffer(suggested: Int) -> uv_buf_t {
-        let limit = allowance.remaining(in: server.readTurns.turn)
+        // What a lingering connection still sends is only dropped: it reads at the minimum rate.
+        let share = phase == .lingering ? ReadTurns.minimumShare : server.readTurns.share
+        let limit = allowance.remaining(in: server.readTurns.turn, share: share)
         guard limit > 0 else { return uv_buf_t(base: nil, len: 0) }
         // A large Content-Length body is read straight into its buffer: the kernel's copy is the
         // only one. http_parser then sees the body bytes in place and `append` just counts them.
@@ -181,7 +183,7 @@ final class Connection {
     func didRead(_ nread: Int, _ buffer: UnsafePointer<uv_buf_t>?) {
         // Over this turn's budget: the socket stays readable and is read next turn.
         if nread == Int(UV_ENOBUFS.rawValue) { return }
-        if nread > 0 { allowance.consumed(nread) }
+        if nread > 0, allowance.consumed(nread), phase == .open { server.readTurns.connectionRead() }
         if nread < 0 {
             if nread == Int(UV_EOF.rawValue) { perform(machine.peerFinished()) } else { close() }
             return

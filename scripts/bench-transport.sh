@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The 60-second clip through the whole service against the core alone, in one run: the core's
+# median (`omnizip bench`), then /v1/compress round trips over TCP loopback and over a Unix
+# socket (curl, alternating, after warm-ups), with each transport's ratio to the core.
+#
+#   scripts/bench-transport.sh [BIN]     (REQUESTS=15 WORKERS=2)
+set -euo pipefail
+BIN=${1:-.build/release/omnizip}
+REQUESTS=${REQUESTS:-15}
+WORKERS=${WORKERS:-2}
+[ -x "$BIN" ] || { echo "bench-transport: no binary at $BIN (make release)" >&2; exit 1; }
+
+work=$(mktemp -d)
+trap 'kill "$server" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+"$BIN" bench --emit "$work/clip.safetensors"
+socket="$work/omnizip.sock"
+"$BIN" serve --host 127.0.0.1 --port 0 --unix-socket "$socket" --workers "$WORKERS" --log-format text > "$work/log" 2>&1 &
+server=$!
+for _ in $(seq 100); do grep -q "port=" "$work/log" && [ -S "$socket" ] && break; sleep 0.1; done
+port=$(sed -n 's/.*listening.* port=\([0-9]*\).*/\1/p' "$work/log" | head -n 1)
+[ -n "$port" ] || { echo "bench-transport: the server did not start" >&2; cat "$work/log" >&2; exit 1; }
+
+post() {  # transport -> seconds of one round trip (the answer is checked to be a 200)
+    local via=(--url "http://127.0.0.1:$port/v1/compress")
+    [ "$1" = unix ] && via=(--unix-socket "$socket" --url "http://localhost/v1/compress")
+    curl -sS -o "$work/answer" -w '%{http_code} %{time_total}\n' -H 'Content-Type: application/octet-stream' \
+        --data-binary @"$work/clip.safetensors" "${via[@]}" | awk '$1 != 200 { exit 1 } { print $2 }'
+}
+median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) * 1000 }'; }
+
+for _ in 1 2 3; do post tcp > /dev/null; post unix > /dev/null; done
+: > "$work/tcp"; : > "$work/unix"
+for _ in $(seq "$REQUESTS"); do post tcp >> "$work/tcp"; post unix >> "$work/unix"; done
+kill "$server"; wait "$server" 2>/dev/null || true
+
+core=$("$BIN" bench --workload one-minute --workers "$WORKERS" --iterations "$REQUESTS" | awk '$1 == "one-minute" { print $5 }')
+tcp=$(median < "$work/tcp"); unix=$(median < "$work/unix")
+echo "bench-transport: 60-second clip, $WORKERS workers, medians of $REQUESTS"
+awk -v c="$core" -v t="$tcp" -v u="$unix" 'BEGIN {
+    printf "  core only (omnizip bench)        %7.1f ms\n", c
+    printf "  HTTP round trip, TCP loopback    %7.1f ms  %.2fx the core\n", t, t / c
+    printf "  HTTP round trip, Unix socket     %7.1f ms  %.2fx the core\n", u, u / c }'

@@ -26,6 +26,13 @@ struct ConnectionStateMachineTests {
         return id
     }
 
+    /// A request received whole, its response not yet decided.
+    func received(_ m: inout Machine, closeAfter: Bool = false) -> Int {
+        let id = start(&m)
+        _ = m.requestComplete(id, closeAfter: closeAfter)
+        return id
+    }
+
     // MARK: Timers
 
     @Test func idleConnectionReadsThenClosesAfterTheIdleTimeout() {
@@ -126,10 +133,8 @@ struct ConnectionStateMachineTests {
     @Test func pipelinedResponsesGoOutInRequestOrder() {
         var m = machine()
         _ = m.opened()
-        let first = start(&m)
-        _ = m.requestComplete(first, closeAfter: false)
-        let second = start(&m)
-        _ = m.requestComplete(second, closeAfter: false)
+        let first = received(&m)
+        let second = received(&m)
         // The second finishes first: it waits for the first.
         _ = m.responseReady(second, close: false)
         let advance13 = m.advance(writeBacklog: 0)
@@ -196,8 +201,7 @@ struct ConnectionStateMachineTests {
         _ = m.opened()
         var ids: [Int] = []
         for _ in 0..<4 {
-            let id = start(&m)
-            _ = m.requestComplete(id, closeAfter: false)
+            let id = received(&m)
             ids.append(id)
         }
         let advance24 = m.advance(writeBacklog: 0)
@@ -214,8 +218,7 @@ struct ConnectionStateMachineTests {
     @Test func aClientThatClosesMidRequestHasItsRequestDropped() {
         var m = machine()
         _ = m.opened()
-        let done = start(&m)
-        _ = m.requestComplete(done, closeAfter: false)
+        let done = received(&m)
         let partial = start(&m, body: .length(500))
         let actions = m.peerFinished()
         #expect(actions.contains(.drop(partial)) && actions.contains(.stopReading) && !actions.contains(.close))
@@ -268,8 +271,7 @@ struct ConnectionStateMachineTests {
     @Test func drainWaitsForABusyConnection() {
         var m = machine()
         _ = m.opened()
-        let id = start(&m)
-        _ = m.requestComplete(id, closeAfter: false)
+        let id = received(&m)
         let drain38 = m.drain()
         #expect(drain38 == [])
         #expect(m.draining)
@@ -284,8 +286,7 @@ struct ConnectionStateMachineTests {
     @Test func drainWhileLingeringClosesAtOnce() {
         var m = machine()
         _ = m.opened()
-        let id = start(&m)
-        _ = m.requestComplete(id, closeAfter: true)
+        let id = received(&m, closeAfter: true)
         _ = m.responseReady(id, close: false)
         _ = m.advance(writeBacklog: 0)
         let drain41 = m.drain()
@@ -295,10 +296,8 @@ struct ConnectionStateMachineTests {
     @Test func aClosingResponseDropsTheRequestsQueuedBehindIt() {
         var m = machine()
         _ = m.opened()
-        let first = start(&m)
-        _ = m.requestComplete(first, closeAfter: false)
-        let second = start(&m)
-        _ = m.requestComplete(second, closeAfter: false)
+        let first = received(&m)
+        let second = received(&m)
         let ready = m.responseReady(first, close: true)
         #expect(ready == [.stopParsing])
         let actions = m.advance(writeBacklog: 0)

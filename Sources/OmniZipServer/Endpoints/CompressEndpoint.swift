@@ -5,15 +5,11 @@ import OmniZipWire
 /// `POST /v1/compress`: decode in place, compress, encode; on a worker thread.
 enum CompressEndpoint {
     static func run(_ job: Job, includeEmbeddings: Bool, json: Bool, compressor: Compressor) -> JobOutcome {
-        let start = ContinuousClock.now
-        let queueMs = (start - job.receivedAt).milliseconds
         let compressed: CompressedJob
         do {
-            compressed = try CompressedJob(job, compressor: compressor, queueMs: queueMs, start: start)
+            compressed = try CompressedJob(job, compressor: compressor)
         } catch {
-            return JobOutcome(
-                response: ErrorBody.response(400, error.code, error.message, requestID: job.requestID),
-                phases: [("queue", queueMs)])
+            return error.outcome
         }
         let body: HTTPResponse.Body
         let contentType: String

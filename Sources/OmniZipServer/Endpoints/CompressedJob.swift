@@ -11,14 +11,26 @@ struct CompressedJob {
     private let start: ContinuousClock.Instant, decodedAt: ContinuousClock.Instant, compressedAt: ContinuousClock.Instant
     private let queueMs: Double
 
+    /// A request that did not decode or compress: the 400 to answer, with its queue time.
+    struct Refusal: Error {
+        let outcome: JobOutcome
+    }
+
     /// The body buffer outlives `decoded` and the compression: `job` holds it.
-    init(_ job: Job, compressor: Compressor, queueMs: Double, start: ContinuousClock.Instant) throws(WireError) {
-        self.start = start
+    init(_ job: Job, compressor: Compressor) throws(Refusal) {
+        start = .now
+        let queueMs = (start - job.receivedAt).milliseconds
         self.queueMs = queueMs
-        decoded = try RequestDecoder.decode(job.body.bytes, overrides: job.overrides, requireEmbeddings: true)
-        decodedAt = .now
-        result = try decoded.compress(with: compressor)
-        compressedAt = .now
+        do throws(WireError) {
+            decoded = try RequestDecoder.decode(job.body.bytes, overrides: job.overrides, requireEmbeddings: true)
+            decodedAt = .now
+            result = try decoded.compress(with: compressor)
+            compressedAt = .now
+        } catch {
+            throw Refusal(
+                outcome: JobOutcome(
+                    response: ErrorBody.response(400, error.code, error.message, requestID: job.requestID), phases: [("queue", queueMs)]))
+        }
     }
 
     /// queue, decode, compress, then `last` up to now (encoding or drawing the answer).

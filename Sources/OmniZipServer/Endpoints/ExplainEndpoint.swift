@@ -7,15 +7,11 @@ import OmniZipWire
 /// point of the endpoint, and errors stay JSON like everywhere else. On a worker thread.
 enum ExplainEndpoint {
     static func run(_ job: Job, detail: ExplainDetail, compressor: Compressor) -> JobOutcome {
-        let start = ContinuousClock.now
-        let queueMs = (start - job.receivedAt).milliseconds
         let compressed: CompressedJob
         do {
-            compressed = try CompressedJob(job, compressor: compressor, queueMs: queueMs, start: start)
+            compressed = try CompressedJob(job, compressor: compressor)
         } catch {
-            return JobOutcome(
-                response: ErrorBody.response(400, error.code, error.message, requestID: job.requestID),
-                phases: [("queue", queueMs)])
+            return error.outcome
         }
         // No request id or time in the page: the same request gives the same bytes, as everywhere.
         let page = ExplainReport(request: compressed.decoded, result: compressed.result, detail: detail, source: "POST /v1/explain").html()

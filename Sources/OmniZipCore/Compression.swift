@@ -1,17 +1,32 @@
 /// One compression job: the embeddings (borrowed), the audio scores, the layout and parameters.
 public struct CompressionInput: Sendable {
-    public var audio: TokenRows
-    public var video: TokenRows
-    public var audioScores: [Float]
-    public var layout: ChunkLayout
-    public var parameters: Parameters
+    public let audio: TokenRows
+    public let video: TokenRows
+    public let audioScores: [Float]
+    public let layout: ChunkLayout
+    public let parameters: Parameters
 
-    public init(audio: TokenRows, video: TokenRows, audioScores: [Float], layout: ChunkLayout, parameters: Parameters) {
+    /// Embeddings that fit the layout: one row per token, one dimension for both modalities.
+    public init(audio: TokenRows, video: TokenRows, audioScores: [Float], layout: ChunkLayout, parameters: Parameters) throws(OmniZipError) {
+        try Self.checkEmbeddings(
+            audioRows: audio.count, videoRows: video.count, audioDimension: audio.dimension, videoDimension: video.dimension, layout: layout)
         self.audio = audio
         self.video = video
         self.audioScores = audioScores
         self.layout = layout
         self.parameters = parameters
+    }
+
+    /// The one place the embeddings' shapes are checked against the layout (the wire decoder
+    /// calls it too, before it has a whole input, to refuse a request from its tensors).
+    public static func checkEmbeddings(
+        audioRows: Int, videoRows: Int, audioDimension: Int, videoDimension: Int, layout: ChunkLayout
+    ) throws(OmniZipError) {
+        guard audioRows == layout.audioTokenCount else { throw .embeddingCount(.audio, rows: audioRows, tokens: layout.audioTokenCount) }
+        guard videoRows == layout.videoTokenCount else { throw .embeddingCount(.video, rows: videoRows, tokens: layout.videoTokenCount) }
+        if audioRows > 0, videoRows > 0, audioDimension != videoDimension {
+            throw .dimensionMismatch(audio: audioDimension, video: videoDimension)
+        }
     }
 }
 
@@ -47,15 +62,6 @@ public struct Compressor: Sendable {
 
     public func compress(_ input: CompressionInput) throws(OmniZipError) -> CompressionResult {
         let layout = input.layout
-        guard input.audio.count == layout.audioTokenCount else {
-            throw .embeddingCount(.audio, rows: input.audio.count, tokens: layout.audioTokenCount)
-        }
-        guard input.video.count == layout.videoTokenCount else {
-            throw .embeddingCount(.video, rows: input.video.count, tokens: layout.videoTokenCount)
-        }
-        if input.audio.count > 0, input.video.count > 0, input.audio.dimension != input.video.dimension {
-            throw .dimensionMismatch(audio: input.audio.dimension, video: input.video.dimension)
-        }
         let clock = ContinuousClock()
         var timings = PhaseTimings()
         var mark = clock.now

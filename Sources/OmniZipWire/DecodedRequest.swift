@@ -43,7 +43,11 @@ public struct DecodedRequest: Sendable {
             let names = layout == .interleaved ? "'inputs_embeds'" : "'audio_embeds' and 'video_embeds'"
             throw WireError(.missingTensor, "compression needs the embeddings: tensor \(names) missing")
         }
-        return CompressionInput(audio: audio, video: video, audioScores: scores, layout: chunks, parameters: options.parameters)
+        do throws(OmniZipError) {
+            return try CompressionInput(audio: audio, video: video, audioScores: scores, layout: chunks, parameters: options.parameters)
+        } catch {
+            throw WireError.core(error)
+        }
     }
 
     /// Compresses the request with `compressor`: what /v1/compress, /v1/explain and the CLI

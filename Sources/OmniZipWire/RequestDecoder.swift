@@ -94,14 +94,12 @@ public enum RequestDecoder {
             throw WireError(.missingTensor, "tensor '\(audio == nil ? "audio_embeds" : "video_embeds")' missing; send both embeddings or neither")
         }
         if let audio, let video {
-            guard audio.rows == chunks.audioTokenCount else {
-                throw WireError(.invalidShape, "tensor 'audio_embeds' has \(audio.rows) rows but audio_chunk_lens sums to \(chunks.audioTokenCount)")
-            }
-            guard video.rows == chunks.videoTokenCount else {
-                throw WireError(.invalidShape, "tensor 'video_embeds' has \(video.rows) rows but video_chunk_lens sums to \(chunks.videoTokenCount)")
-            }
-            guard audio.dimension == video.dimension else {
-                throw WireError(.invalidShape, "tensor 'audio_embeds' has dimension \(audio.dimension) but 'video_embeds' has \(video.dimension)")
+            do throws(OmniZipError) {
+                try CompressionInput.checkEmbeddings(
+                    audioRows: audio.rows, videoRows: video.rows, audioDimension: audio.dimension, videoDimension: video.dimension,
+                    layout: chunks)
+            } catch {
+                throw WireError.core(error)
             }
             request.dimension = audio.dimension
             request.audio = audio.rowsView(Array(0..<audio.rows))

@@ -40,7 +40,12 @@ extension WireError {
         case let .gridValue(t, h, w):
             return WireError(
                 .invalidValue, "\(container) 'video_grid_thw' must hold values in [0, \(ChunkLayout.maxGridValue)], got [\(t), \(h), \(w)]")
-        case .gridTooLarge, .embeddingCount, .dimensionMismatch, .nonFiniteEmbedding:
+        case let .embeddingCount(m, rows, tokens):
+            guard case .runLengths = wording.tokens else { return WireError(.invalidInput, error.description) }
+            return WireError(.invalidShape, "tensor '\(m)_embeds' has \(rows) rows but \(wording.source(m, tokens))")
+        case let .dimensionMismatch(audio, video):
+            return WireError(.invalidShape, "tensor 'audio_embeds' has dimension \(audio) but 'video_embeds' has \(video)")
+        case .gridTooLarge, .nonFiniteEmbedding:
             return WireError(.invalidInput, error.description)
         case let .tokensPerFrame(p):
             if case .tokensPerFrame = wording.frames {

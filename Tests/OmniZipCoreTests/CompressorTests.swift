@@ -17,7 +17,7 @@ struct CompressorTests {
             videoRunLengths: ChunkLayout.runLengths(ofAscendingPositions: video),
             tokensPerFrame: clip.tokensPerFrame, gridTokens: video.count)
         let base = UnsafeRawPointer(embeddings.storage.baseAddress!)
-        return CompressionInput(
+        return try CompressionInput(
             audio: TokenRows(base: base, elementType: .float32, dimension: clip.dimension, rowIndices: audio),
             video: TokenRows(base: base, elementType: .float32, dimension: clip.dimension, rowIndices: video),
             audioScores: clip.audioScores(), layout: layout, parameters: parameters)

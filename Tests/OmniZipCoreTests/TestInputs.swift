@@ -28,7 +28,7 @@ func makeInput(
     audio: OwnedRows, audioCount: Int, video: OwnedRows, videoCount: Int, scores: [Float],
     audioRuns: [Int], videoRuns: [Int], p: Int, parameters: Parameters
 ) throws -> CompressionInput {
-    CompressionInput(
+    try CompressionInput(
         audio: audio.rows(audioCount), video: video.rows(videoCount), audioScores: scores,
         layout: try ChunkLayout(
             audioRunLengths: audioRuns, videoRunLengths: videoRuns, tokensPerFrame: p,

@@ -108,6 +108,30 @@ struct RequestDecoderTests {
         expectWireError("invalid_shape", "inputs_embeds") { _ = try rows.decode() }
     }
 
+    @Test("split embeddings that do not fit the run lengths are named by tensor")
+    func splitEmbeddingShapes() {
+        func split(audioRows: Int, videoRows: Int, audioD: Int = 3, videoD: Int = 3) throws -> DecodedRequest {
+            var w = SafetensorsWriter()
+            w.add("audio_embeds", dtype: .f32, shape: [audioRows, audioD], elements: [Float](repeating: 1, count: audioRows * audioD))
+            w.add("video_embeds", dtype: .f32, shape: [videoRows, videoD], elements: [Float](repeating: 1, count: videoRows * videoD))
+            w.add("audio_chunk_lens", dtype: .i64, shape: [2], elements: [Int64(3), 3])
+            w.add("video_chunk_lens", dtype: .i64, shape: [2], elements: [Int64(4), 4])
+            w.add("audio_scores", dtype: .f32, shape: [6], elements: [Float](repeating: 0.5, count: 6))
+            w.add("video_grid_thw", dtype: .i64, shape: [1, 3], elements: [Int64(4), 2, 4])
+            return try w.serialized().withUnsafeBytes { try RequestDecoder.decode($0, requireEmbeddings: true) }
+        }
+        #expect(throws: Never.self) { _ = try split(audioRows: 6, videoRows: 8) }
+        expectWireError("invalid_shape", "tensor 'audio_embeds' has 5 rows but audio_chunk_lens sums to 6") {
+            _ = try split(audioRows: 5, videoRows: 8)
+        }
+        expectWireError("invalid_shape", "tensor 'video_embeds' has 9 rows but video_chunk_lens sums to 8") {
+            _ = try split(audioRows: 6, videoRows: 9)
+        }
+        expectWireError("invalid_shape", "tensor 'audio_embeds' has dimension 3 but 'video_embeds' has 4") {
+            _ = try split(audioRows: 6, videoRows: 8, videoD: 4)
+        }
+    }
+
     @Test("NaN and infinite values are refused")
     func nonFinite() throws {
         var b = RequestBuilder()

@@ -8,7 +8,7 @@ enum omnizip_isa { OMNIZIP_SCALAR = 0, OMNIZIP_AVX2 = 1, OMNIZIP_AVX512 = 2 };
 // value, so whichever store lands is right).
 static inline enum omnizip_isa omnizip_isa_now(void) {
 #if defined(__x86_64__)
-    static _Atomic int cached = -1;
+    static int cached = -1;
     int isa = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (isa < 0) {
         __builtin_cpu_init();

@@ -29,7 +29,7 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
 
     enum Phase: Equatable { case open, lingering, closed }
 
-    /// What a request's body looks like, from its headers.
+    /// What a request's body looks like, from its headers (`length` is never 0: that is `none`).
     enum Body: Equatable {
         case none
         case length(Int)
@@ -134,7 +134,7 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
     mutating func headersComplete(_ id: RequestID, body: Body, continueAllowed: Bool) -> [Action] {
         guard let i = index(id) else { return [] }
         queue[i].body = body
-        queue[i].wantsContinue = continueAllowed && body != .none && body != .length(0)
+        queue[i].wantsContinue = continueAllowed && body != .none
         return queue[i].answered ? [] : [.admit(id)]
     }
 
@@ -175,11 +175,11 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
         let r = queue[i]
         let largeBody =
             switch r.body {
-            case .none, .length(0): false
+            case .none: false
             case let .length(n): n > Self.smallBody
             case .chunked: true
             }
-        guard close || (!r.received && r.body != .none && r.body != .length(0) && (r.wantsContinue || largeBody)) else { return [] }
+        guard close || (!r.received && r.body != .none && (r.wantsContinue || largeBody)) else { return [] }
         queue[i].early = true
         queue[i].closeAfter = true
         var actions = stopParsing()

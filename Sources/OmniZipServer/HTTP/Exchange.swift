@@ -51,8 +51,6 @@ final class Exchange {
         requestID = RequestID.next()
     }
 
-    var expectsBody: Bool { chunked || (contentLength ?? 0) > 0 }
-
     /// The response, decided; the connection's state machine says when it goes out.
     func respond(_ response: HTTPResponse) {
         self.response = response

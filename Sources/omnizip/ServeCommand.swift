@@ -89,8 +89,7 @@ struct ServeCommand: ParsableCommand {
             if let value = getenv(variable) { environment[variable] = String(cString: value) }
         }
         do {
-            var configuration = try ServerConfiguration.resolve(flags: flags, environment: environment, defaultWorkers: defaultWorkerCount())
-            return configuration
+            return try ServerConfiguration.resolve(flags: flags, environment: environment, defaultWorkers: defaultWorkerCount())
         } catch {
             throw ValidationError(error.description)
         }

@@ -1,6 +1,7 @@
 // Cross-modal maximum similarity on BF16 inputs with AVX-512 BF16 dot products: each product of
 // two BF16 values is exact in float32, so this is the float32 product the reference computes,
-// at twice the rate of SGEMM, fused with the row maximum so the m x n matrix is never stored.
+// at twice the rate of SGEMM, fused with the column maximum so the m x n matrix is never stored.
+// The pooled audio rows are packed once per request; the video rows are read where they lie.
 // Each kernel's order of operations is part of its contract: no multiply-add is fused unless
 // written as an explicit fma (the compiler may not contract a * b + c).
 #pragma STDC FP_CONTRACT OFF
@@ -65,47 +66,67 @@ int omnizip_has_bf16_dot(void) {
 }
 
 #if defined(__x86_64__)
+// An odd row's last pair, (x[d-1], 0), read without touching the bytes past the row.
+static inline uint32_t last_pair(const uint8_t *row, size_t d) {
+    uint16_t h;
+    memcpy(&h, row + 2 * (d - 1), 2);
+    return h;
+}
+
 __attribute__((target("avx512f,avx512bf16")))
-void omnizip_bf16_max_similarity(const uint16_t *a, size_t m, size_t d_even, const uint32_t *packed, size_t n,
-                                 const float *col_divisor, float *row_max) {
-    size_t pairs = d_even / 2;
+void omnizip_bf16_max_similarity(const void *const *rows, size_t m, size_t d, const uint32_t *packed, size_t n,
+                                 const float *row_divisor, float *col_max) {
+    size_t pairs = (d + 1) / 2, whole = d / 2;
     size_t panels = (n + PANEL - 1) / PANEL;
     for (size_t p = 0; p < panels; p++) {
         const uint32_t *panel = packed + p * pairs * PANEL;
         size_t j0 = p * PANEL;
         size_t cols = n - j0 < PANEL ? n - j0 : PANEL;
+        __mmask16 m0 = (__mmask16)(cols >= 16 ? 0xFFFF : (1u << cols) - 1);
+        __mmask16 m1 = (__mmask16)(cols <= 16 ? 0 : cols >= 32 ? 0xFFFF : (1u << (cols - 16)) - 1);
+        __m512 best0 = _mm512_maskz_loadu_ps(m0, col_max + j0);
+        __m512 best1 = _mm512_maskz_loadu_ps(m1, col_max + j0 + 16);
         for (size_t i0 = 0; i0 < m; i0 += ROWS) {
             size_t nrows = m - i0 < ROWS ? m - i0 : ROWS;
-            const uint32_t *arow[ROWS];
-            for (size_t r = 0; r < ROWS; r++) arow[r] = (const uint32_t *)(a + (i0 + (r < nrows ? r : nrows - 1)) * d_even);
+            const uint8_t *arow[ROWS];
+            for (size_t r = 0; r < ROWS; r++) arow[r] = (const uint8_t *)rows[i0 + (r < nrows ? r : nrows - 1)];
             __m512 acc[ROWS][2];
             for (size_t r = 0; r < ROWS; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-            for (size_t k = 0; k < pairs; k++) {
+            for (size_t k = 0; k < whole; k++) {
                 __m512bh b0 = (__m512bh)_mm512_loadu_si512(panel + k * PANEL);
                 __m512bh b1 = (__m512bh)_mm512_loadu_si512(panel + k * PANEL + 16);
                 for (size_t r = 0; r < ROWS; r++) {
-                    __m512bh x = (__m512bh)_mm512_set1_epi32((int)arow[r][k]);
+                    uint32_t w;
+                    memcpy(&w, arow[r] + 4 * k, 4);
+                    __m512bh x = (__m512bh)_mm512_set1_epi32((int)w);
                     acc[r][0] = _mm512_dpbf16_ps(acc[r][0], x, b0);
                     acc[r][1] = _mm512_dpbf16_ps(acc[r][1], x, b1);
                 }
             }
-            for (size_t r = 0; r < nrows; r++) {
-                float values[PANEL];
-                _mm512_storeu_ps(values, acc[r][0]);
-                _mm512_storeu_ps(values + 16, acc[r][1]);
-                float best = row_max[i0 + r];
-                for (size_t c = 0; c < cols; c++) {
-                    float v = values[c] / col_divisor[j0 + c];
-                    if (v > best) best = v;
+            if (whole < pairs) {
+                __m512bh b0 = (__m512bh)_mm512_loadu_si512(panel + whole * PANEL);
+                __m512bh b1 = (__m512bh)_mm512_loadu_si512(panel + whole * PANEL + 16);
+                for (size_t r = 0; r < ROWS; r++) {
+                    __m512bh x = (__m512bh)_mm512_set1_epi32((int)last_pair(arow[r], d));
+                    acc[r][0] = _mm512_dpbf16_ps(acc[r][0], x, b0);
+                    acc[r][1] = _mm512_dpbf16_ps(acc[r][1], x, b1);
                 }
-                row_max[i0 + r] = best;
+            }
+            // Rows in ascending order, each folded in as `v > best ? v : best` (vmaxps with v
+            // first), the same sequence of comparisons as a scalar loop over i.
+            for (size_t r = 0; r < nrows; r++) {
+                __m512 divisor = _mm512_set1_ps(row_divisor[i0 + r]);
+                best0 = _mm512_max_ps(_mm512_div_ps(acc[r][0], divisor), best0);
+                best1 = _mm512_max_ps(_mm512_div_ps(acc[r][1], divisor), best1);
             }
         }
+        _mm512_mask_storeu_ps(col_max + j0, m0, best0);
+        _mm512_mask_storeu_ps(col_max + j0 + 16, m1, best1);
     }
 }
 #else
-void omnizip_bf16_max_similarity(const uint16_t *a, size_t m, size_t d_even, const uint32_t *packed, size_t n,
-                                 const float *col_divisor, float *row_max) {
-    (void)a; (void)m; (void)d_even; (void)packed; (void)n; (void)col_divisor; (void)row_max;
+void omnizip_bf16_max_similarity(const void *const *rows, size_t m, size_t d, const uint32_t *packed, size_t n,
+                                 const float *row_divisor, float *col_max) {
+    (void)rows; (void)m; (void)d; (void)packed; (void)n; (void)row_divisor; (void)col_max;
 }
 #endif

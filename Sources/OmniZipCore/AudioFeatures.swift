@@ -3,7 +3,7 @@
 struct AudioFeatures: ~Copyable {
     let dimension: Int
     /// Pool rows normalised as `A / (||A|| + 1e-6)`, `pool.count × D`.
-    let poolUnit: UnsafeMutableBufferPointer<Float>
+    let poolUnit: Scratch<Float>
     /// For each pooled token: the index (into anchors) it is assigned to.
     let assignment: [Int]
     /// For each pooled token: its similarity to the assigned anchor (the maximum over anchors).
@@ -17,9 +17,8 @@ struct AudioFeatures: ~Copyable {
         let d = rows.dimension
         dimension = d
         let pooled = plan.pool, anchors = plan.anchors
-        poolUnit = .allocate(capacity: max(1, pooled.count * d))
-        let anchorUnit = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, anchors.count * d))
-        defer { anchorUnit.deallocate() }
+        poolUnit = Scratch(pooled.count * d, from: pool.buffers)
+        let anchorUnit = Scratch<Float>(anchors.count * d, from: pool.buffers)
 
         // Every audio row is widened once: the pool and anchors are normalised, the rest only
         // checked for NaN/Inf so that bad input is rejected whatever the mask.
@@ -29,11 +28,11 @@ struct AudioFeatures: ~Copyable {
         let blocks = (rows.count + 63) / 64
         var finite = [Bool](repeating: true, count: blocks)
         var divisors = [Float](repeating: 1, count: pooled.count)
-        let poolBase = poolUnit.baseAddress!, anchorBase = anchorUnit.baseAddress!
+        let poolBase = poolUnit.base, anchorBase = anchorUnit.base
         let poolCount = pooled.count
         divisors.withUnsafeMutableBufferPointer { divisors in
             finite.withUnsafeMutableBufferPointer { finite in
-                pool.run(units: blocks, prepare: { _ in Scratch(d) }) { row, block in
+                pool.run(units: blocks, prepare: { _ in Scratch<Float>(d, from: pool.buffers) }) { row, block in
                     for r in (block * 64)..<min(rows.count, block * 64 + 64) {
                         if !rows.widen(r, into: row.base) { finite[block] = false }
                         let slot = destination[r]
@@ -47,18 +46,16 @@ struct AudioFeatures: ~Copyable {
             }
         }
         if let bad = finite.firstIndex(of: false) {
-            poolUnit.deallocate() // deinit does not run for a partly initialised value
             throw .nonFiniteEmbedding(.audio, tokens: (bad * 64)..<min(rows.count, bad * 64 + 64))
         }
 
         var assignment = [Int](repeating: 0, count: pooled.count)
         var best = [Float](repeating: 0, count: pooled.count)
         if !pooled.isEmpty, !anchors.isEmpty {
-            let sims = UnsafeMutableBufferPointer<Float>.allocate(capacity: pooled.count * anchors.count)
-            defer { sims.deallocate() }
-            Kernels.gemmABt(poolBase, anchorBase, sims.baseAddress!, m: pooled.count, n: anchors.count, k: d)
+            let sims = Scratch<Float>(pooled.count * anchors.count, from: pool.buffers)
+            Kernels.gemmABt(poolBase, anchorBase, sims.base, m: pooled.count, n: anchors.count, k: d)
             for i in 0..<pooled.count {
-                let row = UnsafeBufferPointer(rebasing: sims[(i * anchors.count)..<((i + 1) * anchors.count)])
+                let row = UnsafeBufferPointer(start: sims.base + i * anchors.count, count: anchors.count)
                 let c = Selection.argmax(row)
                 assignment[i] = c
                 best[i] = row[c]
@@ -67,8 +64,6 @@ struct AudioFeatures: ~Copyable {
         self.assignment = assignment
         bestAnchorSimilarity = best
         poolDivisors = divisors
-        packedPool = path == .bfloat16 && !pooled.isEmpty ? PackedBF16Rows(rows, indices: pooled) : nil
+        packedPool = path == .bfloat16 && !pooled.isEmpty ? PackedBF16Rows(rows, indices: pooled, buffers: pool.buffers) : nil
     }
-
-    deinit { poolUnit.deallocate() }
 }

@@ -16,23 +16,16 @@ enum CrossModalPath: Sendable, Equatable {
     }
 }
 
-/// The pooled audio rows in the BF16 kernel's layout: contiguous, padded to an even length.
-final class PackedBF16Rows {
-    let rows: UnsafeMutablePointer<UInt16>
+/// The pooled audio rows in the BF16 kernel's column panels, packed once per request.
+struct PackedBF16Rows {
+    let panels: Scratch<UInt32>
     let count: Int
-    let evenDimension: Int
 
-    init(_ source: TokenRows, indices: [Int]) {
+    init(_ source: TokenRows, indices: [Int], buffers: BufferPool) {
         let d = source.dimension
-        evenDimension = d + d % 2
         count = indices.count
-        rows = .allocate(capacity: max(1, count * evenDimension))
-        for (slot, index) in indices.enumerated() {
-            let destination = rows + slot * evenDimension
-            UnsafeMutableRawPointer(destination).copyMemory(from: source.address(index), byteCount: 2 * d)
-            if d % 2 == 1 { destination[d] = 0 }
-        }
+        panels = Scratch(omnizip_bf16_packed_size(count, d), from: buffers)
+        let addresses = indices.map { Optional(source.address($0)) }
+        addresses.withUnsafeBufferPointer { omnizip_bf16_pack_columns($0.baseAddress, count, d, panels.base) }
     }
-
-    deinit { rows.deallocate() }
 }

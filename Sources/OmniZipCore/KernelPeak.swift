@@ -54,22 +54,26 @@ public enum KernelPeak {
                 flops: 2 * Double(p * p * d), seconds: best { omnizip_gram_fma(gramRows, p, d, gram, scratch) }))
 
         if omnizip_has_bf16_dot() != 0 {
-            let even = d + d % 2
-            let audio = UnsafeMutablePointer<UInt16>.allocate(capacity: m * even)
-            let video = UnsafeMutablePointer<UInt16>.allocate(capacity: n * even)
-            let packed = UnsafeMutablePointer<UInt32>.allocate(capacity: omnizip_bf16_packed_size(n, d))
+            // As the pipeline runs it: m pooled audio rows packed, n video rows read in place.
+            let audio = UnsafeMutablePointer<UInt16>.allocate(capacity: m * d)
+            let video = UnsafeMutablePointer<UInt16>.allocate(capacity: n * d)
+            let packed = UnsafeMutablePointer<UInt32>.allocate(capacity: omnizip_bf16_packed_size(m, d))
             let divisors = UnsafeMutablePointer<Float>.allocate(capacity: n), maxima = UnsafeMutablePointer<Float>.allocate(capacity: m)
             defer { audio.deallocate(); video.deallocate(); packed.deallocate(); divisors.deallocate(); maxima.deallocate() }
-            for i in 0..<(m * even) { audio[i] = UInt16(truncatingIfNeeded: value(i).bitPattern >> 16) }
-            for i in 0..<(n * even) { video[i] = UInt16(truncatingIfNeeded: value(i + 7).bitPattern >> 16) }
+            for i in 0..<(m * d) { audio[i] = UInt16(truncatingIfNeeded: value(i).bitPattern >> 16) }
+            for i in 0..<(n * d) { video[i] = UInt16(truncatingIfNeeded: value(i + 7).bitPattern >> 16) }
             for j in 0..<n { divisors[j] = 1 }
-            let addresses = (0..<n).map { Optional(UnsafeRawPointer(video + $0 * even)) }
-            addresses.withUnsafeBufferPointer { omnizip_bf16_pack_columns($0.baseAddress, n, d, packed) }
+            for i in 0..<m { maxima[i] = -.infinity }
+            let audioRows = (0..<m).map { Optional(UnsafeRawPointer(audio + $0 * d)) }
+            audioRows.withUnsafeBufferPointer { omnizip_bf16_pack_columns($0.baseAddress, m, d, packed) }
+            let videoRows = (0..<n).map { Optional(UnsafeRawPointer(video + $0 * d)) }
             results.append(
                 Measurement(
-                    kernel: "bf16 dot products + row max (AVX-512 BF16)", shape: "\(m) x \(n) x \(d)",
+                    kernel: "bf16 dot products + column max (AVX-512 BF16)", shape: "\(m) x \(n) x \(d)",
                     flops: 2 * Double(m * n * d),
-                    seconds: best { omnizip_bf16_max_similarity(audio, m, even, packed, n, divisors, maxima) }))
+                    seconds: best {
+                        videoRows.withUnsafeBufferPointer { omnizip_bf16_max_similarity($0.baseAddress, n, d, packed, m, divisors, maxima) }
+                    }))
         }
         return results
     }

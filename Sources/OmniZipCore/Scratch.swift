@@ -1,12 +1,17 @@
-/// A worker's reusable float buffer, freed when the worker finishes.
-final class Scratch {
-    let base: UnsafeMutablePointer<Float>
+/// A reusable buffer borrowed from a `BufferPool` and given back when released. Its contents
+/// on arrival are whatever the last user left: every user writes before it reads.
+final class Scratch<Element> {
+    let base: UnsafeMutablePointer<Element>
     let capacity: Int
+    private let block: BufferPool.Block
+    private let pool: BufferPool
 
-    init(_ capacity: Int) {
+    init(_ capacity: Int, from pool: BufferPool) {
         self.capacity = max(1, capacity)
-        base = .allocate(capacity: self.capacity)
+        self.pool = pool
+        block = pool.take(bytes: self.capacity * MemoryLayout<Element>.stride)
+        base = block.base.bindMemory(to: Element.self, capacity: self.capacity)
     }
 
-    deinit { base.deallocate() }
+    deinit { pool.give(block) }
 }

@@ -46,31 +46,30 @@ struct VideoPass {
         var unitMaxima = [Float](repeating: -.infinity, count: units.count * pooled)
         var finite = [Bool](repeating: true, count: units.count)
         let maxRows = units.map(\.count).max() ?? 0
-        let poolUnit = UnsafePointer(audio.poolUnit.baseAddress!)
+        let poolUnit = UnsafePointer(audio.poolUnit.base)
         let frameKept = plan.videoFrameKept
 
         final class Workspace {
-            let raw: Scratch, unit: Scratch, norms: Scratch, cross: Scratch
-            let similarity: Scratch, transposed: Scratch, density: Scratch, score: Scratch
-            let packed: UnsafeMutablePointer<UInt32>, rowAddresses: UnsafeMutablePointer<UnsafeRawPointer?>
-            init(rows: Int, d: Int, p: Int, pooled: Int, bf16: Bool) {
-                raw = Scratch(rows * d); unit = Scratch(rows * d); norms = Scratch(rows)
-                cross = Scratch(bf16 ? 0 : pooled * rows); similarity = Scratch(p * p)
-                transposed = Scratch(omnizip_gram_scratch(p, d)); density = Scratch(p); score = Scratch(p)
-                packed = .allocate(capacity: bf16 ? max(1, omnizip_bf16_packed_size(rows, d)) : 1)
-                rowAddresses = .allocate(capacity: max(1, rows))
-            }
-            deinit {
-                packed.deallocate()
-                rowAddresses.deallocate()
+            let raw: Scratch<Float>, unit: Scratch<Float>, norms: Scratch<Float>, cross: Scratch<Float>
+            let similarity: Scratch<Float>, transposed: Scratch<Float>, density: Scratch<Float>, score: Scratch<Float>
+            let rowAddresses: Scratch<UnsafeRawPointer?>
+            init(rows: Int, d: Int, p: Int, pooled: Int, bf16: Bool, buffers: BufferPool) {
+                raw = Scratch(rows * d, from: buffers); unit = Scratch(rows * d, from: buffers)
+                norms = Scratch(rows, from: buffers); cross = Scratch(bf16 ? 0 : pooled * rows, from: buffers)
+                similarity = Scratch(p * p, from: buffers); transposed = Scratch(omnizip_gram_scratch(p, d), from: buffers)
+                density = Scratch(p, from: buffers); score = Scratch(p, from: buffers)
+                rowAddresses = Scratch(rows, from: buffers)
             }
         }
-        let packedPool = audio.packedPool.map { UncheckedSendable(($0.rows, $0.count, $0.evenDimension)) }
+        let packedPool = audio.packedPool.map { UncheckedSendable((UnsafePointer($0.panels.base), $0.count)) }
 
         keep.withUnsafeMutableBufferPointer { keep in
             unitMaxima.withUnsafeMutableBufferPointer { unitMaxima in
                 finite.withUnsafeMutableBufferPointer { finite in
-                    pool.run(units: units.count, prepare: { _ in Workspace(rows: maxRows, d: d, p: p, pooled: pooled, bf16: packedPool != nil) }) {
+                    pool.run(
+                        units: units.count,
+                        prepare: { _ in Workspace(rows: maxRows, d: d, p: p, pooled: pooled, bf16: packedPool != nil, buffers: pool.buffers) }
+                    ) {
                         ws, u in
                         let unit = units[u]
                         let raw = ws.raw.base, norms = ws.norms.base
@@ -79,15 +78,15 @@ struct VideoPass {
                             norms[r] = Kernels.norm(raw + r * d, d)
                         }
                         if pooled > 0, let packedPool {
-                            // BF16 path: raw products, each column divided by its ||v|| + 1e-6.
-                            let (poolRows, poolCount, evenD) = packedPool.value
+                            // BF16 path: raw products of the rows where they lie, each divided by
+                            // its video row's ||v|| + 1e-6, maximised per pooled audio token.
+                            let (panels, poolCount) = packedPool.value
                             for r in 0..<unit.count {
-                                ws.rowAddresses[r] = rows.address(unit.start + r)
+                                ws.rowAddresses.base[r] = rows.address(unit.start + r)
                                 ws.unit.base[r] = norms[r] + 1e-6
                             }
-                            omnizip_bf16_pack_columns(ws.rowAddresses, unit.count, d, ws.packed)
                             let maxima = unitMaxima.baseAddress! + u * pooled
-                            omnizip_bf16_max_similarity(poolRows, poolCount, evenD, ws.packed, unit.count, ws.unit.base, maxima)
+                            omnizip_bf16_max_similarity(ws.rowAddresses.base, unit.count, d, panels, poolCount, ws.unit.base, maxima)
                         } else if pooled > 0 {
                             for r in 0..<unit.count {
                                 Kernels.divide(raw + r * d, by: norms[r] + 1e-6, into: ws.unit.base + r * d, d)

@@ -8,10 +8,13 @@ public struct WorkerPool: Sendable {
     public let width: Int
     /// The nice value each thread taking part sets for itself (0: left as it is).
     public let niceness: Int32
+    /// Where the workers' scratch comes from, kept from one run to the next.
+    public let buffers: BufferPool
 
-    public init(width: Int, niceness: Int32 = 0) {
+    public init(width: Int, niceness: Int32 = 0, buffers: BufferPool = BufferPool()) {
         self.width = max(1, width)
         self.niceness = niceness
+        self.buffers = buffers
         _ = Kernels.singleThreadedBLAS
     }
 

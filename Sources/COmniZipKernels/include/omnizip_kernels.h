@@ -44,11 +44,11 @@ int omnizip_has_bf16_dot(void);
 void omnizip_bf16_pack_columns(const void *const *rows, size_t n, size_t d, uint32_t *packed);
 size_t omnizip_bf16_packed_size(size_t n, size_t d);
 
-/// For each of m rows a (BF16, row-major, d values padded with a zero to an even count
-/// `d_even`): row_max[i] = max(row_max[i], max_j dot(a_i, b_j) / col_divisor[j]), with the dot
-/// products in float32 from exact BF16 products. Needs omnizip_has_bf16_dot().
-void omnizip_bf16_max_similarity(const uint16_t *a, size_t m, size_t d_even, const uint32_t *packed, size_t n,
-                                 const float *col_divisor, float *row_max);
+/// For each of the n packed columns b_j and the m rows a_i (`rows[i]`, d BF16 values, any
+/// alignment): col_max[j] = max(col_max[j], max_i dot(a_i, b_j) / row_divisor[i]), i ascending,
+/// with the dot products in float32 from exact BF16 products. Needs omnizip_has_bf16_dot().
+void omnizip_bf16_max_similarity(const void *const *rows, size_t m, size_t d, const uint32_t *packed, size_t n,
+                                 const float *row_divisor, float *col_max);
 
 /// Makes OpenBLAS run every call on the calling thread and stops its own thread pool.
 void omnizip_blas_single_threaded(void);

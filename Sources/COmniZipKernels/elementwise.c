@@ -72,7 +72,76 @@ static float pairwise(const float *x, const float *y, size_t n, int avx2) {
     return pairwise(x, y, half, avx2) + pairwise(x + half, y + half, n - half, avx2);
 }
 
+// The same sum with the leaf blocks computed four at a time: each leaf is still one chain in
+// its own order, only independent chains run side by side (one chain alone waits on the adder's
+// latency). The leaves are the blocks `pairwise` reaches, in order; the tree above them is
+// walked again to add their sums in the same order.
+#define MAX_LEAVES 256
+
+static size_t leaves(size_t start, size_t n, size_t *offsets, size_t *lengths, size_t count) {
+    if (n <= 128) {
+        offsets[count] = start;
+        lengths[count] = n;
+        return count + 1;
+    }
+    size_t half = n / 2;
+    half -= half % 8;
+    count = leaves(start, half, offsets, lengths, count);
+    return leaves(start + half, n - half, offsets, lengths, count);
+}
+
+static float combine(size_t n, const float *sums, size_t *next) {
+    if (n <= 128) return sums[(*next)++];
+    size_t half = n / 2;
+    half -= half % 8;
+    float left = combine(half, sums, next);
+    return left + combine(n - half, sums, next);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2")))
+static void four_blocks_avx2(const float *x, const float *y, const size_t *offsets, size_t n, float *sums) {
+    __m256 acc[4];
+    for (int b = 0; b < 4; b++) acc[b] = _mm256_mul_ps(_mm256_loadu_ps(x + offsets[b]), _mm256_loadu_ps(y + offsets[b]));
+    size_t i = 8;
+    for (; i + 8 <= n; i += 8)
+        for (int b = 0; b < 4; b++)
+            acc[b] = _mm256_add_ps(acc[b], _mm256_mul_ps(_mm256_loadu_ps(x + offsets[b] + i), _mm256_loadu_ps(y + offsets[b] + i)));
+    for (int b = 0; b < 4; b++) {
+        float r[8];
+        _mm256_storeu_ps(r, acc[b]);
+        float s = combine8(r);
+        for (size_t j = i; j < n; j++) {
+            float product = x[offsets[b] + j] * y[offsets[b] + j];
+            s = s + product;
+        }
+        sums[b] = s;
+    }
+}
+
+static float pairwise_interleaved(const float *x, const float *y, size_t n) {
+    size_t offsets[MAX_LEAVES], lengths[MAX_LEAVES];
+    float sums[MAX_LEAVES];
+    size_t count = leaves(0, n, offsets, lengths, 0);
+    size_t b = 0;
+    for (; b + 4 <= count; b += 4) {
+        if (lengths[b] == lengths[b + 1] && lengths[b] == lengths[b + 2] && lengths[b] == lengths[b + 3]) {
+            four_blocks_avx2(x, y, offsets + b, lengths[b], sums + b);
+        } else {
+            for (size_t l = b; l < b + 4; l++) sums[l] = block_avx2(x + offsets[l], y + offsets[l], lengths[l]);
+        }
+    }
+    for (; b < count; b++) sums[b] = block_avx2(x + offsets[b], y + offsets[b], lengths[b]);
+    size_t next = 0;
+    return combine(n, sums, &next);
+}
+#endif
+
 float omnizip_dot_pairwise(const float *x, const float *y, size_t n) {
+#if defined(__x86_64__)
+    // Leaves are at least 64 long past the first split, so MAX_LEAVES covers n <= 16384.
+    if (omnizip_isa_now() >= OMNIZIP_AVX2 && n > 128 && n <= 64 * MAX_LEAVES) return pairwise_interleaved(x, y, n);
+#endif
     return pairwise(x, y, n, omnizip_isa_now() >= OMNIZIP_AVX2);
 }
 

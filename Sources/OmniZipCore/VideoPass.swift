@@ -1,22 +1,20 @@
 import COmniZipKernels
 
-/// One parallel pass over the video: every row is widened exactly once, and while it is hot
-/// it feeds (a) the cross-modal maximum `x_i = max_j a_i . v_j` of each pooled audio token and
-/// (b) stage 3's spatio-temporal pruning of the frame it belongs to.
+/// Stage 3 and the cross-modal maximum `x_i = max_j a_i . v_j` of each pooled audio token, in
+/// two parallel passes over the video:
+/// 1. per pair of frames: every row widened once, its norm, the frames' pruning, and with
+///    float32 products (F32/F16 inputs) the pair's cross-modal products while the rows are hot;
+/// 2. with BF16 inputs on AVX-512 BF16: the cross-modal maximum in tiles of one pair of frames
+///    by `audioColumnsPerTile` pooled audio tokens, read straight from the request, so that many
+///    workers have work even on a short clip.
 struct VideoPass {
     /// Per video token: kept.
     let keep: [Bool]
     /// Per pooled audio token: its cross-modal score (without video: its best anchor similarity).
     let crossModal: [Float]
 
-    /// A slice of one video run: a pair of frames (even, odd), a lone last frame, or the rows
-    /// past the last whole frame (which only feed the cross-modal maximum).
-    private struct Unit {
-        var run: Int
-        var start: Int // first video token of the unit
-        var count: Int
-        var firstFrame: Int // frame index within the run, or -1 for leftover rows
-    }
+    /// A multiple of the BF16 kernel's 32-column panels.
+    static let audioColumnsPerTile = 128
 
     init(
         _ rows: TokenRows, layout: ChunkLayout, plan: BudgetPlan, audio: borrowing AudioFeatures,
@@ -24,135 +22,58 @@ struct VideoPass {
     ) throws(OmniZipError) {
         let p = layout.tokensPerFrame, d = rows.dimension
         let pooled = plan.audio.pool.count
-
-        var units: [Unit] = []
-        var start = 0
-        for (run, length) in layout.videoRunLengths.enumerated() {
-            let frames = length / p // P >= 1 whenever there is a video run
-            var frame = 0
-            while frame < frames {
-                let n = min(2, frames - frame)
-                units.append(Unit(run: run, start: start + frame * p, count: n * p, firstFrame: frame))
-                frame += n
-            }
-            let leftover = length - frames * p
-            if leftover > 0 {
-                units.append(Unit(run: run, start: start + frames * p, count: leftover, firstFrame: -1))
-            }
-            start += length
-        }
+        let units = VideoUnit.units(layout)
+        let maxRows = units.map(\.count).max() ?? 0
+        let frameKept = plan.videoFrameKept
+        let poolUnit = UnsafePointer(audio.poolUnit.base)
+        let packedPool = audio.packedPool.map { UncheckedSendable((UnsafePointer($0.panels.base), $0.count)) }
+        let float32Products = pooled > 0 && packedPool == nil
 
         var keep = [Bool](repeating: false, count: rows.count)
+        // Per unit, per pooled audio token: the maximum over the unit's rows.
         var unitMaxima = [Float](repeating: -.infinity, count: units.count * pooled)
         var finite = [Bool](repeating: true, count: units.count)
-        let maxRows = units.map(\.count).max() ?? 0
-        let poolUnit = UnsafePointer(audio.poolUnit.base)
-        let frameKept = plan.videoFrameKept
-
-        final class Workspace {
-            let raw: Scratch<Float>, unit: Scratch<Float>, norms: Scratch<Float>, cross: Scratch<Float>
-            let similarity: Scratch<Float>, transposed: Scratch<Float>, density: Scratch<Float>, score: Scratch<Float>
-            let rowAddresses: Scratch<UnsafeRawPointer?>
-            init(rows: Int, d: Int, p: Int, pooled: Int, bf16: Bool, buffers: BufferPool) {
-                raw = Scratch(rows * d, from: buffers); unit = Scratch(rows * d, from: buffers)
-                norms = Scratch(rows, from: buffers); cross = Scratch(bf16 ? 0 : pooled * rows, from: buffers)
-                similarity = Scratch(p * p, from: buffers); transposed = Scratch(omnizip_gram_scratch(p, d), from: buffers)
-                density = Scratch(p, from: buffers); score = Scratch(p, from: buffers)
-                rowAddresses = Scratch(rows, from: buffers)
-            }
-        }
-        let packedPool = audio.packedPool.map { UncheckedSendable((UnsafePointer($0.panels.base), $0.count)) }
+        // Per video token: ||v|| + 1e-6, the BF16 products' divisor.
+        var divisors = [Float](repeating: 1, count: packedPool == nil ? 0 : rows.count)
 
         keep.withUnsafeMutableBufferPointer { keep in
             unitMaxima.withUnsafeMutableBufferPointer { unitMaxima in
                 finite.withUnsafeMutableBufferPointer { finite in
-                    pool.run(
-                        units: units.count,
-                        prepare: { _ in Workspace(rows: maxRows, d: d, p: p, pooled: pooled, bf16: packedPool != nil, buffers: pool.buffers) }
-                    ) {
-                        ws, u in
-                        let unit = units[u]
-                        let raw = ws.raw.base, norms = ws.norms.base
-                        for r in 0..<unit.count {
-                            if !rows.widen(unit.start + r, into: raw + r * d) { finite[u] = false }
-                            norms[r] = Kernels.norm(raw + r * d, d)
-                        }
-                        if pooled > 0, let packedPool {
-                            // BF16 path: raw products of the rows where they lie, each divided by
-                            // its video row's ||v|| + 1e-6, maximised per pooled audio token.
-                            let (panels, poolCount) = packedPool.value
+                    divisors.withUnsafeMutableBufferPointer { divisors in
+                        pool.run(
+                            units: units.count,
+                            prepare: { _ in
+                                VideoWorkspace(rows: maxRows, d: d, p: p, crossColumns: float32Products ? pooled : 0, buffers: pool.buffers)
+                            }
+                        ) { ws, u in
+                            let unit = units[u]
+                            let raw = ws.raw.base, norms = ws.norms.base
                             for r in 0..<unit.count {
-                                ws.rowAddresses.base[r] = rows.address(unit.start + r)
-                                ws.unit.base[r] = norms[r] + 1e-6
+                                if !rows.widen(unit.start + r, into: raw + r * d) { finite[u] = false }
+                                norms[r] = Kernels.norm(raw + r * d, d)
                             }
-                            let maxima = unitMaxima.baseAddress! + u * pooled
-                            omnizip_bf16_max_similarity(ws.rowAddresses.base, unit.count, d, panels, poolCount, ws.unit.base, maxima)
-                        } else if pooled > 0 {
-                            for r in 0..<unit.count {
-                                Kernels.divide(raw + r * d, by: norms[r] + 1e-6, into: ws.unit.base + r * d, d)
+                            if !divisors.isEmpty {
+                                for r in 0..<unit.count { divisors[unit.start + r] = norms[r] + 1e-6 }
                             }
-                            Kernels.gemmABt(poolUnit, ws.unit.base, ws.cross.base, m: pooled, n: unit.count, k: d)
-                            for i in 0..<pooled {
-                                let row = ws.cross.base + i * unit.count
-                                var best = -Float.infinity
-                                for j in 0..<unit.count where row[j] > best { best = row[j] }
-                                unitMaxima[u * pooled + i] = best
-                            }
-                        }
-                        guard let counts = frameKept[unit.run] else {
-                            // A run shorter than one frame is kept whole.
-                            for r in 0..<unit.count { keep[unit.start + r] = true }
-                            return
-                        }
-                        guard unit.firstFrame >= 0 else { return } // rows past the last whole frame
-                        // Which frame's unit rows sit in ws.unit rows 0..<p: an even frame's rows are
-                        // reused as the "previous frame" of the odd one that follows.
-                        var unitRowsOffset = -1
-                        for f in 0..<(unit.count / p) {
-                            let frame = unit.firstFrame + f
-                            let offset = f * p
-                            let budget = counts[frame]
-                            let picked: [Int]
-                            if budget >= p {
-                                picked = Array(0..<p)
-                            } else if budget == 0 {
-                                picked = []
-                            } else if frame % 2 == 0 {
-                                let unitRows = ws.unit.base
-                                for r in 0..<p {
-                                    Kernels.divide(
-                                        raw + (offset + r) * d, by: max(norms[offset + r], 1e-12),
-                                        into: unitRows + r * d, d)
+                            if float32Products {
+                                for r in 0..<unit.count {
+                                    Kernels.divide(raw + r * d, by: norms[r] + 1e-6, into: ws.unit.base + r * d, d)
                                 }
-                                unitRowsOffset = offset
-                                DensityPeaks.score(
-                                    unit: unitRows, tokens: p, dimension: d, similarity: ws.similarity.base,
-                                    transposeScratch: ws.transposed.base,
-                                    density: ws.density.base, score: ws.score.base)
-                                let score = ws.score.base
-                                picked = Selection.largest(p, budget) { score[$0] }
-                            } else {
-                                // Odd frames keep what changed most since the previous (even) frame:
-                                // cosine of the unit rows, as the reference computes it.
-                                let score = ws.score.base
-                                let before = ws.unit.base, now = ws.unit.base + p * d
-                                if unitRowsOffset != offset - p {
-                                    for r in 0..<p {
-                                        Kernels.divide(
-                                            raw + (offset - p + r) * d, by: max(norms[offset - p + r], 1e-12),
-                                            into: before + r * d, d)
-                                    }
-                                    unitRowsOffset = offset - p
+                                Kernels.gemmABt(poolUnit, ws.unit.base, ws.cross.base, m: pooled, n: unit.count, k: d)
+                                for i in 0..<pooled {
+                                    let row = ws.cross.base + i * unit.count
+                                    var best = -Float.infinity
+                                    for j in 0..<unit.count where row[j] > best { best = row[j] }
+                                    unitMaxima[u * pooled + i] = best
                                 }
-                                for r in 0..<p {
-                                    let u = now + r * d, v = before + r * d
-                                    Kernels.divide(raw + (offset + r) * d, by: max(norms[offset + r], 1e-12), into: u, d)
-                                    let denominator = max(Kernels.norm(u, d) * Kernels.norm(v, d), 1e-8)
-                                    score[r] = Kernels.dot(u, v, d) / denominator
-                                }
-                                picked = Selection.smallest(p, budget) { score[$0] }
                             }
-                            for r in picked { keep[unit.start + offset + r] = true }
+                            guard let counts = frameKept[unit.run] else {
+                                // A run shorter than one frame is kept whole.
+                                for r in 0..<unit.count { keep[unit.start + r] = true }
+                                return
+                            }
+                            guard unit.firstFrame >= 0 else { return } // rows past the last whole frame
+                            FramePruning.prune(unit, counts: counts, tokensPerFrame: p, dimension: d, workspace: ws, keep: keep)
                         }
                     }
                 }
@@ -161,6 +82,28 @@ struct VideoPass {
         if let bad = finite.firstIndex(of: false) {
             let unit = units[bad]
             throw .nonFiniteEmbedding(.video, tokens: unit.start..<(unit.start + unit.count))
+        }
+
+        if pooled > 0, let packedPool {
+            // BF16 raw products, each divided by its video row's divisor, maximised per pooled
+            // audio token; each tile writes only its own unit's columns.
+            let (panels, poolCount) = packedPool.value
+            let columns = Self.audioColumnsPerTile
+            let groups = (poolCount + columns - 1) / columns
+            let panelWords = omnizip_bf16_packed_size(32, d)
+            unitMaxima.withUnsafeMutableBufferPointer { unitMaxima in
+                divisors.withUnsafeBufferPointer { divisors in
+                    pool.run(units: units.count * groups, prepare: { _ in Scratch<UnsafeRawPointer?>(maxRows, from: pool.buffers) }) {
+                        addresses, tile in
+                        let unit = units[tile / groups], group = tile % groups
+                        for r in 0..<unit.count { addresses.base[r] = rows.address(unit.start + r) }
+                        let first = group * columns
+                        omnizip_bf16_max_similarity(
+                            addresses.base, unit.count, d, panels + (first / 32) * panelWords, min(columns, poolCount - first),
+                            divisors.baseAddress! + unit.start, unitMaxima.baseAddress! + (tile / groups) * pooled + first)
+                    }
+                }
+            }
         }
 
         var cross = audio.bestAnchorSimilarity

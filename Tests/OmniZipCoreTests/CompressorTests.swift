@@ -1,7 +1,10 @@
-import Testing
-@testable import OmniZipCore
+import COmniZipKernels
 import OmniZipSynthetic
 import OmniZipTestSupport
+import OmniZipWire
+import Testing
+
+@testable import OmniZipCore
 
 @Suite("Compressor: whole pipeline, edge cases, determinism")
 struct CompressorTests {
@@ -33,6 +36,32 @@ struct CompressorTests {
         #expect(result.mergedAnchors == reference.mergedAnchors)
         #expect(result.mergedEmbeddings.map(\.bitPattern) == reference.mergedEmbeddings.map(\.bitPattern))
         #expect(!reference.mergedAnchors.isEmpty)
+    }
+
+    @Test(
+        "BF16 products: identical at any worker count, with several audio tiles and an odd D",
+        .enabled(if: omnizip_has_bf16_dot() != 0, "this CPU has no AVX-512 BF16"), arguments: [2, 3, 8])
+    func bf16WorkerInvariance(workers: Int) throws {
+        // 600 audio tokens leave more than one 128-column tile of pooled tokens.
+        let clip = SyntheticClip(chunks: 12, tokensPerFrame: 12, dimension: 37, audioPerChunk: 50, seed: 3)
+        let body = clip.requestBody(elementType: .bfloat16)
+        func run(_ workers: Int) throws -> CompressionResult {
+            try body.withUnsafeBytes { bytes in
+                let decoded = try RequestDecoder.decode(bytes, overrides: [:], requireEmbeddings: true)
+                return try Compressor(workers: workers).compress(try decoded.compressionInput())
+            }
+        }
+        let reference = try run(1), result = try run(workers)
+        #expect(reference.plan.audio.pool.count > VideoPass.audioColumnsPerTile)
+        #expect(result.videoKeep == reference.videoKeep)
+        #expect(result.mergedAnchors == reference.mergedAnchors && result.mergedSources == reference.mergedSources)
+        #expect(result.mergedEmbeddings.map(\.bitPattern) == reference.mergedEmbeddings.map(\.bitPattern))
+        // The sources are ranked by cross-modal score: the float32 path ranks them the same.
+        let float32 = try body.withUnsafeBytes { bytes in
+            let decoded = try RequestDecoder.decode(bytes, overrides: [:], requireEmbeddings: true)
+            return try Compressor(workers: workers, allowBF16DotProducts: false).compress(try decoded.compressionInput())
+        }
+        #expect(float32.mergedSources == reference.mergedSources)
     }
 
     @Test("the budget plan predicts exactly what compression keeps")

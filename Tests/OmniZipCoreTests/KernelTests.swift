@@ -122,4 +122,41 @@ struct KernelTests {
             #expect(abs(Double(maxima[j]) - best) < 1e-5)
         }
     }
+
+    @Test(
+        "BF16 maximum similarity: column tiles and row blocks give the bits of one whole call",
+        .enabled(if: omnizip_has_bf16_dot() != 0, "this CPU has no AVX-512 BF16"))
+    func bf16Tiles() {
+        let m = 50, n = 300, d = 37, tile = 128
+        func bf16(_ v: [Float]) -> [UInt16] { v.map { UInt16($0.bitPattern >> 16) } }
+        let a = bf16(noise(m * d, seed: 8)), b = bf16(noise(n * d, seed: 9))
+        var packed = [UInt32](repeating: 0, count: omnizip_bf16_packed_size(n, d))
+        b.withUnsafeBytes { raw in
+            let pointers: [UnsafeRawPointer?] = (0..<n).map { UnsafeRawPointer(raw.baseAddress! + 2 * $0 * d) }
+            omnizip_bf16_pack_columns(pointers, n, d, &packed)
+        }
+        let divisors = (0..<m).map { Float(1 + $0 % 5) / 3 }
+        var whole = [Float](repeating: -.infinity, count: n), tiled = whole
+        a.withUnsafeBytes { raw in
+            let rows: [UnsafeRawPointer?] = (0..<m).map { UnsafeRawPointer(raw.baseAddress! + 2 * $0 * d) }
+            omnizip_bf16_max_similarity(rows, m, d, packed, n, divisors, &whole)
+            let panelWords = omnizip_bf16_packed_size(32, d)
+            for block in [0..<21, 21..<m] {
+                for first in stride(from: 0, to: n, by: tile) {
+                    Array(rows[block]).withUnsafeBufferPointer { blockRows in
+                        divisors.withUnsafeBufferPointer { divisors in
+                            tiled.withUnsafeMutableBufferPointer { tiled in
+                                packed.withUnsafeBufferPointer { packed in
+                                    omnizip_bf16_max_similarity(
+                                        blockRows.baseAddress, block.count, d, packed.baseAddress! + (first / 32) * panelWords,
+                                        min(tile, n - first), divisors.baseAddress! + block.lowerBound, tiled.baseAddress! + first)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(tiled.map(\.bitPattern) == whole.map(\.bitPattern))
+    }
 }

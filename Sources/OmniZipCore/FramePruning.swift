@@ -1,0 +1,55 @@
+/// Stage 3 on one unit whose rows are widened (`ws.raw`) with their norms (`ws.norms`):
+/// even frames by DPC-kNN saliency, odd frames by their change since the even frame before.
+enum FramePruning {
+    /// Marks the unit's kept tokens in `keep` (indexed by video token).
+    static func prune(
+        _ unit: VideoUnit, counts: [Int], tokensPerFrame p: Int, dimension d: Int, workspace ws: VideoWorkspace,
+        keep: UnsafeMutableBufferPointer<Bool>
+    ) {
+        let raw = ws.raw.base, norms = ws.norms.base
+        // Which frame's unit rows sit in ws.unit rows 0..<p: an even frame's rows are reused as
+        // the "previous frame" of the odd one that follows.
+        var unitRowsOffset = -1
+        func normalise(_ offset: Int, into destination: UnsafeMutablePointer<Float>) {
+            for r in 0..<p {
+                Kernels.divide(raw + (offset + r) * d, by: max(norms[offset + r], 1e-12), into: destination + r * d, d)
+            }
+        }
+        for f in 0..<(unit.count / p) {
+            let frame = unit.firstFrame + f
+            let offset = f * p
+            let budget = counts[frame]
+            let picked: [Int]
+            if budget >= p {
+                picked = Array(0..<p)
+            } else if budget == 0 {
+                picked = []
+            } else if frame % 2 == 0 {
+                normalise(offset, into: ws.unit.base)
+                unitRowsOffset = offset
+                DensityPeaks.score(
+                    unit: ws.unit.base, tokens: p, dimension: d, similarity: ws.similarity.base,
+                    transposeScratch: ws.transposed.base, density: ws.density.base, score: ws.score.base)
+                let score = ws.score.base
+                picked = Selection.largest(p, budget) { score[$0] }
+            } else {
+                // Odd frames keep what changed most since the previous (even) frame: cosine of
+                // the unit rows, as the reference computes it.
+                let score = ws.score.base
+                let before = ws.unit.base, now = ws.unit.base + p * d
+                if unitRowsOffset != offset - p {
+                    normalise(offset - p, into: before)
+                    unitRowsOffset = offset - p
+                }
+                normalise(offset, into: now)
+                for r in 0..<p {
+                    let u = now + r * d, v = before + r * d
+                    let denominator = max(Kernels.norm(u, d) * Kernels.norm(v, d), 1e-8)
+                    score[r] = Kernels.dot(u, v, d) / denominator
+                }
+                picked = Selection.smallest(p, budget) { score[$0] }
+            }
+            for r in picked { keep[unit.start + offset + r] = true }
+        }
+    }
+}

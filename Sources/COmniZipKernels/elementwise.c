@@ -52,55 +52,13 @@ static float block_avx2(const float *x, const float *y, size_t n) {
 }
 #endif
 
-static float pairwise(const float *x, const float *y, size_t n, int avx2) {
-    if (n < 8) {
-        float s = 0;
-        for (size_t i = 0; i < n; i++) {
-            float product = x[i] * y[i];
-            s = s + product;
-        }
-        return s;
-    }
-    if (n <= 128) {
-#if defined(__x86_64__)
-        if (avx2) return block_avx2(x, y, n);
-#endif
-        return block_scalar(x, y, n);
-    }
-    size_t half = n / 2;
-    half -= half % 8;
-    return pairwise(x, y, half, avx2) + pairwise(x + half, y + half, n - half, avx2);
-}
-
-// The same sum with the leaf blocks computed four at a time: each leaf is still one chain in
-// its own order, only independent chains run side by side (one chain alone waits on the adder's
-// latency). The leaves are the blocks `pairwise` reaches, in order; the tree above them is
-// walked again to add their sums in the same order.
-#define MAX_LEAVES 256
-
-static size_t leaves(size_t start, size_t n, size_t *offsets, size_t *lengths, size_t count) {
-    if (n <= 128) {
-        offsets[count] = start;
-        lengths[count] = n;
-        return count + 1;
-    }
-    size_t half = n / 2;
-    half -= half % 8;
-    count = leaves(start, half, offsets, lengths, count);
-    return leaves(start + half, n - half, offsets, lengths, count);
-}
-
-static float combine(size_t n, const float *sums, size_t *next) {
-    if (n <= 128) return sums[(*next)++];
-    size_t half = n / 2;
-    half -= half % 8;
-    float left = combine(half, sums, next);
-    return left + combine(n - half, sums, next);
-}
+static size_t split(size_t n) { return n / 2 - (n / 2) % 8; }
 
 #if defined(__x86_64__)
+// Four equal leaves side by side: each is still one chain in block_avx2's order, only
+// independent chains run together (one chain alone waits on the adder's latency).
 __attribute__((target("avx2")))
-static void four_blocks_avx2(const float *x, const float *y, const size_t *offsets, size_t n, float *sums) {
+static void four_blocks_avx2(const float *x, const float *y, const size_t offsets[4], size_t n, float sums[4]) {
     __m256 acc[4];
     for (int b = 0; b < 4; b++) acc[b] = _mm256_mul_ps(_mm256_loadu_ps(x + offsets[b]), _mm256_loadu_ps(y + offsets[b]));
     size_t i = 8;
@@ -118,30 +76,42 @@ static void four_blocks_avx2(const float *x, const float *y, const size_t *offse
         sums[b] = s;
     }
 }
+#endif
 
-static float pairwise_interleaved(const float *x, const float *y, size_t n) {
-    size_t offsets[MAX_LEAVES], lengths[MAX_LEAVES];
-    float sums[MAX_LEAVES];
-    size_t count = leaves(0, n, offsets, lengths, 0);
-    size_t b = 0;
-    for (; b + 4 <= count; b += 4) {
-        if (lengths[b] == lengths[b + 1] && lengths[b] == lengths[b + 2] && lengths[b] == lengths[b + 3]) {
-            four_blocks_avx2(x, y, offsets + b, lengths[b], sums + b);
-        } else {
-            for (size_t l = b; l < b + 4; l++) sums[l] = block_avx2(x + offsets[l], y + offsets[l], lengths[l]);
+static float pairwise(const float *x, const float *y, size_t n, int avx2) {
+    if (n < 8) {
+        float s = 0;
+        for (size_t i = 0; i < n; i++) {
+            float product = x[i] * y[i];
+            s = s + product;
+        }
+        return s;
+    }
+    if (n <= 128) {
+#if defined(__x86_64__)
+        if (avx2) return block_avx2(x, y, n);
+#endif
+        return block_scalar(x, y, n);
+    }
+    size_t half = split(n);
+#if defined(__x86_64__)
+    // A node whose two halves each split into two leaves of one length (D = 3584: every
+    // node of 448): its four leaves at once, added as the recursion would.
+    if (avx2 && half > 128 && n - half > 128) {
+        size_t a = split(half), b = split(n - half);
+        size_t length = a;
+        if (half - a == length && b == length && n - half - b == length && length <= 128) {
+            size_t offsets[4] = {0, a, half, half + b};
+            float sums[4];
+            four_blocks_avx2(x, y, offsets, length, sums);
+            return (sums[0] + sums[1]) + (sums[2] + sums[3]);
         }
     }
-    for (; b < count; b++) sums[b] = block_avx2(x + offsets[b], y + offsets[b], lengths[b]);
-    size_t next = 0;
-    return combine(n, sums, &next);
-}
 #endif
+    return pairwise(x, y, half, avx2) + pairwise(x + half, y + half, n - half, avx2);
+}
 
 float omnizip_dot_pairwise(const float *x, const float *y, size_t n) {
-#if defined(__x86_64__)
-    // Leaves are at least 64 long past the first split, so MAX_LEAVES covers n <= 16384.
-    if (omnizip_isa_now() >= OMNIZIP_AVX2 && n > 128 && n <= 64 * MAX_LEAVES) return pairwise_interleaved(x, y, n);
-#endif
     return pairwise(x, y, n, omnizip_isa_now() >= OMNIZIP_AVX2);
 }
 

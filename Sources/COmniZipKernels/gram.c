@@ -129,14 +129,71 @@ static void gram_avx512(const float *rows, size_t p, size_t d, float *out, const
 }
 #endif
 
+#if defined(__x86_64__)
+// The same layout through 16 x 16 register transposes: the scalar pack's strided 4-byte
+// stores cost as much as the Gram products themselves.
+__attribute__((target("avx512f")))
+static void transpose16(__m512 r[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 2]), e = _mm512_castps_pd(t[4 * i + 3]);
+        u[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, e));
+        u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, e));
+    }
+    // u[4i + j], 128-bit lane L: element 4L + j of rows 4i..4i+3.
+    for (int j = 0; j < 4; j++) {
+        __m512 v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), v1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xdd);
+        __m512 v2 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88), v3 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xdd);
+        r[j] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+        r[4 + j] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(v0, v2, 0xdd);
+        r[12 + j] = _mm512_shuffle_f32x4(v1, v3, 0xdd);
+    }
+}
+
+__attribute__((target("avx512f")))
+static void pack_avx512(const float *rows, size_t p, size_t d, float *scratch) {
+    size_t panels = (p + PANEL - 1) / PANEL;
+    size_t whole = d - d % 16;
+    for (size_t q = 0; q < panels; q++) {
+        float *panel = scratch + q * PANEL * d;
+        for (size_t half = 0; half < PANEL; half += 16) {
+            size_t first = q * PANEL + half;
+            for (size_t k0 = 0; k0 < whole; k0 += 16) {
+                __m512 r[16];
+                for (size_t c = 0; c < 16; c++)
+                    r[c] = first + c < p ? _mm512_loadu_ps(rows + (first + c) * d + k0) : _mm512_setzero_ps();
+                transpose16(r);
+                for (size_t t = 0; t < 16; t++) _mm512_storeu_ps(panel + (k0 + t) * PANEL + half, r[t]);
+            }
+            for (size_t k = whole; k < d; k++)
+                for (size_t c = 0; c < 16; c++) panel[k * PANEL + half + c] = first + c < p ? rows[(first + c) * d + k] : 0;
+        }
+    }
+}
+#endif
+
 void omnizip_gram_fma(const float *rows, size_t p, size_t d, float *out, float *scratch) {
-    pack(rows, p, d, scratch);
 #if defined(__x86_64__)
     enum omnizip_isa isa = omnizip_isa_now();
-    if (isa == OMNIZIP_AVX512) gram_avx512(rows, p, d, out, scratch);
-    else if (isa == OMNIZIP_AVX2) gram_avx2(rows, p, d, out, scratch);
-    else
+    if (isa == OMNIZIP_AVX512) {
+        pack_avx512(rows, p, d, scratch);
+        gram_avx512(rows, p, d, out, scratch);
+    } else {
+        pack(rows, p, d, scratch);
+        if (isa == OMNIZIP_AVX2) gram_avx2(rows, p, d, out, scratch);
+        else gram_scalar(rows, p, d, out, scratch);
+    }
+#else
+    pack(rows, p, d, scratch);
+    gram_scalar(rows, p, d, out, scratch);
 #endif
-        gram_scalar(rows, p, d, out, scratch);
     mirror(out, p);
 }

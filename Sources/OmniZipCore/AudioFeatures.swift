@@ -1,13 +1,11 @@
 /// The audio side of stage 1 that needs embeddings: unit rows of the pooled tokens and the
-/// anchors, and each pooled token's anchor (`argmax_c a_i . a_anchor_c`, lower index on ties).
-struct AudioFeatures: ~Copyable {
+/// anchors (every audio row checked finite), and the pooled rows packed for the BF16 kernel.
+struct AudioFeatures {
     let dimension: Int
     /// Pool rows normalised as `A / (||A|| + 1e-6)`, `pool.count × D`.
     let poolUnit: Scratch<Float>
-    /// For each pooled token: the index (into anchors) it is assigned to.
-    let assignment: [Int]
-    /// For each pooled token: its similarity to the assigned anchor (the maximum over anchors).
-    let bestAnchorSimilarity: [Float]
+    /// Anchor rows normalised the same way, `anchors.count × D`.
+    let anchorUnit: Scratch<Float>
     /// For each pooled token: `||A|| + 1e-6`, the divisor of its unit row.
     let poolDivisors: [Float]
     /// The pooled rows for the BF16 cross-modal kernel, when that path is taken.
@@ -17,7 +15,7 @@ struct AudioFeatures: ~Copyable {
         let d = rows.dimension
         dimension = d
         let pooled = plan.pool, anchors = plan.anchors
-        poolUnit = Scratch(pooled.count * d, from: pool.buffers)
+        let poolUnit = Scratch<Float>(pooled.count * d, from: pool.buffers)
         let anchorUnit = Scratch<Float>(anchors.count * d, from: pool.buffers)
 
         // Every audio row is widened once: the pool and anchors are normalised, the rest only
@@ -49,21 +47,9 @@ struct AudioFeatures: ~Copyable {
             throw .nonFiniteEmbedding(.audio, tokens: (bad * 64)..<min(rows.count, bad * 64 + 64))
         }
 
-        var assignment = [Int](repeating: 0, count: pooled.count)
-        var best = [Float](repeating: 0, count: pooled.count)
-        if !pooled.isEmpty, !anchors.isEmpty {
-            let sims = Scratch<Float>(pooled.count * anchors.count, from: pool.buffers)
-            Kernels.gemmABt(poolBase, anchorBase, sims.base, m: pooled.count, n: anchors.count, k: d)
-            for i in 0..<pooled.count {
-                let row = UnsafeBufferPointer(start: sims.base + i * anchors.count, count: anchors.count)
-                let c = Selection.argmax(row)
-                assignment[i] = c
-                best[i] = row[c]
-            }
-        }
-        self.assignment = assignment
-        bestAnchorSimilarity = best
+        self.poolUnit = poolUnit
+        self.anchorUnit = anchorUnit
         poolDivisors = divisors
-        packedPool = path == .bfloat16 && !pooled.isEmpty ? PackedBF16Rows(rows, indices: pooled, buffers: pool.buffers) : nil
+        packedPool = path == .bfloat16 && !pooled.isEmpty ? PackedBF16Rows(rows, indices: pooled, pool: pool) : nil
     }
 }

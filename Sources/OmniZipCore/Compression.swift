@@ -42,7 +42,7 @@ public struct CompressionResult: Sendable {
     /// score first. Not sent to clients; it lets a report link merged-away tokens to anchors.
     public var mergedSources: [[Int]]
     public var dimension: Int
-    /// Seconds spent in each phase: plan, audio, video, merge.
+    /// Seconds spent in each phase: plan, audio, video (with the anchor assignment beside it), merge.
     public var timings: PhaseTimings
 
     public var audioKeep: [Bool] { plan.audio.keep }
@@ -75,11 +75,16 @@ public struct Compressor: Sendable {
         let path = CrossModalPath.choose(audio: input.audio, video: input.video, allowBF16: allowsBF16DotProducts)
         let audio = try AudioFeatures(input.audio, plan: plan.audio, pool: pool, path: path)
         timings.audio = lap()
-        let video = try VideoPass(input.video, layout: layout, plan: plan, audio: audio, pool: pool)
+        // The anchor assignment (one GEMM) runs beside the video pass's first units.
+        var anchors = AnchorAssignment(audio, pooled: 0, anchors: 0, buffers: pool.buffers)
+        let video = try VideoPass(input.video, layout: layout, plan: plan, audio: audio, pool: pool) {
+            anchors = AnchorAssignment(audio, pooled: plan.audio.pool.count, anchors: plan.audio.anchors.count, buffers: pool.buffers)
+        }
         timings.video = lap()
+        // Without video, a pooled token's cross-modal score is its best anchor similarity.
+        let crossModal = input.video.count > 0 ? video.crossModal : anchors.similarity
         let merge = AudioMerge(
-            audio: audio, plan: plan.audio, crossModal: video.crossModal,
-            g: input.parameters.g, rows: input.audio)
+            plan: plan.audio, assignment: anchors.anchor, crossModal: crossModal, g: input.parameters.g, rows: input.audio, pool: pool)
         timings.merge = lap()
         return CompressionResult(
             plan: plan, videoKeep: video.keep, mergedAnchors: merge.anchors,

@@ -16,16 +16,25 @@ enum CrossModalPath: Sendable, Equatable {
     }
 }
 
-/// The pooled audio rows in the BF16 kernel's column panels, packed once per request.
+/// The pooled audio rows in the BF16 kernel's column panels, packed once per request (a panel
+/// per unit of work).
 struct PackedBF16Rows {
     let panels: Scratch<UInt32>
     let count: Int
 
-    init(_ source: TokenRows, indices: [Int], buffers: BufferPool) {
+    init(_ source: TokenRows, indices: [Int], pool: WorkerPool) {
         let d = source.dimension
         count = indices.count
-        panels = Scratch(omnizip_bf16_packed_size(count, d), from: buffers)
+        let panels = Scratch<UInt32>(omnizip_bf16_packed_size(count, d), from: pool.buffers)
+        let panelWords = omnizip_bf16_packed_size(32, d)
         let addresses = indices.map { Optional(source.address($0)) }
-        addresses.withUnsafeBufferPointer { omnizip_bf16_pack_columns($0.baseAddress, count, d, panels.base) }
+        let count = count
+        addresses.withUnsafeBufferPointer { addresses in
+            pool.run(units: (count + 31) / 32, prepare: { _ in () }) { _, panel in
+                omnizip_bf16_pack_columns(
+                    addresses.baseAddress! + panel * 32, min(32, count - panel * 32), d, panels.base + panel * panelWords)
+            }
+        }
+        self.panels = panels
     }
 }

@@ -10,15 +10,15 @@ import COmniZipKernels
 struct VideoPass {
     /// Per video token: kept.
     let keep: [Bool]
-    /// Per pooled audio token: its cross-modal score (without video: its best anchor similarity).
+    /// Per pooled audio token: its cross-modal score (empty without video).
     let crossModal: [Float]
 
     /// A multiple of the BF16 kernel's 32-column panels.
     static let audioColumnsPerTile = 128
 
     init(
-        _ rows: TokenRows, layout: ChunkLayout, plan: BudgetPlan, audio: borrowing AudioFeatures,
-        pool: WorkerPool
+        _ rows: TokenRows, layout: ChunkLayout, plan: BudgetPlan, audio: AudioFeatures,
+        pool: WorkerPool, alongside: (() -> Void)? = nil
     ) throws(OmniZipError) {
         let p = layout.tokensPerFrame, d = rows.dimension
         let pooled = plan.audio.pool.count
@@ -41,7 +41,7 @@ struct VideoPass {
                 finite.withUnsafeMutableBufferPointer { finite in
                     divisors.withUnsafeMutableBufferPointer { divisors in
                         pool.run(
-                            units: units.count,
+                            units: units.count, alongside: alongside,
                             prepare: { _ in
                                 VideoWorkspace(rows: maxRows, d: d, p: p, crossColumns: float32Products ? pooled : 0, buffers: pool.buffers)
                             }
@@ -106,13 +106,13 @@ struct VideoPass {
             }
         }
 
-        var cross = audio.bestAnchorSimilarity
+        var cross: [Float] = []
         if rows.count > 0 {
             let scaledByAudioNorm = audio.packedPool != nil
-            for i in 0..<pooled {
+            cross = (0..<pooled).map { i in
                 var best = -Float.infinity
                 for u in 0..<units.count { best = max(best, unitMaxima[u * pooled + i]) }
-                cross[i] = scaledByAudioNorm ? best / audio.poolDivisors[i] : best
+                return scaledByAudioNorm ? best / audio.poolDivisors[i] : best
             }
         }
         self.keep = keep

@@ -19,27 +19,38 @@ public struct WorkerPool: Sendable {
     }
 
     /// Calls `body(worker, unit)` for each unit in `0..<units`. `prepare(worker)` makes the
-    /// worker's scratch state once, so no unit allocates.
-    public func run<Scratch>(units: Int, prepare: (Int) -> Scratch, _ body: (inout Scratch, Int) -> Void) {
-        guard units > 0 else { return }
-        let workers = min(width, units)
+    /// worker's scratch state once, so no unit allocates. `alongside`, a job that does not split
+    /// (one BLAS call), is claimed before the first unit, so the other workers' units hide it.
+    public func run<Scratch>(
+        units: Int, alongside: (() -> Void)? = nil, prepare: (Int) -> Scratch, _ body: (inout Scratch, Int) -> Void
+    ) {
+        let first = alongside == nil ? 0 : -1
+        guard units - first > 0 else { return }
+        let workers = min(width, units - first)
         if workers == 1 {
             ThreadPriority.lower(to: niceness)
+            alongside?()
+            guard units > 0 else { return }
             var scratch = prepare(0)
             for unit in 0..<units { body(&scratch, unit) }
             return
         }
-        let next = Atomic<Int>(0)
+        let next = Atomic<Int>(first)
         withoutActuallyEscaping(prepare) { prepare in
             withoutActuallyEscaping(body) { body in
-                let call = UncheckedSendable((prepare, body))
+                let call = UncheckedSendable((prepare, body, alongside))
                 DispatchQueue.concurrentPerform(iterations: workers) { worker in
                     ThreadPriority.lower(to: niceness)
-                    var scratch = call.value.0(worker)
+                    var scratch: Scratch?
                     while true {
                         let unit = next.add(1, ordering: .relaxed).oldValue
                         if unit >= units { break }
-                        call.value.1(&scratch, unit)
+                        if unit < 0 {
+                            call.value.2?()
+                            continue
+                        }
+                        if scratch == nil { scratch = call.value.0(worker) }
+                        call.value.1(&scratch!, unit)
                     }
                 }
             }

@@ -141,8 +141,11 @@ struct RequestDecoderTests {
         var values = (0..<45).map { Float($0) }
         values[3 * 3] = .infinity // a video row
         e.embeds = values
-        let decoded = try e.decode()
-        #expect(throws: OmniZipError.self) { try Compressor(workers: 1).compress(try decoded.compressionInput()) }
+        // The decoded rows point into the body: it must outlive the compression.
+        try e.bytes().withUnsafeBytes { body in
+            let decoded = try RequestDecoder.decode(body, requireEmbeddings: true)
+            #expect(throws: OmniZipError.self) { try Compressor(workers: 1).compress(try decoded.compressionInput()) }
+        }
     }
 
     @Test(

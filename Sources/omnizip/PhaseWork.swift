@@ -9,13 +9,10 @@ struct PhaseWork {
     init(plan: BudgetPlan, layout: ChunkLayout, dimension d: Int) {
         let d = Double(d)
         let pooled = Double(plan.audio.pool.count), anchors = Double(plan.audio.anchors.count)
-        // Audio: norm and division of each pooled and anchor row, then pool x anchor similarities.
-        audio = (pooled + anchors) * 3 * d + 2 * pooled * anchors * d
-        // Video: every row's norm, the cross-modal maximum over all rows, and per frame that is
-        // pruned the DPC-kNN Gram (even frames, GEMM-equivalent) or the change from the previous
-        // frame (odd frames).
+        // Audio: norm and division of each pooled and anchor row.
+        audio = (pooled + anchors) * 3 * d
         let p = Double(layout.tokensPerFrame)
-        video = Double(layout.videoTokenCount) * 2 * d + 2 * pooled * Double(layout.videoTokenCount) * d
+        video = Double(layout.videoTokenCount) * 2 * d + 2 * pooled * Double(layout.videoTokenCount) * d + 2 * pooled * anchors * d
         for counts in plan.videoFrameKept {
             guard let counts else { continue }
             for (frame, kept) in counts.enumerated() where kept > 0 && kept < layout.tokensPerFrame {

@@ -1,3 +1,5 @@
+import COmniZipKernels
+
 /// One compression job: the embeddings (borrowed), the audio scores, the layout and parameters.
 public struct CompressionInput: Sendable {
     public let audio: TokenRows
@@ -60,6 +62,12 @@ public struct Compressor: Sendable {
         allowsBF16DotProducts = allowBF16DotProducts
     }
 
+    /// Whether `elementType` embeddings take the BF16 cross-modal tiles on this CPU (else the
+    /// float32 products run inside the per-frame pass).
+    public func crossModalInTiles(_ elementType: ElementType) -> Bool {
+        allowsBF16DotProducts && elementType == .bfloat16 && omnizip_has_bf16_dot() != 0
+    }
+
     public func compress(_ input: CompressionInput) throws(OmniZipError) -> CompressionResult {
         let layout = input.layout
         let clock = ContinuousClock()
@@ -81,6 +89,8 @@ public struct Compressor: Sendable {
             anchors = AnchorAssignment(audio, pooled: plan.audio.pool.count, anchors: plan.audio.anchors.count, buffers: pool.buffers)
         }
         timings.video = lap()
+        timings.frames = video.firstPassSeconds
+        timings.crossModal = video.crossModalSeconds
         // Without video, a pooled token's cross-modal score is its best anchor similarity.
         let crossModal = input.video.count > 0 ? video.crossModal : anchors.similarity
         let merge = AudioMerge(
@@ -93,8 +103,11 @@ public struct Compressor: Sendable {
 }
 
 /// Where a compression spent its time, in seconds (reported in responses and benchmarks).
+/// `frames` and `crossModal` are the two passes inside `video`: per frame pair (with the anchor
+/// GEMM beside it, and float32 cross-modal products) and the BF16 cross-modal tiles.
 public struct PhaseTimings: Sendable, Equatable {
     public var plan = 0.0, audio = 0.0, video = 0.0, merge = 0.0
+    public var frames = 0.0, crossModal = 0.0
     public var total: Double { plan + audio + video + merge }
     public init() {}
 }

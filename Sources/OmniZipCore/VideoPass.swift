@@ -12,6 +12,8 @@ struct VideoPass {
     let keep: [Bool]
     /// Per pooled audio token: its cross-modal score (empty without video).
     let crossModal: [Float]
+    /// Seconds in each pass (for the benchmark's roofline).
+    let firstPassSeconds: Double, crossModalSeconds: Double
 
     /// A multiple of the BF16 kernel's 32-column panels.
     static let audioColumnsPerTile = 128
@@ -36,6 +38,8 @@ struct VideoPass {
         // Per video token: ||v|| + 1e-6, the BF16 products' divisor.
         var divisors = [Float](repeating: 1, count: packedPool == nil ? 0 : rows.count)
 
+        let clock = ContinuousClock()
+        let firstPassStart = clock.now
         keep.withUnsafeMutableBufferPointer { keep in
             unitMaxima.withUnsafeMutableBufferPointer { unitMaxima in
                 finite.withUnsafeMutableBufferPointer { finite in
@@ -79,6 +83,7 @@ struct VideoPass {
                 }
             }
         }
+        let crossModalStart = clock.now
         if let bad = finite.firstIndex(of: false) {
             let unit = units[bad]
             throw .nonFiniteEmbedding(.video, tokens: unit.start..<(unit.start + unit.count))
@@ -106,6 +111,8 @@ struct VideoPass {
             }
         }
 
+        firstPassSeconds = (crossModalStart - firstPassStart).seconds
+        crossModalSeconds = (clock.now - crossModalStart).seconds
         var cross: [Float] = []
         if rows.count > 0 {
             let scaledByAudioNorm = audio.packedPool != nil

@@ -77,7 +77,9 @@ struct BenchCommand: ParsableCommand {
                         phases.append(result.timings)
                     }
                     kept = result.plan.keptAudio + result.plan.keptVideo
-                    work = PhaseWork(plan: result.plan, layout: decoded.chunks, dimension: decoded.dimension)
+                    work = PhaseWork(
+                        plan: result.plan, layout: decoded.chunks, dimension: decoded.dimension,
+                        tiles: compressor.crossModalInTiles(dtype.elementType))
                 }
             }
             times.sort()
@@ -95,9 +97,11 @@ struct BenchCommand: ParsableCommand {
     /// (decoding is the part of the total no phase covers).
     private func printPhases(_ phases: [PhaseTimings], work: PhaseWork?, total: Double) {
         func median(_ key: KeyPath<PhaseTimings, Double>) -> Double { phases.map { $0[keyPath: key] * 1000 }.sorted()[phases.count / 2] }
+        let frames = median(\.frames), crossModal = median(\.crossModal)
         let rows: [(String, Double, Double)] = [
             ("plan", median(\.plan), 0), ("audio", median(\.audio), work?.audio ?? 0),
-            ("video+cross-modal", median(\.video), work?.video ?? 0), ("merge", median(\.merge), 0),
+            ("video: frames", frames, work?.frames ?? 0), ("video: cross-modal", crossModal, work?.crossModal ?? 0),
+            ("video: rest", max(0, median(\.video) - frames - crossModal), 0), ("merge", median(\.merge), 0),
         ]
         let covered = rows.reduce(0) { $0 + $1.1 }
         print("  phase              median_ms  gflop    gflop_per_s  share")

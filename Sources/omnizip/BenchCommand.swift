@@ -96,12 +96,12 @@ struct BenchCommand: ParsableCommand {
     /// Median time per phase, its work, the rate it ran at, and its share of the median total
     /// (decoding is the part of the total no phase covers).
     private func printPhases(_ phases: [PhaseTimings], work: PhaseWork?, total: Double) {
-        func median(_ key: KeyPath<PhaseTimings, Double>) -> Double { phases.map { $0[keyPath: key] * 1000 }.sorted()[phases.count / 2] }
-        let frames = median(\.frames), crossModal = median(\.crossModal)
+        // Medians do not add up: the video's remainder is taken per run, then its median.
+        func median(_ seconds: (PhaseTimings) -> Double) -> Double { phases.map { seconds($0) * 1000 }.sorted()[phases.count / 2] }
         let rows: [(String, Double, Double)] = [
             ("plan", median(\.plan), 0), ("audio", median(\.audio), work?.audio ?? 0),
-            ("video: frames", frames, work?.frames ?? 0), ("video: cross-modal", crossModal, work?.crossModal ?? 0),
-            ("video: rest", max(0, median(\.video) - frames - crossModal), 0), ("merge", median(\.merge), 0),
+            ("video: frames", median(\.frames), work?.frames ?? 0), ("video: cross-modal", median(\.crossModal), work?.crossModal ?? 0),
+            ("video: rest", median { max(0, $0.video - $0.frames - $0.crossModal) }, 0), ("merge", median(\.merge), 0),
         ]
         let covered = rows.reduce(0) { $0 + $1.1 }
         print("  phase              median_ms  gflop    gflop_per_s  share")

@@ -31,12 +31,18 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] :
 for _ in 1 2 3; do post tcp > /dev/null; post unix > /dev/null; done
 : > "$work/tcp"; : > "$work/unix"
 for _ in $(seq "$REQUESTS"); do post tcp >> "$work/tcp"; post unix >> "$work/unix"; done
+# The same posts from a client that sends the file with sendfile(2): curl's Unix-socket upload
+# is the slow part of its Unix figure, not the socket.
+python3 "$(dirname "$0")/bench_transport_client.py" "$work/clip.safetensors" "$port" "$socket" "$REQUESTS" > "$work/sendfile"
 kill "$server"; wait "$server" 2>/dev/null || true
 
 core=$("$BIN" bench --workload one-minute --workers "$WORKERS" --iterations "$REQUESTS" | awk '$1 == "one-minute" { print $5 }')
 tcp=$(median < "$work/tcp"); unix=$(median < "$work/unix")
+sendfile_tcp=$(awk '$1 == "tcp" { print $2 }' "$work/sendfile"); sendfile_unix=$(awk '$1 == "unix" { print $2 }' "$work/sendfile")
 echo "bench-transport: 60-second clip, $WORKERS workers, medians of $REQUESTS"
-awk -v c="$core" -v t="$tcp" -v u="$unix" 'BEGIN {
-    printf "  core only (omnizip bench)        %7.1f ms\n", c
-    printf "  HTTP round trip, TCP loopback    %7.1f ms  %.2fx the core\n", t, t / c
-    printf "  HTTP round trip, Unix socket     %7.1f ms  %.2fx the core\n", u, u / c }'
+awk -v c="$core" -v t="$tcp" -v u="$unix" -v st="$sendfile_tcp" -v su="$sendfile_unix" 'BEGIN {
+    printf "  core only (omnizip bench)                  %7.1f ms\n", c
+    printf "  HTTP round trip, TCP loopback, curl        %7.1f ms  %.2fx the core\n", t, t / c
+    printf "  HTTP round trip, Unix socket, curl         %7.1f ms  %.2fx the core\n", u, u / c
+    printf "  HTTP round trip, TCP loopback, sendfile    %7.1f ms  %.2fx the core\n", st, st / c
+    printf "  HTTP round trip, Unix socket, sendfile     %7.1f ms  %.2fx the core\n", su, su / c }'

@@ -43,6 +43,8 @@ def main():
 
     def unix():
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # As omnizip_client does (address.py): the default send buffer bounds what is in flight.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
         s.connect(socket_path)
         return s
 

@@ -7,6 +7,14 @@ struct AnchorAssignment {
     /// For each pooled token: its similarity to that anchor (the maximum over anchors).
     var similarity: [Float]
 
+    /// Before it has run: no pooled tokens.
+    static let none = AnchorAssignment(anchor: [], similarity: [])
+
+    private init(anchor: [Int], similarity: [Float]) {
+        self.anchor = anchor
+        self.similarity = similarity
+    }
+
     init(_ audio: AudioFeatures, pooled: Int, anchors: Int, buffers: BufferPool) {
         anchor = [Int](repeating: 0, count: pooled)
         similarity = [Float](repeating: 0, count: pooled)

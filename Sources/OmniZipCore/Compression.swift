@@ -1,5 +1,3 @@
-import COmniZipKernels
-
 /// One compression job: the embeddings (borrowed), the audio scores, the layout and parameters.
 public struct CompressionInput: Sendable {
     public let audio: TokenRows
@@ -65,7 +63,7 @@ public struct Compressor: Sendable {
     /// Whether `elementType` embeddings take the BF16 cross-modal tiles on this CPU (else the
     /// float32 products run inside the per-frame pass).
     public func crossModalInTiles(_ elementType: ElementType) -> Bool {
-        allowsBF16DotProducts && elementType == .bfloat16 && omnizip_has_bf16_dot() != 0
+        CrossModalPath.choose(audio: elementType, video: elementType, allowBF16: allowsBF16DotProducts) == .bfloat16
     }
 
     public func compress(_ input: CompressionInput) throws(OmniZipError) -> CompressionResult {
@@ -80,11 +78,12 @@ public struct Compressor: Sendable {
         }
         let plan = try BudgetPlan(scores: input.audioScores, layout: layout, parameters: input.parameters)
         timings.plan = lap()
-        let path = CrossModalPath.choose(audio: input.audio, video: input.video, allowBF16: allowsBF16DotProducts)
+        let path = CrossModalPath.choose(
+            audio: input.audio.elementType, video: input.video.elementType, allowBF16: allowsBF16DotProducts)
         let audio = try AudioFeatures(input.audio, plan: plan.audio, pool: pool, path: path)
         timings.audio = lap()
         // The anchor assignment (one GEMM) runs beside the video pass's first units.
-        var anchors = AnchorAssignment(audio, pooled: 0, anchors: 0, buffers: pool.buffers)
+        var anchors = AnchorAssignment.none
         let video = try VideoPass(input.video, layout: layout, plan: plan, audio: audio, pool: pool) {
             anchors = AnchorAssignment(audio, pooled: plan.audio.pool.count, anchors: plan.audio.anchors.count, buffers: pool.buffers)
         }

@@ -10,9 +10,8 @@ enum CrossModalPath: Sendable, Equatable {
     case float32
     case bfloat16
 
-    static func choose(audio: TokenRows, video: TokenRows, allowBF16: Bool) -> CrossModalPath {
-        allowBF16 && audio.elementType == .bfloat16 && video.elementType == .bfloat16 && omnizip_has_bf16_dot() != 0
-            ? .bfloat16 : .float32
+    static func choose(audio: ElementType, video: ElementType, allowBF16: Bool) -> CrossModalPath {
+        allowBF16 && audio == .bfloat16 && video == .bfloat16 && omnizip_has_bf16_dot() != 0 ? .bfloat16 : .float32
     }
 }
 

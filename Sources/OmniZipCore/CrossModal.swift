@@ -18,22 +18,31 @@ enum CrossModalPath: Sendable, Equatable {
 /// The pooled audio rows in the BF16 kernel's column panels, packed once per request (a panel
 /// per unit of work).
 struct PackedBF16Rows {
+    /// Columns (pooled tokens) per panel: the kernel's layout.
+    static let panelColumns = 32
     let panels: Scratch<UInt32>
     let count: Int
+    /// Words of one panel, so that panel `k` starts at `panels.base + k * panelWords`.
+    let panelWords: Int
 
     init(_ source: TokenRows, indices: [Int], pool: WorkerPool) {
-        let d = source.dimension
+        let d = source.dimension, width = Self.panelColumns
         count = indices.count
+        panelWords = omnizip_bf16_packed_size(width, d)
         let panels = Scratch<UInt32>(omnizip_bf16_packed_size(count, d), from: pool.buffers)
-        let panelWords = omnizip_bf16_packed_size(32, d)
         let addresses = indices.map { Optional(source.address($0)) }
-        let count = count
+        let (count, panelWords) = (count, panelWords)
         addresses.withUnsafeBufferPointer { addresses in
-            pool.run(units: (count + 31) / 32, prepare: { _ in () }) { _, panel in
+            pool.run(units: (count + width - 1) / width, prepare: { _ in () }) { _, panel in
                 omnizip_bf16_pack_columns(
-                    addresses.baseAddress! + panel * 32, min(32, count - panel * 32), d, panels.base + panel * panelWords)
+                    addresses.baseAddress! + panel * width, min(width, count - panel * width), d, panels.base + panel * panelWords)
             }
         }
         self.panels = panels
+    }
+
+    /// The panels from pooled token `first` on (a multiple of `panelColumns`).
+    func panels(from first: Int) -> UnsafePointer<UInt32> {
+        UnsafePointer(panels.base + first / Self.panelColumns * panelWords)
     }
 }

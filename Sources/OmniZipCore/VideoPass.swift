@@ -15,7 +15,7 @@ struct VideoPass {
     /// Seconds in each pass (for the benchmark's roofline).
     let firstPassSeconds: Double, crossModalSeconds: Double
 
-    /// A multiple of the BF16 kernel's 32-column panels.
+    /// A multiple of the BF16 kernel's panel width (`PackedBF16Rows.panelColumns`).
     static let audioColumnsPerTile = 128
 
     init(
@@ -28,7 +28,7 @@ struct VideoPass {
         let maxRows = units.map(\.count).max() ?? 0
         let frameKept = plan.videoFrameKept
         let poolUnit = UnsafePointer(audio.poolUnit.base)
-        let packedPool = audio.packedPool.map { UncheckedSendable((UnsafePointer($0.panels.base), $0.count)) }
+        let packedPool = audio.packedPool
         let float32Products = pooled > 0 && packedPool == nil
 
         var keep = [Bool](repeating: false, count: rows.count)
@@ -92,10 +92,9 @@ struct VideoPass {
         if pooled > 0, let packedPool {
             // BF16 raw products, each divided by its video row's divisor, maximised per pooled
             // audio token; each tile writes only its own unit's columns.
-            let (panels, poolCount) = packedPool.value
+            let poolCount = packedPool.count
             let columns = Self.audioColumnsPerTile
             let groups = (poolCount + columns - 1) / columns
-            let panelWords = omnizip_bf16_packed_size(32, d)
             unitMaxima.withUnsafeMutableBufferPointer { unitMaxima in
                 divisors.withUnsafeBufferPointer { divisors in
                     pool.run(units: units.count * groups, prepare: { _ in Scratch<UnsafeRawPointer?>(maxRows, from: pool.buffers) }) {
@@ -104,7 +103,7 @@ struct VideoPass {
                         for r in 0..<unit.count { addresses.base[r] = rows.address(unit.start + r) }
                         let first = group * columns
                         omnizip_bf16_max_similarity(
-                            addresses.base, unit.count, d, panels + (first / 32) * panelWords, min(columns, poolCount - first),
+                            addresses.base, unit.count, d, packedPool.panels(from: first), min(columns, poolCount - first),
                             divisors.baseAddress! + unit.start, unitMaxima.baseAddress! + (tile / groups) * pooled + first)
                     }
                 }
@@ -115,7 +114,7 @@ struct VideoPass {
         crossModalSeconds = (clock.now - crossModalStart).seconds
         var cross: [Float] = []
         if rows.count > 0 {
-            let scaledByAudioNorm = audio.packedPool != nil
+            let scaledByAudioNorm = packedPool != nil
             cross = (0..<pooled).map { i in
                 var best = -Float.infinity
                 for u in 0..<units.count { best = max(best, unitMaxima[u * pooled + i]) }

@@ -91,6 +91,16 @@ struct KernelTests {
         #expect(omnizip_copy_f32(bad, 20, &out) == 0)
     }
 
+    /// `rows` BF16 rows of `d` values packed into the kernel's column panels.
+    func packedColumns(_ values: [UInt16], rows n: Int, dimension d: Int) -> [UInt32] {
+        var packed = [UInt32](repeating: 0, count: omnizip_bf16_packed_size(n, d))
+        values.withUnsafeBytes { raw in
+            let pointers: [UnsafeRawPointer?] = (0..<n).map { UnsafeRawPointer(raw.baseAddress! + 2 * $0 * d) }
+            omnizip_bf16_pack_columns(pointers, n, d, &packed)
+        }
+        return packed
+    }
+
     @Test(
         "BF16 maximum similarity agrees with a double-precision reference",
         .enabled(if: omnizip_has_bf16_dot() != 0, "this CPU has no AVX-512 BF16"))
@@ -99,11 +109,7 @@ struct KernelTests {
         let m = 19, n = 45, d = 37
         func bf16(_ v: [Float]) -> [UInt16] { v.map { UInt16($0.bitPattern >> 16) } }
         let a = bf16(noise(m * d, seed: 5)), b = bf16(noise(n * d, seed: 6))
-        var packed = [UInt32](repeating: 0, count: omnizip_bf16_packed_size(n, d))
-        b.withUnsafeBytes { raw in
-            let pointers: [UnsafeRawPointer?] = (0..<n).map { UnsafeRawPointer(raw.baseAddress! + 2 * $0 * d) }
-            omnizip_bf16_pack_columns(pointers, n, d, &packed)
-        }
+        let packed = packedColumns(b, rows: n, dimension: d)
         let divisors = (0..<m).map { Float(1 + $0 % 3) }
         // One column starts above every product: the kernel only ever raises the maxima.
         var maxima = [Float](repeating: -.infinity, count: n)
@@ -131,11 +137,7 @@ struct KernelTests {
         let m = 50, n = 300, d = 37, tile = 128
         func bf16(_ v: [Float]) -> [UInt16] { v.map { UInt16($0.bitPattern >> 16) } }
         let a = bf16(noise(m * d, seed: 8)), b = bf16(noise(n * d, seed: 9))
-        var packed = [UInt32](repeating: 0, count: omnizip_bf16_packed_size(n, d))
-        b.withUnsafeBytes { raw in
-            let pointers: [UnsafeRawPointer?] = (0..<n).map { UnsafeRawPointer(raw.baseAddress! + 2 * $0 * d) }
-            omnizip_bf16_pack_columns(pointers, n, d, &packed)
-        }
+        let packed = packedColumns(b, rows: n, dimension: d)
         let divisors = (0..<m).map { Float(1 + $0 % 5) / 3 }
         var whole = [Float](repeating: -.infinity, count: n), tiled = whole
         a.withUnsafeBytes { raw in

@@ -13,9 +13,9 @@
 /// mutex: ThreadSanitizer sees its ordering (it cannot see Synchronization.Mutex on Linux, and
 /// would report every reuse of a buffer as a race).
 public final class BufferPool: @unchecked Sendable {
-    struct Block {
-        let base: UnsafeMutableRawPointer
-        let bytes: Int
+    public struct Block: @unchecked Sendable {
+        public let base: UnsafeMutableRawPointer
+        public let bytes: Int
     }
 
     private let lock: UnsafeMutablePointer<pthread_mutex_t>
@@ -35,36 +35,55 @@ public final class BufferPool: @unchecked Sendable {
         return body()
     }
 
-    /// The smallest kept block that holds `bytes`, or a new one (64-byte aligned).
-    func take(bytes: Int) -> Block {
+    /// The smallest kept block that holds `bytes` (and no more than `largest` bytes), or a new
+    /// one of `bytes` (64-byte aligned); nil when the memory cannot be had.
+    public func take(bytes: Int, largest: Int = .max) -> Block? {
         let bytes = max(64, bytes)
         let reused: Block? = locked {
             var best: Int?
-            for (i, block) in blocks.enumerated() where block.bytes >= bytes {
+            for (i, block) in blocks.enumerated() where block.bytes >= bytes && block.bytes <= largest {
                 if best == nil || block.bytes < blocks[best!].bytes { best = i }
             }
             guard let best else { return nil }
             keptBytes -= blocks[best].bytes
             return blocks.remove(at: best)
         }
-        return reused ?? Block(base: .allocate(byteCount: bytes, alignment: 64), bytes: bytes)
+        if let reused { return reused }
+        var memory: UnsafeMutableRawPointer?
+        guard posix_memalign(&memory, 64, bytes) == 0, let memory else { return nil }
+        return Block(base: memory, bytes: bytes)
     }
 
-    func give(_ block: Block) {
+    public func give(_ block: Block) {
         let kept = locked {
             guard keptBytes + block.bytes <= retainedLimit else { return false }
             blocks.append(block)
             keptBytes += block.bytes
             return true
         }
-        if !kept { block.base.deallocate() }
+        if !kept { free(block.base) }
+    }
+
+    /// Frees kept blocks, largest first, until at most `bytes` are kept.
+    public func trim(keepingAtMost bytes: Int) {
+        let freed: [Block] = locked {
+            guard keptBytes > bytes else { return [] }
+            blocks.sort { $0.bytes < $1.bytes }
+            var freed: [Block] = []
+            while keptBytes > bytes, let block = blocks.popLast() {
+                keptBytes -= block.bytes
+                freed.append(block)
+            }
+            return freed
+        }
+        for block in freed { free(block.base) }
     }
 
     /// Bytes currently kept for reuse.
     public var retainedBytes: Int { locked { keptBytes } }
 
     deinit {
-        for block in blocks { block.base.deallocate() }
+        for block in blocks { free(block.base) }
         pthread_mutex_destroy(lock)
         lock.deallocate()
     }

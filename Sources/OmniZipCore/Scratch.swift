@@ -9,7 +9,10 @@ final class Scratch<Element> {
     init(_ capacity: Int, from pool: BufferPool) {
         self.capacity = max(1, capacity)
         self.pool = pool
-        block = pool.take(bytes: self.capacity * MemoryLayout<Element>.stride)
+        guard let block = pool.take(bytes: self.capacity * MemoryLayout<Element>.stride) else {
+            fatalError("out of memory for \(self.capacity) scratch elements")
+        }
+        self.block = block
         base = block.base.bindMemory(to: Element.self, capacity: self.capacity)
     }
 

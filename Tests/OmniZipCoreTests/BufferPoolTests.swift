@@ -33,6 +33,34 @@ struct BufferPoolTests {
         #expect(Scratch<Float>(100, from: pool).base == small)
     }
 
+    @Test("A kept block larger than the taker's bound is not handed out")
+    func largest() throws {
+        let pool = BufferPool()
+        let big = try #require(pool.take(bytes: 1 << 20))
+        pool.give(big)
+        let bounded = try #require(pool.take(bytes: 1000, largest: 4000))
+        #expect(bounded.base != big.base && bounded.bytes == 1000)
+        let unbounded = try #require(pool.take(bytes: 1000))
+        #expect(unbounded.base == big.base && unbounded.bytes == 1 << 20)
+        pool.give(bounded)
+        pool.give(unbounded)
+    }
+
+    @Test("Trimming frees the largest kept blocks first")
+    func trim() throws {
+        let pool = BufferPool()
+        let blocks = try [1000, 3000, 2000].map { try #require(pool.take(bytes: $0)) }
+        for block in blocks { pool.give(block) }
+        #expect(pool.retainedBytes == 6000)
+        pool.trim(keepingAtMost: 3500)
+        #expect(pool.retainedBytes == 3000)
+        let taken = try #require(pool.take(bytes: 1500))
+        #expect(taken.bytes == 2000)
+        pool.give(taken)
+        pool.trim(keepingAtMost: 0)
+        #expect(pool.retainedBytes == 0)
+    }
+
     @Test("Nothing beyond the limit is kept")
     func limit() {
         let pool = BufferPool(retainedLimit: 6000)

@@ -19,6 +19,10 @@ final class ServerLoop {
     let loop: UnsafeMutablePointer<uv_loop_t>
     /// One read buffer shared by all connections: each read is parsed before the next one.
     let readBuffer: UnsafeMutableRawBufferPointer
+    /// Large request bodies' memory, kept for the next request (see `ByteBuffer(capacity:reusing:)`).
+    let bodies: BufferPool
+    /// Bodies from this size on are read into reused blocks; smaller ones come from malloc's heap.
+    static let reusedBodyBytes = 1 << 20
     private(set) var completions: CompletionQueue!
     /// Loop turns, for each connection's per-turn read budget.
     private(set) var readTurns: ReadTurns!
@@ -51,6 +55,7 @@ final class ServerLoop {
         admission = Admission(maxQueued: configuration.maxInflight, maxBufferedBytes: configuration.maxBufferedBytes)
         loop = .allocate(capacity: 1)
         readBuffer = .allocate(byteCount: 256 << 10, alignment: 64)
+        bodies = BufferPool(retainedLimit: min(configuration.maxBufferedBytes / 2, 1 << 30))
         let status = uv_loop_init(loop)
         guard status == 0 else {
             // deinit frees the memory: every stored property is set by now.
@@ -218,7 +223,10 @@ final class ServerLoop {
                 exchange.ticket = ticket
             }
             metrics.setInflight(admission.admitted)
-            guard let body = ByteBuffer(capacity: capacity) else {
+            // Idle reused bodies and the bodies being held stay within --max-buffered-bytes.
+            bodies.trim(keepingAtMost: admission.maxBufferedBytes - admission.bufferedBytes)
+            guard let body = capacity >= ServerLoop.reusedBodyBytes ? ByteBuffer(capacity: capacity, reusing: bodies) : ByteBuffer(capacity: capacity)
+            else {
                 exchange.rejectError(
                     503, .insufficientMemory, "cannot allocate \(capacity) bytes for the body",
                     headers: [("Retry-After", "1")], close: true)

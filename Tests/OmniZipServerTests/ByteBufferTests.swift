@@ -1,0 +1,40 @@
+import OmniZipCore
+import Testing
+
+@testable import OmniZipServer
+
+@Suite("Body buffers")
+struct ByteBufferTests {
+    @Test("A released large body's block serves the next body of about the same length")
+    func reuse() throws {
+        let pool = BufferPool()
+        var first: UnsafeMutableRawPointer?
+        do {
+            let body = try #require(ByteBuffer(capacity: 3 << 20, reusing: pool))
+            first = body.base
+            #expect(body.capacity == 3 << 20)
+        }
+        #expect(pool.retainedBytes == 3 << 20)
+        let next = try #require(ByteBuffer(capacity: (3 << 20) - 12_345, reusing: pool))
+        #expect(next.base == first)
+        #expect(pool.retainedBytes == 0)
+        // Much smaller bodies do not take a block four times their size.
+        let small = try #require(ByteBuffer(capacity: 100, reusing: pool))
+        #expect(small.capacity == 1 << 20)
+    }
+
+    @Test("A reused block that must grow is copied out and given back")
+    func growth() throws {
+        let pool = BufferPool()
+        let body = try #require(ByteBuffer(capacity: 10, reusing: pool))
+        let bytes = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        bytes.withUnsafeBytes { raw in
+            let half = (1 << 20) - 3
+            #expect(body.append(raw.baseAddress!, count: half, limit: 8 << 20))
+            #expect(pool.retainedBytes == 0)
+            #expect(body.append(raw.baseAddress! + half, count: raw.count - half, limit: 8 << 20))
+        }
+        #expect(pool.retainedBytes == 1 << 20)
+        #expect(Array(body.bytes) == bytes)
+    }
+}

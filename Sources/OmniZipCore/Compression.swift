@@ -78,32 +78,40 @@ public struct Compressor: Sendable {
         }
         let plan = try BudgetPlan(scores: input.audioScores, layout: layout, parameters: input.parameters)
         timings.plan = lap()
-        let path = CrossModalPath.choose(
-            audio: input.audio.elementType, video: input.video.elementType, allowBF16: allowsBF16DotProducts)
-        let audio = try AudioFeatures(input.audio, plan: plan.audio, pool: pool, path: path)
+        let work = CompressionWork(input, plan: plan, path: crossModalPath(input), buffers: pool.buffers)
+        run(work, work.units.indices[..<work.panelsStart])
+        try work.audio.checkFinite()
+        run(work, work.units.indices[work.panelsStart..<work.anchorsStart])
         timings.audio = lap()
-        // The anchor assignment (one GEMM) runs beside the video pass's first units.
-        var anchors = AnchorAssignment.none
-        let video = try VideoPass(input.video, layout: layout, plan: plan, audio: audio, pool: pool) {
-            anchors = AnchorAssignment(audio, pooled: plan.audio.pool.count, anchors: plan.audio.anchors.count, buffers: pool.buffers)
+        // The anchor assignment (one GEMM) runs beside the first frame units.
+        run(work, work.units.indices[work.framesStart..<work.tilesStart], alongside: work.anchorsStart)
+        timings.frames = lap()
+        try work.video.checkFinite()
+        run(work, work.units.indices[work.tilesStart...])
+        timings.crossModal = lap()
+        timings.video = timings.frames + timings.crossModal
+        return try work.finish(pool: pool, timings: timings)
+    }
+
+    func crossModalPath(_ input: CompressionInput) -> CrossModalPath {
+        CrossModalPath.choose(audio: input.audio.elementType, video: input.video.elementType, allowBF16: allowsBF16DotProducts)
+    }
+
+    /// One phase's units on the pool.
+    private func run(_ work: CompressionWork, _ units: Range<Int>, alongside: Int? = nil) {
+        pool.run(
+            units: units.count, alongside: alongside.map { unit in { work.run(unit, in: work.workspace()) } },
+            prepare: { _ in work.workspace() }
+        ) { ws, u in
+            work.run(units.lowerBound + u, in: ws)
         }
-        timings.video = lap()
-        timings.frames = video.firstPassSeconds
-        timings.crossModal = video.crossModalSeconds
-        // Without video, a pooled token's cross-modal score is its best anchor similarity.
-        let crossModal = input.video.count > 0 ? video.crossModal : anchors.similarity
-        let merge = AudioMerge(
-            plan: plan.audio, assignment: anchors.anchor, crossModal: crossModal, g: input.parameters.g, rows: input.audio, pool: pool)
-        timings.merge = lap()
-        return CompressionResult(
-            plan: plan, videoKeep: video.keep, mergedAnchors: merge.anchors,
-            mergedEmbeddings: merge.embeddings, mergedSources: merge.sources, dimension: input.audio.dimension, timings: timings)
     }
 }
 
 /// Where a compression spent its time, in seconds (reported in responses and benchmarks).
 /// `frames` and `crossModal` are the two passes inside `video`: per frame pair (with the anchor
-/// GEMM beside it, and float32 cross-modal products) and the BF16 cross-modal tiles.
+/// GEMM beside it, and float32 cross-modal products) and the BF16 cross-modal tiles. A
+/// streamed compression reports only what was left when the body was complete.
 public struct PhaseTimings: Sendable, Equatable {
     public var plan = 0.0, audio = 0.0, video = 0.0, merge = 0.0
     public var frames = 0.0, crossModal = 0.0

@@ -15,8 +15,8 @@ enum CrossModalPath: Sendable, Equatable {
     }
 }
 
-/// The pooled audio rows in the BF16 kernel's column panels, packed once per request (a panel
-/// per unit of work).
+/// The pooled audio rows in the BF16 kernel's column panels, packed once per request, a panel
+/// per unit of work (`pack(panel:)`), each as soon as its rows are in.
 struct PackedBF16Rows {
     /// Columns (pooled tokens) per panel: the kernel's layout.
     static let panelColumns = 32
@@ -24,21 +24,31 @@ struct PackedBF16Rows {
     let count: Int
     /// Words of one panel, so that panel `k` starts at `panels.base + k * panelWords`.
     let panelWords: Int
+    let source: TokenRows
+    /// The pooled tokens' rows, in panel order.
+    let indices: [Int]
 
-    init(_ source: TokenRows, indices: [Int], pool: WorkerPool) {
-        let d = source.dimension, width = Self.panelColumns
+    init(_ source: TokenRows, indices: [Int], buffers: BufferPool) {
         count = indices.count
-        panelWords = omnizip_bf16_packed_size(width, d)
-        let panels = Scratch<UInt32>(omnizip_bf16_packed_size(count, d), from: pool.buffers)
-        let addresses = indices.map { Optional(source.address($0)) }
-        let (count, panelWords) = (count, panelWords)
-        addresses.withUnsafeBufferPointer { addresses in
-            pool.run(units: (count + width - 1) / width, prepare: { _ in () }) { _, panel in
-                omnizip_bf16_pack_columns(
-                    addresses.baseAddress! + panel * width, min(width, count - panel * width), d, panels.base + panel * panelWords)
-            }
+        panelWords = omnizip_bf16_packed_size(Self.panelColumns, source.dimension)
+        panels = Scratch<UInt32>(omnizip_bf16_packed_size(count, source.dimension), from: buffers)
+        self.source = source
+        self.indices = indices
+    }
+
+    var panelCount: Int { (count + Self.panelColumns - 1) / Self.panelColumns }
+
+    /// The pooled tokens that panel `panel` holds.
+    func tokens(ofPanel panel: Int) -> Range<Int> {
+        (panel * Self.panelColumns)..<min(count, panel * Self.panelColumns + Self.panelColumns)
+    }
+
+    func pack(panel: Int) {
+        let tokens = tokens(ofPanel: panel)
+        withUnsafeTemporaryAllocation(of: UnsafeRawPointer?.self, capacity: Self.panelColumns) { addresses in
+            for (k, token) in tokens.enumerated() { addresses[k] = source.address(indices[token]) }
+            omnizip_bf16_pack_columns(addresses.baseAddress!, tokens.count, source.dimension, panels.base + panel * panelWords)
         }
-        self.panels = panels
     }
 
     /// The panels from pooled token `first` on (a multiple of `panelColumns`).

@@ -1,0 +1,176 @@
+import Dispatch
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A compression that runs while its request body arrives. The plan (stages 1-2) is made from
+/// the scores before any embedding row is in; then each unit of `CompressionWork` (an audio
+/// block, a panel of pooled rows, a pair of frames, a cross-modal tile) runs on a worker as
+/// soon as the rows it reads and the units it reads from are complete. When the last byte is in,
+/// `finish()` runs what is left on the whole pool and reduces the slots in the one fixed order:
+/// the result is the bytes `Compressor.compress` gives, whatever the arrival pattern.
+///
+/// The scheduling state is behind a pthread mutex, which also orders the body's bytes (written
+/// by the thread that reads the socket, before it reports them) before any unit reads them.
+public final class StreamingCompression: @unchecked Sendable {
+    private let work: CompressionWork
+    private let pool: WorkerPool
+    private let bodyStart: UnsafeRawPointer
+    /// The memory the rows live in: released only when no unit can read it any more.
+    private let keepAlive: AnyObject
+    private var timings = PhaseTimings()
+
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    // Guarded by `lock`:
+    private var received = 0
+    /// Units that read rows themselves, by the last byte they read.
+    private let arrivalOrder: [Int]
+    private let lastByte: [Int]
+    private var nextArrival = 0
+    private var unmet: [Int]
+    private let dependents: [[Int]]
+    private var arrived: [Bool]
+    private var ready: [Int] = []
+    private var readyHead = 0
+    private var done = 0
+    /// Background workers started by `received` and not yet returned.
+    private var helpers = 0
+    private var stopping = false
+    private var cancelled = false
+
+    /// `bodyStart` is where the request body starts, `keepAlive` owns its memory; the rows of
+    /// `input` point into it, and may not have arrived yet. Throws what `compress` would throw
+    /// for the plan.
+    public init(_ input: CompressionInput, compressor: Compressor, bodyStart: UnsafeRawPointer, keepAlive: AnyObject) throws(OmniZipError) {
+        let clock = ContinuousClock(), start = clock.now
+        let plan = try BudgetPlan(scores: input.audioScores, layout: input.layout, parameters: input.parameters)
+        timings.plan = (clock.now - start).seconds
+        let work = CompressionWork(input, plan: plan, path: compressor.crossModalPath(input), buffers: compressor.pool.buffers)
+        self.work = work
+        pool = compressor.pool
+        self.bodyStart = bodyStart
+        self.keepAlive = keepAlive
+        let n = work.units.count
+        var dependents = [[Int]](repeating: [], count: n)
+        var unmet = [Int](repeating: 0, count: n)
+        for unit in 0..<n {
+            let prerequisites = work.prerequisites(unit)
+            unmet[unit] = prerequisites.count
+            for p in prerequisites { dependents[p].append(unit) }
+        }
+        self.dependents = dependents
+        self.unmet = unmet
+        let lastByte = (0..<n).map { work.lastByte($0, from: bodyStart) }
+        self.lastByte = lastByte
+        arrivalOrder = (0..<n).sorted { (lastByte[$0], $0) < (lastByte[$1], $1) }
+        arrived = [Bool](repeating: false, count: n)
+        pthread_mutex_init(lock, nil)
+        pthread_cond_init(changed, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(changed)
+        pthread_mutex_destroy(lock)
+        lock.deallocate()
+        changed.deallocate()
+    }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        return body()
+    }
+
+    /// The body's first `bytes` bytes are in place: the units they complete may start.
+    public func received(_ bytes: Int) {
+        let start = locked { () -> Int in
+            guard !stopping, !cancelled else { return 0 }
+            arrive(upTo: bytes)
+            let wanted = min(pool.width - helpers, ready.count - readyHead)
+            helpers += max(0, wanted)
+            return max(0, wanted)
+        }
+        for _ in 0..<start { DispatchQueue.global().async { self.help() } }
+    }
+
+    /// No unit starts after this; those running finish, then the body and scratch are released
+    /// with the last reference.
+    public func cancel() {
+        locked { cancelled = true }
+    }
+
+    /// The whole body is in: runs the remaining units on the pool and returns the result.
+    public func finish() throws(OmniZipError) -> CompressionResult {
+        let clock = ContinuousClock(), start = clock.now
+        locked {
+            stopping = true
+            arrive(upTo: .max)
+            while helpers > 0 { pthread_cond_wait(changed, lock) }
+        }
+        pool.run(units: pool.width, prepare: { _ in work.workspace() }) { ws, _ in
+            while let unit = nextUnit(waiting: true) { complete(unit, in: ws) }
+        }
+        timings.video = (clock.now - start).seconds
+        return try work.finish(pool: pool, timings: timings)
+    }
+
+    /// Caller holds the lock.
+    private func arrive(upTo bytes: Int) {
+        received = max(received, bytes)
+        while nextArrival < arrivalOrder.count, lastByte[arrivalOrder[nextArrival]] <= received {
+            let unit = arrivalOrder[nextArrival]
+            nextArrival += 1
+            arrived[unit] = true
+            if unmet[unit] == 0 { ready.append(unit) }
+        }
+    }
+
+    /// The next ready unit; with `waiting`, waits while units still run that may free one.
+    private func nextUnit(waiting: Bool) -> Int? {
+        locked {
+            while true {
+                if readyHead < ready.count {
+                    readyHead += 1
+                    return ready[readyHead - 1]
+                }
+                guard waiting, done < work.units.count else { return nil }
+                pthread_cond_wait(changed, lock)
+            }
+        }
+    }
+
+    private func complete(_ unit: Int, in ws: CompressionWork.Workspace) {
+        work.run(unit, in: ws)
+        locked {
+            done += 1
+            for next in dependents[unit] {
+                unmet[next] -= 1
+                if unmet[next] == 0, arrived[next] { ready.append(next) }
+            }
+            pthread_cond_broadcast(changed)
+        }
+    }
+
+    /// A background worker: runs ready units until none is left or the body is complete.
+    private func help() {
+        ThreadPriority.lower(to: pool.niceness)
+        let ws = work.workspace()
+        while locked({ !stopping && !cancelled }), let unit = nextUnit(waiting: false) {
+            complete(unit, in: ws)
+            // Units this one freed may want more workers.
+            let more = locked { () -> Int in
+                guard !stopping, !cancelled else { return 0 }
+                let wanted = min(pool.width - helpers, ready.count - readyHead - 1)
+                helpers += max(0, wanted)
+                return max(0, wanted)
+            }
+            for _ in 0..<more { DispatchQueue.global().async { self.help() } }
+        }
+        locked {
+            helpers -= 1
+            pthread_cond_broadcast(changed)
+        }
+    }
+}

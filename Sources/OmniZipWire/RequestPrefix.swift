@@ -1,0 +1,31 @@
+/// How much of a request body is needed before compression can start: the safetensors header
+/// and every tensor but the embeddings. Decided on a buffer of the body's full length of which
+/// only the first `received` bytes are in; nothing past them is read.
+public enum RequestPrefix {
+    case needMore(bytes: Int)
+    /// Decoded; the embeddings' rows point into the buffer and may still be arriving.
+    case ready(DecodedRequest)
+    /// The body cannot be decoded before it is whole (or not at all): the request takes the
+    /// ordinary path, which reports any error.
+    case wholeBodyOnly
+
+    static let embeddingTensors: Set<String> = ["inputs_embeds", "audio_embeds", "video_embeds"]
+
+    public static func decode(_ body: UnsafeRawBufferPointer, received: Int, overrides: [String: String]) -> RequestPrefix {
+        guard received >= 8 else { return .needMore(bytes: 8) }
+        let declared = body.loadUnaligned(as: UInt64.self).littleEndian
+        guard declared <= UInt64(body.count - 8) else { return .wholeBodyOnly }
+        let headerEnd = 8 + Int(declared)
+        guard received >= headerEnd else { return .needMore(bytes: headerEnd) }
+        guard let file = try? SafetensorsFile(parsing: body) else { return .wholeBodyOnly }
+        let small = file.tensors.filter { !embeddingTensors.contains($0.name) }
+        let needed = small.map(\.dataRange.upperBound).max() ?? headerEnd
+        // Small tensors after the embeddings: nothing could start before the body is whole.
+        guard needed < body.count else { return .wholeBodyOnly }
+        guard received >= needed else { return .needMore(bytes: needed) }
+        guard let decoded = try? RequestDecoder.decode(body, overrides: overrides, requireEmbeddings: true), decoded.hasEmbeddings else {
+            return .wholeBodyOnly
+        }
+        return .ready(decoded)
+    }
+}

@@ -90,7 +90,9 @@ extension Connection {
                     503, .insufficientMemory, "cannot grow the body buffer past \(body.count) bytes",
                     headers: [("Retry-After", "1")], close: true)
             }
+            return 0
         }
+        if exchange.prefixNeeded != nil || exchange.streaming != nil { server.bodyProgress(exchange) }
         return 0
     }
 

@@ -24,7 +24,15 @@ struct CompressedJob {
         do throws(WireError) {
             decoded = try RequestDecoder.decode(job.body.bytes, overrides: job.overrides, requireEmbeddings: true)
             decodedAt = .now
-            result = try decoded.compress(with: compressor)
+            if let streaming = job.streaming {
+                do throws(OmniZipError) {
+                    result = try streaming.finish()
+                } catch {
+                    throw WireError.core(error)
+                }
+            } else {
+                result = try decoded.compress(with: compressor)
+            }
             compressedAt = .now
         } catch {
             throw Refusal(

@@ -1,3 +1,4 @@
+import OmniZipCore
 import OmniZipWire
 
 /// One request and its response on a connection, from the request's first byte until its
@@ -26,7 +27,20 @@ final class Exchange {
     var endpoint: Endpoint?
 
     // Body.
-    var body: ByteBuffer?
+    /// Dropping the body cancels a compression running on it.
+    var body: ByteBuffer? {
+        didSet {
+            if body == nil, let streaming {
+                streaming.cancel()
+                self.streaming = nil
+            }
+        }
+    }
+    /// The compression running while the body arrives (compress and explain with a
+    /// Content-Length), once its header and small tensors are in.
+    var streaming: StreamingCompression?
+    /// Body bytes needed before the prefix is worth decoding again; nil: not streamed.
+    var prefixNeeded: Int?
     /// Content-Length when given (a direct socket read may fill the body in place).
     var contentLength: Int?
     /// Content-Length as sent (may exceed Int.max), for messages.

@@ -233,6 +233,34 @@ final class ServerLoop {
                 return
             }
             exchange.body = body
+            if endpoint == .compress || endpoint == .explain, exchange.contentLength != nil { exchange.prefixNeeded = 8 }
+        }
+    }
+
+    /// More of a Content-Length body is in: start its compression once the header and small
+    /// tensors are, then let it run what the new rows complete. A body that cannot stream (or
+    /// does not decode) waits for its last byte; the whole-body path reports any error.
+    func bodyProgress(_ exchange: Exchange) {
+        guard let body = exchange.body, let base = body.base else { return }
+        if let streaming = exchange.streaming {
+            streaming.received(body.count)
+            return
+        }
+        guard let needed = exchange.prefixNeeded, body.count >= needed, let length = exchange.contentLength else { return }
+        let whole = UnsafeRawBufferPointer(start: base, count: length)
+        switch RequestPrefix.decode(whole, received: body.count, overrides: Router.overrides(exchange)) {
+        case let .needMore(bytes):
+            exchange.prefixNeeded = bytes
+        case .wholeBodyOnly:
+            exchange.prefixNeeded = nil
+        case let .ready(decoded):
+            exchange.prefixNeeded = nil
+            guard let input = try? decoded.compressionInput(),
+                let streaming = try? StreamingCompression(input, compressor: compressor, bodyStart: base, keepAlive: body)
+            else { return }
+            exchange.streaming = streaming
+            metrics.streamStarted()
+            streaming.received(body.count)
         }
     }
 
@@ -274,8 +302,9 @@ final class ServerLoop {
                         safetensorsAnswer: Router.wantsSafetensors(exchange.accept))
                 }
             let job = Job(
-                kind: kind, body: body, overrides: Router.overrides(exchange), requestID: exchange.requestID,
+                kind: kind, body: body, streaming: exchange.streaming, overrides: Router.overrides(exchange), requestID: exchange.requestID,
                 receivedAt: exchange.receivedAt)
+            exchange.streaming = nil
             if endpoint.isLight, body.count <= configuration.inlineScoreBytes {
                 exchange.body = nil
                 exchange.respond(job.run(compressor).response)
@@ -293,7 +322,10 @@ final class ServerLoop {
     private func startJobs() {
         while runningJobs < configuration.workers, !readyJobs.isEmpty {
             let (job, exchange) = readyJobs.removeFirst()
-            if exchange.abandoned { continue }
+            if exchange.abandoned {
+                job.streaming?.cancel()
+                continue
+            }
             runningJobs += 1
             exchange.jobRunning = true
             let token = LoopBound(value: exchange)

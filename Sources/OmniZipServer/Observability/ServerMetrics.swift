@@ -18,6 +18,7 @@ final class ServerMetrics {
     private var refusedConnections: [String: CoreMetrics.Counter] = [:]
     private let inflight: CoreMetrics.Gauge
     private let connections: CoreMetrics.Gauge
+    private let streamed: CoreMetrics.Counter
 
     static let durationName = "omnizip_http_request_duration_seconds"
     static let phaseName = "omnizip_request_phase_duration_seconds"
@@ -34,6 +35,7 @@ final class ServerMetrics {
         self.factory = factory
         inflight = CoreMetrics.Gauge(label: "omnizip_http_requests_inflight", dimensions: [], factory: factory)
         connections = CoreMetrics.Gauge(label: "omnizip_http_connections", dimensions: [], factory: factory)
+        streamed = CoreMetrics.Counter(label: "omnizip_requests_streamed_total", dimensions: [], factory: factory)
         inflight.record(0)
         connections.record(0)
     }
@@ -105,6 +107,8 @@ final class ServerMetrics {
     }
 
     func setInflight(_ n: Int) { inflight.record(n) }
+    /// A compression started before its request body was complete.
+    func streamStarted() { streamed.increment() }
     func setConnections(_ n: Int) { connections.record(n) }
 
     /// Bootstraps the process-wide MetricsSystem once, so that libraries' own swift-metrics land

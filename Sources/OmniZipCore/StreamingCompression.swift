@@ -35,7 +35,7 @@ public final class StreamingCompression: @unchecked Sendable {
     private var ready: [Int] = []
     private var readyHead = 0
     private var done = 0
-    /// Background workers started by `received` and not yet returned.
+    /// Background workers asked of Dispatch and not yet returned (at most the pool's width).
     private var helpers = 0
     private var stopping = false
     private var cancelled = false
@@ -104,10 +104,12 @@ public final class StreamingCompression: @unchecked Sendable {
     /// The whole body is in: runs the remaining units on the pool and returns the result.
     public func finish() throws(OmniZipError) -> CompressionResult {
         let clock = ContinuousClock(), start = clock.now
+        // Background workers stop claiming; a unit one of them is running is waited for like
+        // any other. Waiting for the workers themselves could wait for a thread Dispatch has
+        // not started yet, while this job holds one.
         locked {
             stopping = true
             arrive(upTo: .max)
-            while helpers > 0 { pthread_cond_wait(changed, lock) }
         }
         pool.run(units: pool.width, prepare: { _ in work.workspace() }) { ws, _ in
             while let unit = nextUnit(waiting: true) { complete(unit, in: ws) }

@@ -9,7 +9,7 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from omnizip_client import BF16Bits
-from omnizip_client.codec import bf16_bits_to_float32, decode, encode, float32_to_bf16_bits
+from omnizip_client.codec import bf16_bits_to_float32, decode, decode_header, encode, float32_to_bf16_bits
 
 
 def test_writer_is_read_by_safetensors(tmp_path) -> None:
@@ -77,3 +77,32 @@ def test_reader_rejects_bad_offsets() -> None:
     body = len(header).to_bytes(8, "little") + header + b"\x00" * 8
     with pytest.raises(ValueError, match="inconsistent"):
         decode(body)
+
+
+def _data_order(body: bytes) -> list:
+    entries, _, _ = decode_header(body)
+    return [name for name, _ in sorted(entries.items(), key=lambda kv: kv[1]["data_offsets"][0])]
+
+
+@pytest.mark.parametrize("embed_dtype", [np.float32, "bf16"])
+@pytest.mark.parametrize("layout", ["interleaved", "split"])
+def test_requests_put_the_embeddings_last(layout: str, embed_dtype) -> None:
+    """The server starts compressing once everything but the embeddings is in."""
+    from omnizip_client._protocol import prepare_compress
+
+    rng = np.random.default_rng(1)
+
+    def embeds(n: int):
+        x = rng.standard_normal((n, 8)).astype(np.float32)
+        return BF16Bits(float32_to_bf16_bits(x)) if embed_dtype == "bf16" else x
+
+    common = dict(audio_scores=np.ones(4, dtype=np.float32), video_grid_thw=[1, 4, 4], params={}, return_embeds=False, request_id=None)
+    if layout == "interleaved":
+        ids = np.array([151646] * 4 + [151656] * 4, dtype=np.int64)
+        prepared = prepare_compress(inputs_embeds=embeds(8), input_ids=ids, **common)
+        embedding_names = {"inputs_embeds"}
+    else:
+        prepared = prepare_compress(audio_embeds=embeds(4), video_embeds=embeds(4), **common)
+        embedding_names = {"audio_embeds", "video_embeds"}
+    order = _data_order(prepared.content)
+    assert set(order[-len(embedding_names) :]) == embedding_names, order

@@ -144,6 +144,9 @@ def _wire_numpy(name: str, value: Any) -> Tuple[str, np.ndarray]:
     return dtype_name, np.ascontiguousarray(array, dtype=_NUMPY_OF[dtype_name])
 
 
+EMBEDDING_TENSORS = frozenset({"inputs_embeds", "audio_embeds", "video_embeds"})
+
+
 def encode(tensors: Mapping[str, Any], metadata: Optional[Mapping[str, str]] = None) -> bytes:
     """Serialise ``tensors`` (numpy arrays, BF16Bits, lists, or torch tensors) to safetensors.
 
@@ -155,8 +158,10 @@ def encode(tensors: Mapping[str, Any], metadata: Optional[Mapping[str, str]] = N
 
     entries = [(name,) + _wire_numpy(name, value) for name, value in tensors.items()]
     # Widest elements first so every tensor starts aligned to its element size (as the
-    # reference writer does); the data section starts at a multiple of 8.
-    entries.sort(key=lambda e: (-e[2].dtype.itemsize, e[0]))
+    # reference writer does); the data section starts at a multiple of 8. Among tensors of one
+    # width the embeddings go last, so the server can plan and start compressing while they
+    # arrive (an F32 split request would otherwise send audio_embeds before audio_scores).
+    entries.sort(key=lambda e: (-e[2].dtype.itemsize, e[0] in EMBEDDING_TENSORS, e[0]))
     header: Dict[str, Any] = {}
     if meta:
         header["__metadata__"] = meta

@@ -3,11 +3,16 @@
 # median (`omnizip bench`), then /v1/compress round trips over TCP loopback and over a Unix
 # socket (curl, alternating, after warm-ups), with each transport's ratio to the core.
 #
-#   scripts/bench-transport.sh [BIN]     (REQUESTS=15 WORKERS=2)
+# Then the body paced at PACED_GBPS over the Unix socket (a network link's speed, the client
+# mostly idle): as written, small tensors first, so the server compresses while it arrives,
+# against the same tensors with the embeddings first, which can only start at the last byte.
+#
+#   scripts/bench-transport.sh [BIN]     (REQUESTS=15 WORKERS=2 PACED_GBPS=10)
 set -euo pipefail
 BIN=${1:-.build/release/omnizip}
 REQUESTS=${REQUESTS:-15}
 WORKERS=${WORKERS:-2}
+PACED_GBPS=${PACED_GBPS:-10}
 [ -x "$BIN" ] || { echo "bench-transport: no binary at $BIN (make release)" >&2; exit 1; }
 
 work=$(mktemp -d)
@@ -33,16 +38,21 @@ for _ in 1 2 3; do post tcp > /dev/null; post unix > /dev/null; done
 for _ in $(seq "$REQUESTS"); do post tcp >> "$work/tcp"; post unix >> "$work/unix"; done
 # The same posts from a client that sends the file with sendfile(2): curl's Unix-socket upload
 # is the slow part of its Unix figure, not the socket.
-python3 "$(dirname "$0")/bench_transport_client.py" "$work/clip.safetensors" "$port" "$socket" "$REQUESTS" > "$work/sendfile"
+python3 "$(dirname "$0")/bench_transport_client.py" "$work/clip.safetensors" "$port" "$socket" "$REQUESTS" "$PACED_GBPS" > "$work/sendfile"
 kill "$server"; wait "$server" 2>/dev/null || true
 
 core=$("$BIN" bench --workload one-minute --workers "$WORKERS" --iterations "$REQUESTS" | awk '$1 == "one-minute" { print $5 }')
 tcp=$(median < "$work/tcp"); unix=$(median < "$work/unix")
 sendfile_tcp=$(awk '$1 == "tcp" { print $2 }' "$work/sendfile"); sendfile_unix=$(awk '$1 == "unix" { print $2 }' "$work/sendfile")
+read -r streamed upload < <(awk '$1 == "paced-streamed" { print $2, $3 }' "$work/sendfile")
+whole=$(awk '$1 == "paced-whole" { print $2 }' "$work/sendfile")
 echo "bench-transport: 60-second clip, $WORKERS workers, medians of $REQUESTS"
-awk -v c="$core" -v t="$tcp" -v u="$unix" -v st="$sendfile_tcp" -v su="$sendfile_unix" 'BEGIN {
+awk -v c="$core" -v t="$tcp" -v u="$unix" -v st="$sendfile_tcp" -v su="$sendfile_unix" -v g="$PACED_GBPS" -v s="$streamed" -v up="$upload" -v w="$whole" 'BEGIN {
     printf "  core only (omnizip bench)                  %7.1f ms\n", c
     printf "  HTTP round trip, TCP loopback, curl        %7.1f ms  %.2fx the core\n", t, t / c
     printf "  HTTP round trip, Unix socket, curl         %7.1f ms  %.2fx the core\n", u, u / c
     printf "  HTTP round trip, TCP loopback, sendfile    %7.1f ms  %.2fx the core\n", st, st / c
-    printf "  HTTP round trip, Unix socket, sendfile     %7.1f ms  %.2fx the core\n", su, su / c }'
+    printf "  HTTP round trip, Unix socket, sendfile     %7.1f ms  %.2fx the core\n", su, su / c
+    printf "  paced at %g Gb/s over the Unix socket (upload alone %.1f ms):\n", g, up
+    printf "    small tensors first, streamed            %7.1f ms  %.2fx the core\n", s, s / c
+    printf "    embeddings first, after the last byte    %7.1f ms  %.2fx the core\n", w, w / c }'

@@ -5,32 +5,82 @@ socket.sendfile (the kernel copies the file; curl's Unix-socket upload is much s
 TCP one), so the two transports are compared on the server's side of the cost. Prints one line
 per transport: its name and the median round trip in milliseconds.
 
-    python3 scripts/bench_transport_client.py BODY PORT SOCKET [REQUESTS]
+With PACED_GBPS, the body also goes over the Unix socket from memory at that rate (a network
+link's speed, leaving the client's core mostly idle), twice per round: as written (small
+tensors first, so the server compresses while the embeddings arrive) and with the embeddings
+moved first (the same bytes in an order that cannot start before the last byte). Lines
+"paced-streamed MS UPLOAD_MS" and "paced-whole MS UPLOAD_MS".
+
+    python3 scripts/bench_transport_client.py BODY PORT SOCKET [REQUESTS [PACED_GBPS]]
 """
 
+import json
 import os
 import socket
 import statistics
 import sys
 import time
 
+EMBEDDINGS = {"inputs_embeds", "audio_embeds", "video_embeds"}
+
 
 def round_trip(connect, body_path, size):
     with connect() as s, open(body_path, "rb") as body:
         start = time.perf_counter()
-        s.sendall(
-            b"POST /v1/compress HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n"
-            + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % size
-        )
+        s.sendall(head(size))
         s.sendfile(body)
-        answer = b""
-        while chunk := s.recv(1 << 20):
-            answer += chunk
-        elapsed = time.perf_counter() - start
+        read_answer(s)
+        return time.perf_counter() - start
+
+
+def head(size):
+    return (
+        b"POST /v1/compress HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n"
+        + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % size
+    )
+
+
+def read_answer(s):
+    answer = b""
+    while chunk := s.recv(1 << 20):
+        answer += chunk
     status = answer.split(b" ", 2)[1]
     if status != b"200":
         raise SystemExit(f"bench-transport: answer {status.decode()}: {answer[:300]!r}")
-    return elapsed
+    return answer
+
+
+def embeddings_first(body):
+    """The same tensors with the embeddings' data first."""
+    n = int.from_bytes(body[:8], "little")
+    header = json.loads(body[8 : 8 + n])
+    data = memoryview(body)[8 + n :]
+    out = {"__metadata__": header.pop("__metadata__")} if "__metadata__" in header else {}
+    parts, offset = [], 0
+    for name in sorted(header, key=lambda k: (k not in EMBEDDINGS, header[k]["data_offsets"][0])):
+        begin, end = header[name]["data_offsets"]
+        out[name] = dict(header[name], data_offsets=[offset, offset + end - begin])
+        parts.append(data[begin:end])
+        offset += end - begin
+    text = json.dumps(out, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + b"".join(parts)
+
+
+def paced_round_trip(connect, body, rate):
+    """(round trip, upload) seconds, the body sent in 1 MiB pieces at `rate` bytes/s."""
+    view, piece = memoryview(body), 1 << 20
+    with connect() as s:
+        start = time.perf_counter()
+        s.sendall(head(len(body)))
+        for offset in range(0, len(body), piece):
+            s.sendall(view[offset : offset + piece])
+            delay = start + (offset + piece) / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        uploaded = time.perf_counter() - start
+        read_answer(s)
+        return time.perf_counter() - start, uploaded
 
 
 def main():
@@ -56,6 +106,19 @@ def main():
                 times[name].append(t)
     for name, values in times.items():
         print(name, f"{statistics.median(values) * 1000:.1f}")
+    if len(sys.argv) > 5:
+        rate = float(sys.argv[5]) * 1e9 / 8
+        with open(body_path, "rb") as f:
+            bodies = {"paced-streamed": f.read()}
+        bodies["paced-whole"] = embeddings_first(bodies["paced-streamed"])
+        paced = {name: [] for name in bodies}
+        for i in range(requests + 2):
+            for name, body in bodies.items():
+                t = paced_round_trip(unix, body, rate)
+                if i >= 2:
+                    paced[name].append(t)
+        for name, values in paced.items():
+            print(name, f"{statistics.median(v[0] for v in values) * 1000:.1f}", f"{statistics.median(v[1] for v in values) * 1000:.1f}")
 
 
 if __name__ == "__main__":

@@ -78,6 +78,23 @@ struct StreamedBodyTests {
         #expect(try TensorBundle(whole.body).names.contains("keep_mask"))
     }
 
+    @Test("no more streams than workers: a second upload waits for its last byte")
+    func streamLimit() throws {
+        let server = try TestServer { $0.workers = 1 }
+        defer { server.shutdown() }
+        let body = Self.clip.requestBody(elementType: .bfloat16)
+        let first = try server.raw(), second = try server.raw()
+        for raw in [first, second] {
+            try raw.send(Raw.postHead("/v1/compress", length: body.count))
+            try raw.send(Array(body[0..<(body.count / 2)]))
+        }
+        #expect(server.waitForInflight(2))
+        #expect(try streamedCount(server) == 1)
+        for raw in [first, second] { try raw.send(Array(body[(body.count / 2)...])) }
+        let answers = try [first.readResponse(), second.readResponse()]
+        #expect(answers.allSatisfy { $0.status == 200 } && answers[0].body == answers[1].body)
+    }
+
     @Test("every golden case, sent in pieces over the Unix socket, keeps parity and streams")
     func goldenOverUnixSocket() throws {
         let server = try TestServer { $0.unixSocket = TestServer.socketPath() }

@@ -45,6 +45,14 @@ final class ServerLoop {
     static let workerNiceness: Int32 = 10
     private let jobQueue = DispatchQueue(label: "omnizip.jobs", qos: .userInitiated, attributes: .concurrent)
     private var readyJobs: [(job: Job, exchange: Exchange)] = []
+    /// Compressions running on partial bodies, held weakly: one lives until its job ends or
+    /// its cancelled units return. At most `workers` at once, as each holds a job's scratch
+    /// (the pooled rows, normalised) that admission does not count; other bodies wait for
+    /// their last byte.
+    private var streams: [WeakStream] = []
+    private struct WeakStream {
+        weak var stream: StreamingCompression?
+    }
     private var dateHeader = HTTPDate()
 
     init(configuration: ServerConfiguration, logger: Logger, registry: PrometheusCollectorRegistry) throws(ServerError) {
@@ -255,10 +263,12 @@ final class ServerLoop {
             exchange.prefixNeeded = nil
         case let .ready(decoded):
             exchange.prefixNeeded = nil
-            guard let input = try? decoded.compressionInput(),
+            streams.removeAll { $0.stream == nil }
+            guard streams.count < configuration.workers, let input = try? decoded.compressionInput(),
                 let streaming = try? StreamingCompression(input, compressor: compressor, bodyStart: base, keepAlive: body)
             else { return }
             exchange.streaming = streaming
+            streams.append(WeakStream(stream: streaming))
             metrics.streamStarted()
             streaming.received(body.count)
         }

@@ -14,8 +14,8 @@ import Dispatch
 /// The scheduling state is behind a pthread mutex, which also orders the body's bytes (written
 /// by the thread that reads the socket, before it reports them) before any unit reads them.
 public final class StreamingCompression: @unchecked Sendable {
-    private let work: CompressionWork
     private let pool: WorkerPool
+    private let total: Int
     private let bodyStart: UnsafeRawPointer
     /// The memory the rows live in: released only when no unit can read it any more.
     private let keepAlive: AnyObject
@@ -24,6 +24,11 @@ public final class StreamingCompression: @unchecked Sendable {
     private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     // Guarded by `lock`:
+    /// The units' state and scratch: dropped when the result is out or, once cancelled, when the
+    /// last running unit returns, whoever still holds this object.
+    private var work: CompressionWork?
+    /// Units being run right now.
+    private var running = 0
     private var received = 0
     /// Units that read rows themselves, by the last byte they read.
     private let arrivalOrder: [Int]
@@ -49,6 +54,7 @@ public final class StreamingCompression: @unchecked Sendable {
         timings.plan = (clock.now - start).seconds
         let work = CompressionWork(input, plan: plan, path: compressor.crossModalPath(input), buffers: compressor.pool.buffers)
         self.work = work
+        total = work.units.count
         pool = compressor.pool
         self.bodyStart = bodyStart
         self.keepAlive = keepAlive
@@ -83,38 +89,47 @@ public final class StreamingCompression: @unchecked Sendable {
         return body()
     }
 
+    /// Whether the units' scratch is still held (the server counts such streams against its limit).
+    public var holdsScratch: Bool { locked { work != nil } }
+
     /// The body's first `bytes` bytes are in place: the units they complete may start.
     public func received(_ bytes: Int) {
         let start = locked { () -> Int in
             guard !stopping, !cancelled else { return 0 }
             arrive(upTo: bytes)
-            let wanted = min(pool.width - helpers, ready.count - readyHead)
-            helpers += max(0, wanted)
-            return max(0, wanted)
+            return moreHelpers(claiming: 0)
         }
         for _ in 0..<start { DispatchQueue.global().async { self.help() } }
     }
 
-    /// No unit starts after this; those running finish, then the body and scratch are released
-    /// with the last reference.
+    /// No unit starts after this; the scratch goes back to the pool when the running ones
+    /// return, and the body with the last reference.
     public func cancel() {
-        locked { cancelled = true }
+        let dropped = locked { () -> CompressionWork? in
+            cancelled = true
+            return running == 0 ? takeWork() : nil
+        }
+        _ = dropped
     }
 
     /// The whole body is in: runs the remaining units on the pool and returns the result.
     public func finish() throws(OmniZipError) -> CompressionResult {
         let clock = ContinuousClock(), start = clock.now
-        // Background workers stop claiming; a unit one of them is running is waited for like
-        // any other. Waiting for the workers themselves could wait for a thread Dispatch has
-        // not started yet, while this job holds one.
-        locked {
-            stopping = true
-            arrive(upTo: .max)
-        }
+        // Background workers stop claiming; a unit one of them runs is waited for like any
+        // other. Waiting for the workers themselves could wait for a thread Dispatch has not
+        // started yet, while this job holds one.
+        guard
+            let work = locked({ () -> CompressionWork? in
+                stopping = true
+                arrive(upTo: .max)
+                return self.work
+            })
+        else { preconditionFailure("StreamingCompression.finish after cancel") }
         pool.run(units: pool.width, prepare: { _ in work.workspace() }) { ws, _ in
-            while let unit = nextUnit(waiting: true) { complete(unit, in: ws) }
+            while let unit = claim(waiting: true) { run(unit, of: work, in: ws) }
         }
         timings.video = (clock.now - start).seconds
+        _ = locked { takeWork() }
         return try work.finish(pool: pool, timings: timings)
     }
 
@@ -129,50 +144,68 @@ public final class StreamingCompression: @unchecked Sendable {
         }
     }
 
-    /// The next ready unit; with `waiting`, waits while units still run that may free one.
-    private func nextUnit(waiting: Bool) -> Int? {
+    /// Caller holds the lock. How many more background workers to start for the ready units
+    /// (`claiming`: ready units the caller is about to take itself).
+    private func moreHelpers(claiming: Int) -> Int {
+        guard !stopping, !cancelled else { return 0 }
+        let wanted = max(0, min(pool.width - helpers, ready.count - readyHead - claiming))
+        helpers += wanted
+        return wanted
+    }
+
+    /// Caller holds the lock.
+    private func takeWork() -> CompressionWork? {
+        defer { work = nil }
+        return work
+    }
+
+    /// The next ready unit, counted as running. Background workers (`waiting` false) take none
+    /// once the body is complete or the stream cancelled; the finishing workers wait while
+    /// running units may still free one.
+    private func claim(waiting: Bool) -> Int? {
         locked {
             while true {
-                if readyHead < ready.count {
+                if waiting || (!stopping && !cancelled), readyHead < ready.count {
                     readyHead += 1
+                    running += 1
                     return ready[readyHead - 1]
                 }
-                guard waiting, done < work.units.count else { return nil }
+                guard waiting, done < total else { return nil }
                 pthread_cond_wait(changed, lock)
             }
         }
     }
 
-    private func complete(_ unit: Int, in ws: CompressionWork.Workspace) {
+    private func run(_ unit: Int, of work: CompressionWork, in ws: CompressionWork.Workspace) {
         work.run(unit, in: ws)
-        locked {
+        let dropped = locked { () -> CompressionWork? in
+            running -= 1
             done += 1
             for next in dependents[unit] {
                 unmet[next] -= 1
                 if unmet[next] == 0, arrived[next] { ready.append(next) }
             }
             pthread_cond_broadcast(changed)
+            return cancelled && running == 0 ? takeWork() : nil
         }
+        _ = dropped
     }
 
-    /// A background worker: runs ready units until none is left or the body is complete.
+    /// A background worker: runs ready units until none is left, the body is complete or the
+    /// stream is cancelled.
     private func help() {
         ThreadPriority.lower(to: pool.niceness)
-        let ws = work.workspace()
-        while locked({ !stopping && !cancelled }), let unit = nextUnit(waiting: false) {
-            complete(unit, in: ws)
-            // Units this one freed may want more workers.
-            let more = locked { () -> Int in
-                guard !stopping, !cancelled else { return 0 }
-                let wanted = min(pool.width - helpers, ready.count - readyHead - 1)
-                helpers += max(0, wanted)
-                return max(0, wanted)
+        if let work = locked({ stopping || cancelled ? nil : work }) {
+            let ws = work.workspace()
+            while let unit = claim(waiting: false) {
+                run(unit, of: work, in: ws)
+                // Units this one freed may want more workers.
+                let more = locked { moreHelpers(claiming: 1) }
+                for _ in 0..<more { DispatchQueue.global().async { self.help() } }
             }
-            for _ in 0..<more { DispatchQueue.global().async { self.help() } }
         }
         locked {
             helpers -= 1
-            pthread_cond_broadcast(changed)
         }
     }
 }

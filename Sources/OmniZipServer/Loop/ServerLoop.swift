@@ -45,10 +45,9 @@ final class ServerLoop {
     static let workerNiceness: Int32 = 10
     private let jobQueue = DispatchQueue(label: "omnizip.jobs", qos: .userInitiated, attributes: .concurrent)
     private var readyJobs: [(job: Job, exchange: Exchange)] = []
-    /// Compressions running on partial bodies, held weakly: one lives until its job ends or
-    /// its cancelled units return. At most `workers` at once, as each holds a job's scratch
-    /// (the pooled rows, normalised) that admission does not count; other bodies wait for
-    /// their last byte.
+    /// Compressions running on partial bodies, held weakly. At most `workers` hold their
+    /// scratch at once (a job's: the pooled rows, normalised), which admission does not count;
+    /// other bodies wait for their last byte.
     private var streams: [WeakStream] = []
     private struct WeakStream {
         weak var stream: StreamingCompression?
@@ -263,7 +262,7 @@ final class ServerLoop {
             exchange.prefixNeeded = nil
         case let .ready(decoded):
             exchange.prefixNeeded = nil
-            streams.removeAll { $0.stream == nil }
+            streams.removeAll { $0.stream?.holdsScratch != true }
             guard streams.count < configuration.workers, let input = try? decoded.compressionInput(),
                 let streaming = try? StreamingCompression(input, compressor: compressor, bodyStart: base, keepAlive: body)
             else { return }

@@ -1,15 +1,14 @@
-import Dispatch
-
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// A compression that runs while its request body arrives. The plan (stages 1-2) is made from
 /// the scores before any embedding row is in; then each unit of `CompressionWork` (an audio
-/// block, a panel of pooled rows, a pair of frames, a cross-modal tile) runs on a worker as
-/// soon as the rows it reads and the units it reads from are complete. When the last byte is in,
-/// `finish()` runs what is left on the whole pool and reduces the slots in the one fixed order:
-/// the result is the bytes `Compressor.compress` gives, whatever the arrival pattern.
+/// block, a panel of pooled rows, a pair of frames, a cross-modal tile) becomes ready as soon as
+/// the rows it reads and the units it reads from are complete, and `runReadyUnits` runs ready
+/// ones on the pool's workers when the caller has workers idle. When the last byte is in,
+/// `finish()` runs what is left and reduces the slots in the one fixed order: the result is the
+/// bytes `Compressor.compress` gives, whatever the arrival pattern.
 ///
 /// The scheduling state is behind a pthread mutex, which also orders the body's bytes (written
 /// by the thread that reads the socket, before it reports them) before any unit reads them.
@@ -40,8 +39,6 @@ public final class StreamingCompression: @unchecked Sendable {
     private var ready: [Int] = []
     private var readyHead = 0
     private var done = 0
-    /// Background workers asked of Dispatch and not yet returned (at most the pool's width).
-    private var helpers = 0
     private var stopping = false
     private var cancelled = false
 
@@ -92,14 +89,28 @@ public final class StreamingCompression: @unchecked Sendable {
     /// Whether the units' scratch is still held (the server counts such streams against its limit).
     public var holdsScratch: Bool { locked { work != nil } }
 
-    /// The body's first `bytes` bytes are in place: the units they complete may start.
-    public func received(_ bytes: Int) {
-        let start = locked { () -> Int in
-            guard !stopping, !cancelled else { return 0 }
+    /// The body's first `bytes` bytes are in place: the units they complete become ready.
+    /// Returns whether any unit is ready to run.
+    @discardableResult
+    public func received(_ bytes: Int) -> Bool {
+        locked {
+            guard !stopping, !cancelled else { return false }
             arrive(upTo: bytes)
-            return moreHelpers(claiming: 0)
+            return readyHead < ready.count
         }
-        for _ in 0..<start { DispatchQueue.global().async { self.help() } }
+    }
+
+    /// Whether `runReadyUnits` would find work.
+    public var hasReadyUnits: Bool { locked { !stopping && !cancelled && readyHead < ready.count } }
+
+    /// Runs ready units on the pool's workers until none is ready, the body is complete, the
+    /// stream is cancelled, or `yield()` says the workers are wanted elsewhere (checked between
+    /// units, so a waiting job waits for one unit at most).
+    public func runReadyUnits(yield: () -> Bool) {
+        guard let work = locked({ stopping || cancelled ? nil : work }) else { return }
+        pool.run(units: pool.width, prepare: { _ in work.workspace() }) { ws, _ in
+            while !yield(), let unit = claim(waiting: false) { run(unit, of: work, in: ws) }
+        }
     }
 
     /// No unit starts after this; the scratch goes back to the pool when the running ones
@@ -115,9 +126,7 @@ public final class StreamingCompression: @unchecked Sendable {
     /// The whole body is in: runs the remaining units on the pool and returns the result.
     public func finish() throws(OmniZipError) -> CompressionResult {
         let clock = ContinuousClock(), start = clock.now
-        // Background workers stop claiming; a unit one of them runs is waited for like any
-        // other. Waiting for the workers themselves could wait for a thread Dispatch has not
-        // started yet, while this job holds one.
+        // `runReadyUnits` stops claiming; a unit it still runs is waited for like any other.
         guard
             let work = locked({ () -> CompressionWork? in
                 stopping = true
@@ -144,22 +153,13 @@ public final class StreamingCompression: @unchecked Sendable {
         }
     }
 
-    /// Caller holds the lock. How many more background workers to start for the ready units
-    /// (`claiming`: ready units the caller is about to take itself).
-    private func moreHelpers(claiming: Int) -> Int {
-        guard !stopping, !cancelled else { return 0 }
-        let wanted = max(0, min(pool.width - helpers, ready.count - readyHead - claiming))
-        helpers += wanted
-        return wanted
-    }
-
     /// Caller holds the lock.
     private func takeWork() -> CompressionWork? {
         defer { work = nil }
         return work
     }
 
-    /// The next ready unit, counted as running. Background workers (`waiting` false) take none
+    /// The next ready unit, counted as running. `runReadyUnits` (`waiting` false) takes none
     /// once the body is complete or the stream cancelled; the finishing workers wait while
     /// running units may still free one.
     private func claim(waiting: Bool) -> Int? {
@@ -189,23 +189,5 @@ public final class StreamingCompression: @unchecked Sendable {
             return cancelled && running == 0 ? takeWork() : nil
         }
         _ = dropped
-    }
-
-    /// A background worker: runs ready units until none is left, the body is complete or the
-    /// stream is cancelled.
-    private func help() {
-        ThreadPriority.lower(to: pool.niceness)
-        if let work = locked({ stopping || cancelled ? nil : work }) {
-            let ws = work.workspace()
-            while let unit = claim(waiting: false) {
-                run(unit, of: work, in: ws)
-                // Units this one freed may want more workers.
-                let more = locked { moreHelpers(claiming: 1) }
-                for _ in 0..<more { DispatchQueue.global().async { self.help() } }
-            }
-        }
-        locked {
-            helpers -= 1
-        }
     }
 }

@@ -48,6 +48,8 @@ struct StreamingCompressionTests {
                 created.received(received)
                 stream = created
             }
+            // Idle workers now and then, as a server has them.
+            if let stream, random.int(0...2) == 0 { stream.runReadyUnits { false } }
         }
         let started = try #require(stream, "the prefix never decoded")
         return try started.finish()
@@ -98,7 +100,7 @@ struct StreamingCompressionTests {
         #expect(got != nil && "\(got!)" == "\(expected!)")
     }
 
-    @Test("a cancelled stream releases the body and its scratch once running units end")
+    @Test("idle workers run only ready units; a cancelled stream gives back its scratch and the body")
     func cancellation() throws {
         let body = Self.clip.requestBody(elementType: .bfloat16)
         weak var released: Arriving?
@@ -115,7 +117,12 @@ struct StreamingCompressionTests {
             }
             let stream = try StreamingCompression(
                 decoded.compressionInput(), compressor: compressor, bodyStart: buffer.baseAddress!, keepAlive: arriving)
-            stream.received(half)
+            #expect(stream.received(half))
+            // A worker wanted elsewhere runs nothing.
+            stream.runReadyUnits { true }
+            #expect(stream.hasReadyUnits)
+            stream.runReadyUnits { false }
+            #expect(!stream.hasReadyUnits)
             stream.cancel()
             // The scratch goes back once running units return, even while the object is held.
             for _ in 0..<1000 where stream.holdsScratch { usleep(10_000) }

@@ -1,5 +1,6 @@
 import CUV
 import Dispatch
+import OmniZipCore
 import Synchronization
 
 /// The only way into the loop from other threads. Workers (and `Server.stop`) append an item
@@ -13,6 +14,8 @@ import Synchronization
 final class CompletionQueue: @unchecked Sendable {
     enum Item: Sendable {
         case finished(LoopBound<Exchange>, JobOutcome)
+        /// A pump job gave its workers back (`ServerLoop.startJobs`).
+        case pumped(StreamingCompression)
         case drain(DispatchSemaphore?)
     }
 

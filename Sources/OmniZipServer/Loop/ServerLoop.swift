@@ -8,6 +8,7 @@ import OmniZipCore
 import OmniZipExplain
 import OmniZipWire
 import Prometheus
+import Synchronization
 
 /// Everything that lives on the loop thread: the libuv loop, the listeners, the connections,
 /// admission, the job queue and the metrics. Nothing here is touched from another thread;
@@ -52,6 +53,10 @@ final class ServerLoop {
     private struct WeakStream {
         weak var stream: StreamingCompression?
     }
+    /// Streams a pump job is running units of (one pump per stream).
+    private var pumping: Set<ObjectIdentifier> = []
+    /// Complete requests waiting for a worker; a pump gives its workers back when there are any.
+    private let jobsWaiting = JobDemand()
     private var dateHeader = HTTPDate()
 
     init(configuration: ServerConfiguration, logger: Logger, registry: PrometheusCollectorRegistry) throws(ServerError) {
@@ -250,10 +255,13 @@ final class ServerLoop {
     func bodyProgress(_ exchange: Exchange) {
         guard let body = exchange.body, let base = body.base else { return }
         if let streaming = exchange.streaming {
-            streaming.received(body.count)
+            if streaming.received(body.count) { startJobs() }
             return
         }
         guard let needed = exchange.prefixNeeded, body.count >= needed, let length = exchange.contentLength else { return }
+        // All streams busy: try again on the next read (a slot may free up before the body ends).
+        streams.removeAll { $0.stream?.holdsScratch != true }
+        guard streams.count < configuration.workers else { return }
         let whole = UnsafeRawBufferPointer(start: base, count: length)
         switch RequestPrefix.decode(whole, received: body.count, overrides: Router.overrides(exchange)) {
         case let .needMore(bytes):
@@ -262,14 +270,13 @@ final class ServerLoop {
             exchange.prefixNeeded = nil
         case let .ready(decoded):
             exchange.prefixNeeded = nil
-            streams.removeAll { $0.stream?.holdsScratch != true }
-            guard streams.count < configuration.workers, let input = try? decoded.compressionInput(),
+            guard let input = try? decoded.compressionInput(),
                 let streaming = try? StreamingCompression(input, compressor: compressor, bodyStart: base, keepAlive: body)
             else { return }
             exchange.streaming = streaming
             streams.append(WeakStream(stream: streaming))
             metrics.streamStarted()
-            streaming.received(body.count)
+            if streaming.received(body.count) { startJobs() }
         }
     }
 
@@ -327,8 +334,11 @@ final class ServerLoop {
     }
 
     /// At most `workers` jobs run at once (each fans out over the pool itself); the rest wait
-    /// here in arrival order.
+    /// here in arrival order. Workers no complete request needs run the ready units of bodies
+    /// still arriving ("pump" jobs, which give the workers back between two units as soon as a
+    /// complete request waits).
     private func startJobs() {
+        defer { startPumps() }
         while runningJobs < configuration.workers, !readyJobs.isEmpty {
             let (job, exchange) = readyJobs.removeFirst()
             if exchange.abandoned {
@@ -347,10 +357,30 @@ final class ServerLoop {
         }
     }
 
+    private func startPumps() {
+        jobsWaiting.count.store(readyJobs.count, ordering: .relaxed)
+        while runningJobs < configuration.workers,
+            let stream = streams.lazy.compactMap(\.stream).first(where: { !pumping.contains(ObjectIdentifier($0)) && $0.hasReadyUnits })
+        {
+            runningJobs += 1
+            pumping.insert(ObjectIdentifier(stream))
+            let completions = completions!, demand = jobsWaiting
+            jobQueue.async {
+                ThreadPriority.lower(to: ServerLoop.workerNiceness)
+                stream.runReadyUnits { demand.count.load(ordering: .relaxed) > 0 }
+                completions.post(.pumped(stream))
+            }
+        }
+    }
+
     private func drainCompletions() {
         for item in completions.take() {
             switch item {
             case let .finished(token, outcome): jobFinished(token.value, outcome)
+            case let .pumped(stream):
+                runningJobs -= 1
+                pumping.remove(ObjectIdentifier(stream))
+                startJobs()
             case let .drain(ack):
                 beginDrain()
                 ack?.signal()

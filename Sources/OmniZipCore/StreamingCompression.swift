@@ -6,7 +6,7 @@
 /// the scores before any embedding row is in; then each unit of `CompressionWork` (an audio
 /// block, a panel of pooled rows, a pair of frames, a cross-modal tile) becomes ready as soon as
 /// the rows it reads and the units it reads from are complete, and `runReadyUnits` runs ready
-/// ones on the pool's workers when the caller has workers idle. When the last byte is in,
+/// ones on whatever threads the caller has idle. When the last byte is in,
 /// `finish()` runs what is left and reduces the slots in the one fixed order: the result is the
 /// bytes `Compressor.compress` gives, whatever the arrival pattern.
 ///
@@ -100,17 +100,16 @@ public final class StreamingCompression: @unchecked Sendable {
         }
     }
 
-    /// Whether `runReadyUnits` would find work.
-    public var hasReadyUnits: Bool { locked { !stopping && !cancelled && readyHead < ready.count } }
+    /// How many units `runReadyUnits` would find ready now.
+    public var readyUnits: Int { locked { stopping || cancelled ? 0 : ready.count - readyHead } }
 
-    /// Runs ready units on the pool's workers until none is ready, the body is complete, the
-    /// stream is cancelled, or `yield()` says the workers are wanted elsewhere (checked between
-    /// units, so a waiting job waits for one unit at most).
+    /// Runs ready units on the calling thread until none is ready, the body is complete, the
+    /// stream is cancelled, or `yield()` says the thread is wanted elsewhere (checked between
+    /// units, so a waiting job waits for one unit at most). Several threads may call it at once.
     public func runReadyUnits(yield: () -> Bool) {
         guard let work = locked({ stopping || cancelled ? nil : work }) else { return }
-        pool.run(units: pool.width, prepare: { _ in work.workspace() }) { ws, _ in
-            while !yield(), let unit = claim(waiting: false) { run(unit, of: work, in: ws) }
-        }
+        let ws = work.workspace()
+        while !yield(), let unit = claim(waiting: false) { run(unit, of: work, in: ws) }
     }
 
     /// No unit starts after this; the scratch goes back to the pool when the running ones

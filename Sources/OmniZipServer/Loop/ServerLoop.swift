@@ -53,8 +53,8 @@ final class ServerLoop {
     private struct WeakStream {
         weak var stream: StreamingCompression?
     }
-    /// Streams a pump job is running units of (one pump per stream).
-    private var pumping: Set<ObjectIdentifier> = []
+    /// Pump jobs running each stream's units.
+    private var pumping: [ObjectIdentifier: Int] = [:]
     /// Complete requests waiting for a worker; a pump gives its workers back when there are any.
     private let jobsWaiting = JobDemand()
     private var dateHeader = HTTPDate()
@@ -334,9 +334,9 @@ final class ServerLoop {
     }
 
     /// At most `workers` jobs run at once (each fans out over the pool itself); the rest wait
-    /// here in arrival order. Workers no complete request needs run the ready units of bodies
-    /// still arriving ("pump" jobs, which give the workers back between two units as soon as a
-    /// complete request waits).
+    /// here in arrival order. Worker slots no complete request needs run the ready units of
+    /// bodies still arriving ("pump" jobs, which give the slot back between two units as soon
+    /// as a complete request waits).
     private func startJobs() {
         defer { startPumps() }
         while runningJobs < configuration.workers, !readyJobs.isEmpty {
@@ -357,13 +357,15 @@ final class ServerLoop {
         }
     }
 
+    /// Each pump is one thread running one stream's ready units, in a worker slot no complete
+    /// request wants; a stream gets no more pumps than it has ready units.
     private func startPumps() {
         jobsWaiting.count.store(readyJobs.count, ordering: .relaxed)
         while runningJobs < configuration.workers,
-            let stream = streams.lazy.compactMap(\.stream).first(where: { !pumping.contains(ObjectIdentifier($0)) && $0.hasReadyUnits })
+            let stream = streams.lazy.compactMap(\.stream).first(where: { $0.readyUnits > pumping[ObjectIdentifier($0), default: 0] })
         {
             runningJobs += 1
-            pumping.insert(ObjectIdentifier(stream))
+            pumping[ObjectIdentifier(stream), default: 0] += 1
             let completions = completions!, demand = jobsWaiting
             jobQueue.async {
                 ThreadPriority.lower(to: ServerLoop.workerNiceness)
@@ -379,7 +381,8 @@ final class ServerLoop {
             case let .finished(token, outcome): jobFinished(token.value, outcome)
             case let .pumped(stream):
                 runningJobs -= 1
-                pumping.remove(ObjectIdentifier(stream))
+                let id = ObjectIdentifier(stream)
+                pumping[id] = pumping[id].map { $0 > 1 ? $0 - 1 : nil } ?? nil
                 startJobs()
             case let .drain(ack):
                 beginDrain()

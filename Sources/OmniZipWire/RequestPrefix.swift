@@ -10,11 +10,14 @@ public enum RequestPrefix {
     case wholeBodyOnly
 
     static let embeddingTensors: Set<String> = ["inputs_embeds", "audio_embeds", "video_embeds"]
+    /// The caller decodes on a thread others wait for (a server's event loop): a header larger
+    /// than any real request's (a few hundred bytes) is left to the whole-body path, on a worker.
+    public static let maxHeaderBytes = 64 << 10
 
     public static func decode(_ body: UnsafeRawBufferPointer, received: Int, overrides: [String: String]) -> RequestPrefix {
         guard received >= 8 else { return .needMore(bytes: 8) }
         let declared = body.loadUnaligned(as: UInt64.self).littleEndian
-        guard declared <= UInt64(body.count - 8) else { return .wholeBodyOnly }
+        guard declared <= UInt64(min(body.count - 8, maxHeaderBytes)) else { return .wholeBodyOnly }
         let headerEnd = 8 + Int(declared)
         guard received >= headerEnd else { return .needMore(bytes: headerEnd) }
         guard let file = try? SafetensorsFile(parsing: body) else { return .wholeBodyOnly }

@@ -14,7 +14,13 @@ public enum RequestPrefix {
     /// than any real request's (a few hundred bytes) is left to the whole-body path, on a worker.
     public static let maxHeaderBytes = 64 << 10
 
-    public static func decode(_ body: UnsafeRawBufferPointer, received: Int, overrides: [String: String]) -> RequestPrefix {
+    /// Likewise for the small tensors (8 MiB: `input_ids` of a two-hour clip); decoding them is
+    /// linear in their size.
+    public static let maxSmallTensorBytes = 8 << 20
+
+    public static func decode(
+        _ body: UnsafeRawBufferPointer, received: Int, overrides: [String: String], maxSmallTensorBytes: Int = maxSmallTensorBytes
+    ) -> RequestPrefix {
         guard received >= 8 else { return .needMore(bytes: 8) }
         let declared = body.loadUnaligned(as: UInt64.self).littleEndian
         guard declared <= UInt64(min(body.count - 8, maxHeaderBytes)) else { return .wholeBodyOnly }
@@ -24,7 +30,7 @@ public enum RequestPrefix {
         let small = file.tensors.filter { !embeddingTensors.contains($0.name) }
         let needed = small.map(\.dataRange.upperBound).max() ?? headerEnd
         // Small tensors after the embeddings: nothing could start before the body is whole.
-        guard needed < body.count else { return .wholeBodyOnly }
+        guard needed < body.count, needed - headerEnd <= maxSmallTensorBytes else { return .wholeBodyOnly }
         guard received >= needed else { return .needMore(bytes: needed) }
         guard let decoded = try? RequestDecoder.decode(body, overrides: overrides, requireEmbeddings: true), decoded.hasEmbeddings else {
             return .wholeBodyOnly

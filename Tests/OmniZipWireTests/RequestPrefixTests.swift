@@ -36,6 +36,12 @@ struct RequestPrefixTests {
         guard case .needMore(embeddingsStart) = decode(body, received: headerEnd) else { Issue.record("small tensors"); return }
         guard case let .ready(decoded) = decode(body, received: embeddingsStart) else { Issue.record("ready"); return }
         #expect(decoded.audio?.count == 4 && decoded.video?.count == 4 && decoded.scores == [0, 1, 2, 3])
+        // Small tensors past the limit are left to the whole-body path.
+        let smallBytes = embeddingsStart - headerEnd
+        for (limit, streams) in [(smallBytes, true), (smallBytes - 1, false)] {
+            let prefix = body.withUnsafeBytes { RequestPrefix.decode($0, received: embeddingsStart, overrides: [:], maxSmallTensorBytes: limit) }
+            if case .ready = prefix { #expect(streams) } else { #expect(!streams) }
+        }
     }
 
     @Test("embeddings first, a header too large for the loop, a bad header or a bad request: whole body only")

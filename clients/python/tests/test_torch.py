@@ -103,3 +103,22 @@ def test_torch_score(client: Client) -> None:
     plan = client.score(scores, input_ids=ids, video_grid_thw=grid, as_torch=True, **g.params())
     assert isinstance(plan.audio_keep_mask, torch.Tensor)
     assert torch.equal(plan.audio_keep_mask, torch.from_numpy(g.expected["keep_mask"][g.positions("audio")]))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_torch_requests_put_the_embeddings_last(dtype: Any) -> None:
+    """As numpy ones do: the server starts compressing once everything else is in."""
+    from omnizip_client._protocol import prepare_compress
+    from omnizip_client.codec import decode, decode_header
+
+    audio, video = torch.randn(4, 8).to(dtype), torch.randn(4, 8).to(dtype)
+    prepared = prepare_compress(
+        audio_embeds=audio, video_embeds=video, audio_scores=torch.ones(4), video_grid_thw=[1, 4, 4],
+        params={}, return_embeds=False, request_id=None)
+    entries, _, _ = decode_header(prepared.content)
+    order = sorted(entries, key=lambda name: entries[name]["data_offsets"][0])
+    assert order[-2:] == ["audio_embeds", "video_embeds"], order
+    arrays, _, dtypes = decode(prepared.content)
+    assert dtypes["audio_embeds"] == ("BF16" if dtype == torch.bfloat16 else "F32")
+    # The numpy reader widens BF16 to float32, exactly.
+    assert torch.equal(torch.from_numpy(np.asarray(arrays["video_embeds"]).copy()), video.float())

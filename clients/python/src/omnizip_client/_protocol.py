@@ -197,7 +197,7 @@ def prepare_compress(
             video_grid_thw=_grid(video_grid_thw, nv),
         )
         reference = a
-    # Any torch input makes the whole exchange torch: safetensors.torch writes the body and
+    # Any torch input makes the whole exchange torch: the body is written from the tensors' memory and
     # the result holds torch tensors.
     torch_mode = any(is_torch(t) for t in tensors.values())
     body = codec.encode(tensors)

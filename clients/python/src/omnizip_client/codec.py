@@ -6,7 +6,7 @@ installed (detected by dtype name, never imported). Decoded BF16 tensors become 
 numpy mode (an exact widening) and ``torch.bfloat16`` in torch mode.
 
 numpy requests are serialised by the small writer below (``safetensors.numpy`` cannot write
-BF16); torch requests by ``safetensors.torch``. Responses are parsed here (one header parse,
+BF16); torch requests through the same writer, from zero-copy views. Responses are parsed here (one header parse,
 which also yields ``__metadata__``) and converted to torch when asked.
 """
 
@@ -150,7 +150,7 @@ EMBEDDING_TENSORS = frozenset({"inputs_embeds", "audio_embeds", "video_embeds"})
 def encode(tensors: Mapping[str, Any], metadata: Optional[Mapping[str, str]] = None) -> bytes:
     """Serialise ``tensors`` (numpy arrays, BF16Bits, lists, or torch tensors) to safetensors.
 
-    If any value is a torch tensor, all of them go through ``safetensors.torch.save``.
+    Torch tensors are written from zero-copy numpy views (bfloat16 as its bits).
     """
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     if any(is_torch(v) for v in tensors.values()):
@@ -177,19 +177,19 @@ def encode(tensors: Mapping[str, Any], metadata: Optional[Mapping[str, str]] = N
 
 
 def _encode_torch(tensors: Mapping[str, Any], metadata: Dict[str, str]) -> bytes:
+    """The numpy writer over zero-copy views of the torch tensors (bfloat16 as its bits), so
+    torch requests get the same layout: safetensors.torch.save would put F32 ``audio_embeds``
+    before ``audio_scores``."""
     import torch
-    from safetensors.torch import save
 
-    prepared: Dict[str, Any] = {}
+    arrays: Dict[str, Any] = {}
     for name, value in tensors.items():
-        if is_torch(value):
-            t = value.detach()
-        elif isinstance(value, BF16Bits):
-            t = torch.from_numpy(value.bits.astype(np.int16, copy=True).view(np.int16)).view(torch.bfloat16)
-        else:
-            t = torch.as_tensor(np.asarray(value))
-        prepared[name] = t.to("cpu").contiguous()
-    return save(prepared, metadata=metadata or None)
+        if not is_torch(value):
+            arrays[name] = value
+            continue
+        t = value.detach().to("cpu").contiguous()
+        arrays[name] = BF16Bits(t.view(torch.int16).numpy().view(np.uint16)) if t.dtype == torch.bfloat16 else t.numpy()
+    return encode(arrays, metadata)
 
 
 def decode_header(body: bytes) -> Tuple[Dict[str, Any], Dict[str, str], int]:

@@ -15,7 +15,6 @@
 public final class StreamingCompression: @unchecked Sendable {
     private let pool: WorkerPool
     private let total: Int
-    private let bodyStart: UnsafeRawPointer
     /// The memory the rows live in: released only when no unit can read it any more.
     private let keepAlive: AnyObject
     private var timings = PhaseTimings()
@@ -53,7 +52,6 @@ public final class StreamingCompression: @unchecked Sendable {
         self.work = work
         total = work.units.count
         pool = compressor.pool
-        self.bodyStart = bodyStart
         self.keepAlive = keepAlive
         let n = work.units.count
         var dependents = [[Int]](repeating: [], count: n)
@@ -187,6 +185,6 @@ public final class StreamingCompression: @unchecked Sendable {
             pthread_cond_broadcast(changed)
             return cancelled && running == 0 ? takeWork() : nil
         }
-        _ = dropped
+        _ = dropped // its scratch goes back to the pool here, outside the lock
     }
 }

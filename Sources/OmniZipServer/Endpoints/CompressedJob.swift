@@ -22,15 +22,17 @@ struct CompressedJob {
         let queueMs = (start - job.receivedAt).milliseconds
         self.queueMs = queueMs
         do throws(WireError) {
-            decoded = try RequestDecoder.decode(job.body.bytes, overrides: job.overrides, requireEmbeddings: true)
-            decodedAt = .now
-            if let streaming = job.streaming {
+            if let streamed = job.streaming {
+                decoded = streamed.decoded
+                decodedAt = .now
                 do throws(OmniZipError) {
-                    result = try streaming.finish()
+                    result = try streamed.compression.finish()
                 } catch {
                     throw WireError.core(error)
                 }
             } else {
+                decoded = try RequestDecoder.decode(job.body.bytes, overrides: job.overrides, requireEmbeddings: true)
+                decodedAt = .now
                 result = try decoded.compress(with: compressor)
             }
             compressedAt = .now

@@ -15,7 +15,7 @@ struct Job: Sendable {
     let kind: Kind
     let body: ByteBuffer
     /// The compression already running on `body` (compress and explain), to be finished.
-    let streaming: StreamingCompression?
+    let streaming: StreamedRequest?
     let overrides: [String: String]
     let requestID: String
     /// When the body was complete (queue_ms runs from here to the job's start).

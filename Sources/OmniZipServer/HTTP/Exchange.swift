@@ -1,4 +1,3 @@
-import OmniZipCore
 import OmniZipWire
 
 /// One request and its response on a connection, from the request's first byte until its
@@ -31,14 +30,14 @@ final class Exchange {
     var body: ByteBuffer? {
         didSet {
             if body == nil, let streaming {
-                streaming.cancel()
+                streaming.compression.cancel()
                 self.streaming = nil
             }
         }
     }
     /// The compression running while the body arrives (compress and explain with a
     /// Content-Length), once its header and small tensors are in.
-    var streaming: StreamingCompression?
+    var streaming: StreamedRequest?
     /// Body bytes needed before the prefix is worth decoding again; nil: not streamed.
     var prefixNeeded: Int?
     /// Content-Length when given (a direct socket read may fill the body in place).

@@ -255,7 +255,7 @@ final class ServerLoop {
     func bodyProgress(_ exchange: Exchange) {
         guard let body = exchange.body, let base = body.base else { return }
         if let streaming = exchange.streaming {
-            if streaming.received(body.count) { startJobs() }
+            if streaming.compression.received(body.count) { startJobs() }
             return
         }
         guard let needed = exchange.prefixNeeded, body.count >= needed, let length = exchange.contentLength else { return }
@@ -271,12 +271,12 @@ final class ServerLoop {
         case let .ready(decoded):
             exchange.prefixNeeded = nil
             guard let input = try? decoded.compressionInput(),
-                let streaming = try? StreamingCompression(input, compressor: compressor, bodyStart: base, keepAlive: body)
+                let compression = try? StreamingCompression(input, compressor: compressor, bodyStart: base, keepAlive: body)
             else { return }
-            exchange.streaming = streaming
-            streams.append(WeakStream(stream: streaming))
+            exchange.streaming = StreamedRequest(decoded: decoded, compression: compression)
+            streams.append(WeakStream(stream: compression))
             metrics.streamStarted()
-            if streaming.received(body.count) { startJobs() }
+            if compression.received(body.count) { startJobs() }
         }
     }
 
@@ -342,7 +342,7 @@ final class ServerLoop {
         while runningJobs < configuration.workers, !readyJobs.isEmpty {
             let (job, exchange) = readyJobs.removeFirst()
             if exchange.abandoned {
-                job.streaming?.cancel()
+                job.streaming?.compression.cancel()
                 continue
             }
             runningJobs += 1

@@ -1,0 +1,10 @@
+import OmniZipCore
+import OmniZipWire
+
+/// A compress or explain request whose compression started before its body was complete: the
+/// request as decoded from its prefix on the loop (the job answers from it rather than decoding
+/// the same bytes again) and the compression running on it.
+struct StreamedRequest: Sendable {
+    let decoded: DecodedRequest
+    let compression: StreamingCompression
+}

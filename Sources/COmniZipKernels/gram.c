@@ -183,7 +183,7 @@ static void pack_avx512(const float *rows, size_t p, size_t d, float *scratch) {
 void omnizip_gram_fma(const float *rows, size_t p, size_t d, float *out, float *scratch) {
 #if defined(__x86_64__)
     enum omnizip_isa isa = omnizip_isa_now();
-    if (isa == OMNIZIP_AVX512) {
+    if (isa >= OMNIZIP_AVX512) {
         pack_avx512(rows, p, d, scratch);
         gram_avx512(rows, p, d, out, scratch);
     } else {

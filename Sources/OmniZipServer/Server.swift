@@ -3,6 +3,7 @@
 #endif
 import Dispatch
 import Logging
+import OmniZipCore
 import Prometheus
 import Synchronization
 
@@ -120,7 +121,7 @@ public final class Server: Sendable {
             "max_buffered_bytes": .stringConvertible(c.maxBufferedBytes), "max_connections": .stringConvertible(c.maxConnections),
             "min_upload_rate": .stringConvertible(c.minUploadRate),
             "request_timeout_s": .stringConvertible(c.requestTimeout), "log_format": .string(c.logFormat.rawValue),
-            "version": .string(c.version), "pid": .stringConvertible(Int(getpid())),
+            "version": .string(c.version), "kernels": .string(KernelPath.current), "pid": .stringConvertible(Int(getpid())),
         ]
         if let port {
             metadata["address"] = .string(c.host.contains(":") ? "[\(c.host)]:\(port)" : "\(c.host):\(port)")

@@ -46,13 +46,21 @@ struct BenchCommand: ParsableCommand {
     var emit: String?
     @Flag(help: "Measure the BF16 and F32 kernels' GFLOP/s on one core of this CPU and exit.")
     var kernelPeak = false
+    @Flag(help: "Print the kernel path in use (scalar, avx2, avx512, avx512bf16; OMNIZIP_ISA picks a lower one) and exit.")
+    var printIsa = false
 
     func run() throws {
         guard iterations > 0, workers > 0 else { throw ValidationError("--iterations and --workers must be positive") }
+        if let problem = KernelPath.requestProblem { throw ValidationError(problem) }
+        if printIsa {
+            print(KernelPath.current)
+            return
+        }
         if let emit {
             try writeFile(SyntheticClip.oneMinute.requestBody(elementType: dtype.elementType), to: emit)
             return
         }
+        print("kernels: \(KernelPath.current) (this CPU's best: \(KernelPath.best))")
         if kernelPeak {
             printKernelPeak()
             return

@@ -1,4 +1,5 @@
 import ArgumentParser
+import OmniZipCore
 import OmniZipServer
 
 #if canImport(Glibc)
@@ -59,6 +60,7 @@ struct ServeCommand: ParsableCommand {
     var logFormat: String?
 
     func validate() throws {
+        if let problem = KernelPath.requestProblem { throw ValidationError(problem) }
         _ = try resolved()
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import OmniZipCore
 import OmniZipTestSupport
 import Testing
 
@@ -35,6 +36,22 @@ struct CLITests {
         let expected = try TensorBundle(Golden.expected(name))
         let keptTotal = try expected.bools("keep_mask").filter { $0 }.count
         #expect(plan["kept"] as? Int == keptTotal)
+    }
+
+    @Test("OMNIZIP_ISA picks any path this CPU runs; a higher or unknown one is refused at start-up")
+    func forcedKernelPath() throws {
+        let best = try #require(KernelPath.names.firstIndex(of: KernelPath.best))
+        for (index, name) in KernelPath.names.enumerated() {
+            let result = try ChildProcess.run(OmniZipBinary.url, ["bench", "--print-isa"], environment: ["OMNIZIP_ISA": name])
+            if index <= best {
+                #expect(result.status == 0, "\(name): \(result.stderr)")
+                #expect(String(decoding: result.stdout, as: UTF8.self) == name + "\n")
+            } else {
+                #expect(result.status != 0 && result.stderr.contains("cannot run (its best is \(KernelPath.best))"), "\(name)")
+            }
+        }
+        let unknown = try ChildProcess.run(OmniZipBinary.url, ["serve", "--port", "0"], environment: ["OMNIZIP_ISA": "avx3"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("OMNIZIP_ISA must be one of scalar, avx2, avx512, avx512bf16"))
     }
 
     @Test("flags override the request's metadata")

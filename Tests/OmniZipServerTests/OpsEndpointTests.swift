@@ -1,4 +1,5 @@
 import Foundation
+import OmniZipCore
 import OmniZipServer
 import OmniZipTestSupport
 import Testing
@@ -46,6 +47,7 @@ struct OpsEndpointTests {
         let json = try #require(try await client.get(server.url("/v1/info")).json)
         #expect(json["version"] as? String == "9.9.9")
         #expect(json["workers"] as? Int == 3)
+        #expect(json["kernels"] as? String == KernelPath.current)
         let limits = try #require(json["limits"] as? [String: Any])
         #expect(limits["max_inflight"] as? Int == 5)
         #expect(limits["max_body_bytes"] as? Int == 12345)

@@ -6,11 +6,15 @@ public struct ChildProcess {
     public let stdout: Data
     public let stderr: String
 
-    /// Runs `executable` to completion, collecting both streams.
-    public static func run(_ executable: URL, _ arguments: [String]) throws -> ChildProcess {
+    /// Runs `executable` to completion, collecting both streams; `environment` adds to (or
+    /// replaces) this process's variables.
+    public static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> ChildProcess {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

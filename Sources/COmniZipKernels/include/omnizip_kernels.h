@@ -35,7 +35,7 @@ int omnizip_widen_f16(const void *src, size_t n, float *dst);
 /// Copies n float32 values (any alignment); 0 when any is NaN/inf.
 int omnizip_copy_f32(const void *src, size_t n, float *dst);
 
-/// Whether this CPU runs the BF16 dot-product path (AVX-512 BF16).
+/// Whether the BF16 dot-product path (AVX-512 BF16) is in use.
 int omnizip_has_bf16_dot(void);
 
 /// Packs n rows of d BF16 values into column panels for omnizip_bf16_max_similarity: panels of
@@ -53,8 +53,15 @@ void omnizip_bf16_max_similarity(const void *const *rows, size_t m, size_t d, co
 /// Makes OpenBLAS run every call on the calling thread and stops its own thread pool.
 void omnizip_blas_single_threaded(void);
 
-/// Which implementation the float kernels dispatch to on this CPU: "avx512", "avx2" or "scalar".
+/// The kernel path in use: "scalar", "avx2", "avx512" or "avx512bf16" (AVX-512 with the BF16
+/// dot product). The best this CPU runs, unless the environment variable OMNIZIP_ISA names a
+/// lower one (tests and benchmarks of the other paths); read once, at the first kernel call.
 const char *omnizip_kernels_isa(void);
+/// The best path this CPU runs, whatever OMNIZIP_ISA says.
+const char *omnizip_kernels_isa_best(void);
+/// 0 when OMNIZIP_ISA is unset or names a path this CPU runs; 1 when it names no path; 2 when
+/// it asks for more than this CPU has (the kernels then run the best path: callers refuse it).
+int omnizip_kernels_isa_request_status(void);
 
 #ifdef __cplusplus
 }

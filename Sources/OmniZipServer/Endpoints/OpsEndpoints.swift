@@ -1,3 +1,4 @@
+import OmniZipCore
 import OmniZipWire
 
 /// The GET endpoints: probes, metrics and info. Cheap, answered on the loop thread.
@@ -30,8 +31,8 @@ enum OpsEndpoints {
             ("request_timeout_seconds", JSONText.number(c.requestTimeout)), ("max_tokens_per_frame", String(RequestOptions.maxTokensPerFrame)),
         ])
         return JSONText.object([
-            ("version", JSONText.string(c.version)), ("workers", String(c.workers)), ("inflight", String(inflight)),
-            ("defaults", RequestOptions.defaultsJSON), ("limits", limits),
+            ("version", JSONText.string(c.version)), ("kernels", JSONText.string(KernelPath.current)),
+            ("workers", String(c.workers)), ("inflight", String(inflight)), ("defaults", RequestOptions.defaultsJSON), ("limits", limits),
             ("parameters", "[" + RequestOptions.overrideNames.sorted().map(JSONText.string).joined(separator: ",") + "]"),
         ]) + "\n"
     }

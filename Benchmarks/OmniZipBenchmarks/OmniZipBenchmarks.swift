@@ -1,13 +1,21 @@
 import Benchmark
+import Foundation
 import OmniZipCore
 import OmniZipWire
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 // Each benchmark guards two metrics against the p90s committed in Benchmarks/Thresholds
-// (`make bench-check`). Allocation counts do not depend on the machine's load, so their
-// tolerance is a handful of allocations and they are the real regression guard. Wall clock on
-// these shared 2-core machines is not: beside a neighbour's build the compression's p90 reached
-// 3-4x a quiet one, and a 1 ms decode's p90 10 to 15 ms (scheduler slices). So wall clock only
-// catches a gross slowdown: an unoptimised build, an accidental quadratic loop.
+// (`make bench-check`), kept per Swift version and per kernel path (`omnizip bench --print-isa`),
+// since one path can be 3x another on the same clip. Allocation counts do not depend on the
+// machine's load, so their tolerance is a handful of allocations. Time is guarded by what the
+// work costs, not by how long it waited or how fast the clock ran: the steps of 10 ms or more by
+// `.cpuWork`, the process's CPU time in units of a calibration step, which a neighbour's build on
+// these shared 2-core machines barely moves while it triples their wall clock; the steps of
+// about a millisecond, too short for CPU time to stay steady, by wall clock with room for a few
+// scheduler slices.
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.mallocCountTotal, .wallClock],
@@ -19,48 +27,107 @@ let benchmarks: @Sendable () -> Void = {
     // The core pipeline on the decoded request: budget plan, audio merge, the video pass with
     // the cross-modal maximum, on a pool of two workers started beforehand. Dispatch's own
     // allocations vary by a few between iterations (1,280 to 1,288 seen).
-    Benchmark("compress-60s", configuration: guarded(allocations: 10, wallClock: .slowdown)) { _, setup in
-        blackHole(try setup.compress())
+    Benchmark("compress-60s", configuration: guarded(allocations: 10, time: .cpuWork)) { benchmark, setup in
+        try benchmark.measuringCPUWork { blackHole(try setup.compress()) }
     } setup: {
         try DecodedClip()
     }
 
     // The safetensors body (62 MB BF16) to a validated request, in place.
-    Benchmark("decode-request-60s", configuration: guarded(allocations: 2, wallClock: .schedulerSlices)) { _, body in
+    Benchmark("decode-request-60s", configuration: guarded(allocations: 2, time: .schedulerSlices)) { _, body in
         blackHole(try body.decode())
     } setup: {
         Clip60s.body()
     }
 
     // The default response (indices, merged anchors, ratios) as safetensors bytes.
-    Benchmark("encode-response-60s", configuration: guarded(allocations: 2, wallClock: .schedulerSlices)) { _, setup in
+    Benchmark("encode-response-60s", configuration: guarded(allocations: 2, time: .schedulerSlices)) { _, setup in
         blackHole(ResponseEncoder.compress(setup.clip.request, setup.result, includeEmbeddings: false).serialized())
     } setup: {
         try CompressedClip()
     }
 
     // With `return=embeds`: the compressed sequence copied out of the request as well.
-    Benchmark("encode-response-embeds-60s", configuration: guarded(allocations: 2, wallClock: .slowdown)) { _, setup in
-        blackHole(ResponseEncoder.compress(setup.clip.request, setup.result, includeEmbeddings: true).serialized())
+    Benchmark("encode-response-embeds-60s", configuration: guarded(allocations: 2, time: .cpuWork)) { benchmark, setup in
+        benchmark.measuringCPUWork {
+            blackHole(ResponseEncoder.compress(setup.clip.request, setup.result, includeEmbeddings: true).serialized())
+        }
     } setup: {
         try CompressedClip()
     }
 }
 
-/// Wall-clock tolerances around the stored p90. Each metric gets one kind of tolerance only,
-/// since the tool flags a deviation when either a relative or an absolute one is exceeded.
-extension BenchmarkThresholds {
-    /// For work of 10 ms or more: up to 5x the stored p90.
-    static var slowdown: BenchmarkThresholds { BenchmarkThresholds(relative: [.p90: 400.0]) }
-    /// For work of about a millisecond, whose p90 under load is a few scheduler slices: up to
-    /// 50 ms over the stored p90.
-    static var schedulerSlices: BenchmarkThresholds { BenchmarkThresholds(absolute: [.p90: .milliseconds(50)]) }
+/// How a benchmark's time is guarded: which metric, with which tolerance around the stored p90.
+/// Each metric gets one kind of tolerance only, since the tool flags a deviation when either a
+/// relative or an absolute one is exceeded.
+struct TimeGuard {
+    let metric: BenchmarkMetric
+    let tolerance: BenchmarkThresholds
+
+    /// For work of 10 ms or more: CPU work up to OMNIZIP_BENCH_CPU_TOLERANCE percent over the
+    /// stored p90 (`make bench-check` sets 60 where the thresholds are this CPU model's own, so
+    /// a 2x slowdown fails, and 150 where they are an estimate; see make/bench.mk).
+    static var cpuWork: TimeGuard {
+        let percent = ProcessInfo.processInfo.environment["OMNIZIP_BENCH_CPU_TOLERANCE"].flatMap(Double.init) ?? 60
+        return TimeGuard(metric: .cpuWork, tolerance: BenchmarkThresholds(relative: [.p90: percent]))
+    }
+    /// For work of about a millisecond, whose p90 under load is a few scheduler slices: wall
+    /// clock up to 50 ms over the stored p90.
+    static var schedulerSlices: TimeGuard {
+        TimeGuard(metric: .wallClock, tolerance: BenchmarkThresholds(absolute: [.p90: .milliseconds(50)]))
+    }
+}
+
+extension BenchmarkMetric {
+    /// The process's CPU time (all threads) during one iteration, in units of one calibration
+    /// step measured just before it: CPU time leaves out the time spent waiting for a core that
+    /// a neighbour holds, and the unit leaves out the core's clock speed.
+    static var cpuWork: BenchmarkMetric { .custom("cpuWork", polarity: .prefersSmaller, useScalingFactor: false) }
+}
+
+extension Benchmark {
+    /// Runs `body` and records its `.cpuWork`.
+    func measuringCPUWork(_ body: () throws -> Void) rethrows {
+        let step = CPUClock.calibrationStepNanoseconds()
+        let start = CPUClock.nanoseconds(CLOCK_PROCESS_CPUTIME_ID)
+        try body()
+        measurement(.cpuWork, Int(Double(CPUClock.nanoseconds(CLOCK_PROCESS_CPUTIME_ID) - start) / step))
+    }
+}
+
+enum CPUClock {
+    static func nanoseconds(_ clock: clockid_t) -> Int {
+        var now = timespec()
+        clock_gettime(clock, &now)
+        return Int(now.tv_sec) * 1_000_000_000 + Int(now.tv_nsec)
+    }
+
+    /// CPU nanoseconds of one xorshift64 round (six dependent one-cycle integer operations on
+    /// any x86-64 or AArch64 core, so a measure of the clock alone), the fastest of five runs
+    /// of 2^20 rounds on this thread (about 2 ms each).
+    static func calibrationStepNanoseconds() -> Double {
+        let rounds = 1 << 20
+        var fastest = Int.max
+        var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<5 {
+            let start = nanoseconds(CLOCK_THREAD_CPUTIME_ID)
+            for _ in 0..<rounds {
+                x ^= x << 13
+                x ^= x >> 7
+                x ^= x << 17
+            }
+            fastest = min(fastest, nanoseconds(CLOCK_THREAD_CPUTIME_ID) - start)
+        }
+        blackHole(x)
+        return Double(fastest) / Double(rounds)
+    }
 }
 
 /// The default configuration with tolerances around the committed p90s: `allocations` more
-/// (or fewer) mallocs than stored, and `wallClock`.
-private func guarded(allocations: Int, wallClock: BenchmarkThresholds) -> Benchmark.Configuration {
+/// (or fewer) mallocs than stored, and the time guard's metric in place of wall clock.
+private func guarded(allocations: Int, time: TimeGuard) -> Benchmark.Configuration {
     var configuration = Benchmark.defaultConfiguration
-    configuration.thresholds = [.mallocCountTotal: BenchmarkThresholds(absolute: [.p90: allocations]), .wallClock: wallClock]
+    configuration.metrics = [.mallocCountTotal, time.metric]
+    configuration.thresholds = [.mallocCountTotal: BenchmarkThresholds(absolute: [.p90: allocations]), time.metric: time.tolerance]
     return configuration
 }

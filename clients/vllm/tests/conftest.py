@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
@@ -122,15 +123,60 @@ def vllm_request(clip: Dict[str, Any]) -> Dict[str, Any]:
             "mm_processor_kwargs": {"use_audio_in_video": True}}
 
 
+@dataclass
+class SidecarCall:
+    """What the plugin sent to the sidecar for one span, and what it got back."""
+
+    audio: torch.Tensor  # [Na, D] the audio tower's rows
+    video: torch.Tensor  # [Nv, D] the vision tower's rows
+    scores: torch.Tensor  # [Na]
+    grid_thw: List[int]
+    audio_runs: List[int]
+    video_runs: List[int]
+    params: Dict[str, Any]
+    result: Any  # omnizip_client.CompressResult (split layout)
+
+
+class SidecarRecorder:
+    """Wraps ``omnizip_vllm.model.compress_split`` while an engine lives and keeps copies of
+    every call's tensors and answer. model.py calls it by its module-global name and the
+    engines run in this process, so the plugin itself needs no test hook (and production
+    keeps nothing). A plugin that stopped calling it through that name would leave
+    ``calls`` empty, and the checks fail on that rather than pass."""
+
+    def __init__(self) -> None:
+        import omnizip_vllm.model as model
+
+        self.calls: List[SidecarCall] = []
+        self._module, self._original = model, model.compress_split
+        model.compress_split = self._record
+
+    def _record(self, client: Any, audio: torch.Tensor, video: torch.Tensor, scores: torch.Tensor, grid_thw: Any,
+                audio_runs: Any, video_runs: Any, params: Dict[str, Any]):
+        result, elapsed_ms = self._original(client, audio, video, scores, grid_thw, audio_runs, video_runs, params)
+        self.calls.append(SidecarCall(audio.detach().clone(), video.detach().clone(), scores.detach().clone(),
+                                      list(grid_thw), list(audio_runs), list(video_runs), dict(params), result))
+        return result, elapsed_ms
+
+    def close(self) -> None:
+        self._module.compress_split = self._original
+
+
 class Engine:
-    """An in-process LLM with the plugin, and what its language model saw."""
+    """An in-process LLM with the plugin, what it sent to the sidecar, and what its language
+    model saw."""
 
     def __init__(self, model_dir: Path, url: str, omnizip: Dict[str, Any], **engine_args: Any) -> None:
         from vllm import LLM
 
+        self.recorder = SidecarRecorder()
         args = dict(ENGINE_DEFAULTS, **engine_args)
-        self.llm = LLM(model=str(model_dir), hf_overrides={"architectures": ["OmniZipQwen2_5OmniThinker"],
-                                                           "omnizip": dict(url=url, **omnizip)}, **args)
+        try:
+            self.llm = LLM(model=str(model_dir), hf_overrides={"architectures": ["OmniZipQwen2_5OmniThinker"],
+                                                               "omnizip": dict(url=url, **omnizip)}, **args)
+        except BaseException:
+            self.recorder.close()
+            raise
         self.model = self.llm.apply_model(lambda model: model)[0]  # in-process: the object itself
         self.forwards: List[Dict[str, torch.Tensor]] = []
         # On the thinker: the runner calls it like a module (its language model is wrapped for
@@ -144,10 +190,12 @@ class Engine:
                               "inputs_embeds": None if embeds is None else embeds.detach().clone()})
 
     def generate(self, request: Dict[str, Any], max_tokens: int = 8):
+        """Greedy; with the two best raw logprobs of every step (their gap is the logit gap)."""
         from vllm import SamplingParams
 
         self.forwards.clear()
-        return self.llm.generate(request, SamplingParams(max_tokens=max_tokens, temperature=0.0), use_tqdm=False)[0]
+        params = SamplingParams(max_tokens=max_tokens, temperature=0.0, logprobs=2)
+        return self.llm.generate(request, params, use_tqdm=False)[0]
 
     def prefill(self, prompt_len: int) -> Dict[str, torch.Tensor]:
         """Positions [3, K] and embeddings [K, D] of the prompt, joined across prefill chunks."""
@@ -178,6 +226,7 @@ class Engine:
     def close(self) -> None:
         from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
 
+        self.recorder.close()
         self.llm.llm_engine.engine_core.shutdown()
         del self.model, self.llm
         gc.collect()

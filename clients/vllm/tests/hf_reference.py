@@ -4,15 +4,15 @@ Exactly what the paper's patched thinker does at prefill (float32, CPU): scatter
 and video features into the prompt embeddings, compute the 3-D M-RoPE ids of the FULL
 prompt (``get_rope_index``), score the audio tokens from the audio tower's last-layer Q/K,
 ask the sidecar (interleaved layout, ``video_budget=exact``) and slice with
-``omnizip_client.apply``. Then greedy decoding with the text model and ``lm_head``, with
-explicit decoding positions.
+``omnizip_client.apply``. Then greedy decoding with the text model and ``lm_head`` on given
+prefill embeddings and positions, with explicit decoding positions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List
+from typing import Callable, List, Tuple
 
 import numpy as np
 import torch
@@ -115,18 +115,22 @@ class HFReference:
                           position_ids=c.position_ids, use_cache=False).logits
 
     @torch.no_grad()
-    def greedy(self, c: Compressed, steps: int, decode_position: Callable[[int], int]) -> List[int]:
-        """Greedy tokens: prefill the compressed inputs, then generated token t at
-        ``decode_position(t)`` on all three M-RoPE axes."""
+    def greedy(self, inputs_embeds: torch.Tensor, position_ids: torch.Tensor, steps: int,
+               decode_position: Callable[[int], int]) -> Tuple[List[int], List[float]]:
+        """Greedy tokens: prefill ``inputs_embeds [1, K, D]`` at ``position_ids [3, 1, K]``,
+        then generated token t at ``decode_position(t)`` on all three M-RoPE axes. Also each
+        step's logit margin (top-1 minus top-2): how close that step was to a tie."""
         m = self.model
         cache = DynamicCache(config=self.config.text_config)
-        out = m.model(inputs_embeds=c.inputs_embeds, position_ids=c.position_ids, past_key_values=cache, use_cache=True)
-        token = int(m.lm_head(out.last_hidden_state[:, -1]).argmax(-1))
-        tokens = [token]
-        for t in range(1, steps):
-            pos = torch.full((3, 1, 1), decode_position(t - 1), dtype=torch.long)
-            emb = m.get_input_embeddings()(torch.tensor([[token]]))
-            out = m.model(inputs_embeds=emb, position_ids=pos, past_key_values=cache, use_cache=True)
-            token = int(m.lm_head(out.last_hidden_state[:, -1]).argmax(-1))
-            tokens.append(token)
-        return tokens
+        out = m.model(inputs_embeds=inputs_embeds, position_ids=position_ids, past_key_values=cache, use_cache=True)
+        tokens: List[int] = []
+        gaps: List[float] = []
+        for t in range(steps):
+            if t:
+                pos = torch.full((3, 1, 1), decode_position(t - 1), dtype=torch.long)
+                emb = m.get_input_embeddings()(torch.tensor([[tokens[-1]]]))
+                out = m.model(inputs_embeds=emb, position_ids=pos, past_key_values=cache, use_cache=True)
+            top2 = m.lm_head(out.last_hidden_state[0, -1]).topk(2)
+            tokens.append(int(top2.indices[0]))
+            gaps.append(float(top2.values[0] - top2.values[1]))
+        return tokens, gaps

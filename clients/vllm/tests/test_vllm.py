@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from omnizip_client.local_server import LocalServer
 from vllm import SamplingParams
 
@@ -29,8 +30,8 @@ def engine(model_dir, own_sidecar):
 
 
 @pytest.fixture(scope="module")
-def run(engine, clip, reference, full_prompt, hf_compressed):
-    r = Run(engine, clip, reference, full_prompt, hf_compressed, mode="reference", label="vLLM")
+def run(engine, clip, reference, full_prompt, hf_compressed, client):
+    r = Run(engine, clip, reference, full_prompt, hf_compressed, client, mode="reference", label="vLLM")
     assert r.new_calls == 1 and r.prefill["chunks"] == 1
     return r
 
@@ -43,22 +44,35 @@ def test_positions_equal_get_rope_index_sliced_by_keep_mask(run):
     run.check_positions()
 
 
-def test_embeddings_equal_client_apply(run):
-    run.check_embeddings()
+def test_sidecar_answer_reproduces_exactly(run):
+    run.check_sidecar_answer()
 
 
-def test_greedy_tokens_equal_transformers(run):
+def test_rows_equal_vllm_encoder_rows_in_prompt_layout(run):
+    run.check_rows()
+
+
+def test_encoders_agree_with_transformers_within_tolerance(run):
+    run.check_encoders_close()
+
+
+def test_keep_mask_equals_transformers_or_differs_by_near_ties(run):
+    run.check_masks_equal_or_near_ties()
+
+
+def test_greedy_tokens_equal_transformers_on_vllm_inputs(run):
     run.check_greedy()
 
 
-def test_repeated_request_uses_encoder_cache(run, engine, clip, reference, full_prompt, hf_compressed):
+def test_repeated_request_uses_encoder_cache(run, engine, clip, reference, full_prompt, hf_compressed, client):
     """The same clip again: no second encoder run or sidecar call (encoder cache, keyed by the
-    fused item's hash), and the same prompt, positions, embeddings and tokens."""
-    again = Run(engine, clip, reference, full_prompt, hf_compressed, mode="reference", label="vLLM repeated")
+    fused item's hash), and the same prompt, positions, rows and tokens."""
+    again = Run(engine, clip, reference, full_prompt, hf_compressed, client, mode="reference", label="vLLM repeated")
     assert again.new_calls == 0
     assert again.prompt_ids == run.prompt_ids and again.tokens == run.tokens
+    assert torch.equal(again.prefill["inputs_embeds"], run.prefill["inputs_embeds"])
     again.check_positions()
-    again.check_embeddings()
+    again.check_rows()
     again.check_greedy()
 
 

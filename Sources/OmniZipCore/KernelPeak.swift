@@ -12,6 +12,44 @@ public enum KernelPeak {
         /// Best of the timed calls, in seconds.
         public let seconds: Double
         public var gflops: Double { flops / seconds / 1e9 }
+        /// The FMA width (256 or 512) whose ceiling this kernel is held against.
+        public let width: Int?
+    }
+
+    /// The vector width whose FMAs the kernel path uses (nil for scalar).
+    public static var pathWidth: Int? {
+        switch KernelPath.current {
+        case "avx2": return 256
+        case "avx512", "avx512bf16": return 512
+        default: return nil
+        }
+    }
+
+    /// The FMA ceiling of one core at each width the kernel path runs (independent FMAs only,
+    /// the best of `calls` runs of about 2 ms), by width.
+    public static func ceilings(calls: Int = 20) -> [Int: Measurement] {
+        var sink: Float = 0
+        var found: [Int: Measurement] = [:]
+        for width in [256, 512] where omnizip_fma_peak(Int32(width), 1, &sink) > 0 {
+            var flops = 0.0
+            let seconds = best(calls) { flops = omnizip_fma_peak(Int32(width), 1 << 18, &sink) }
+            found[width] = Measurement(
+                kernel: "ceiling: independent \(width)-bit FMAs", shape: "12 chains", flops: flops, seconds: seconds, width: width)
+        }
+        return found
+    }
+
+    /// The fastest of `calls` runs after a warm-up, in seconds.
+    static func best(_ calls: Int, _ body: () -> Void) -> Double {
+        body()
+        var fastest = Double.infinity
+        let clock = ContinuousClock()
+        for _ in 0..<max(1, calls) {
+            let start = clock.now
+            body()
+            fastest = min(fastest, (clock.now - start).seconds)
+        }
+        return fastest
     }
 
     /// Each kernel is called `calls` times after a warm-up; the best time counts (a peak).
@@ -24,17 +62,7 @@ public enum KernelPeak {
             for i in 0..<count { x[i] = value(i) }
             return x
         }
-        func best(_ body: () -> Void) -> Double {
-            body()
-            var fastest = Double.infinity
-            let clock = ContinuousClock()
-            for _ in 0..<max(1, calls) {
-                let start = clock.now
-                body()
-                fastest = min(fastest, (clock.now - start).seconds)
-            }
-            return fastest
-        }
+        func best(_ body: () -> Void) -> Double { Self.best(calls, body) }
         var results: [Measurement] = []
 
         let a = floats(m * d), b = floats(n * d), c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
@@ -43,7 +71,7 @@ public enum KernelPeak {
         results.append(
             Measurement(
                 kernel: "f32 sgemm (OpenBLAS), cross-modal products", shape: "\(m) x \(n) x \(d)",
-                flops: 2 * Double(m * n * d), seconds: best { Kernels.gemmABt(a, b, c, m: m, n: n, k: d) }))
+                flops: 2 * Double(m * n * d), seconds: best { Kernels.gemmABt(a, b, c, m: m, n: n, k: d) }, width: pathWidth))
 
         let gramRows = floats(p * d), gram = UnsafeMutablePointer<Float>.allocate(capacity: p * p)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: omnizip_gram_scratch(p, d))
@@ -51,7 +79,7 @@ public enum KernelPeak {
         results.append(
             Measurement(
                 kernel: "f32 Gram, one FMA chain per entry (DPC-kNN)", shape: "\(p) x \(p) x \(d), GEMM-equivalent",
-                flops: 2 * Double(p * p * d), seconds: best { omnizip_gram_fma(gramRows, p, d, gram, scratch) }))
+                flops: 2 * Double(p * p * d), seconds: best { omnizip_gram_fma(gramRows, p, d, gram, scratch) }, width: pathWidth))
 
         if omnizip_has_bf16_dot() != 0 {
             // As the pipeline runs it: m pooled audio rows packed, n video rows read in place.
@@ -73,7 +101,7 @@ public enum KernelPeak {
                     flops: 2 * Double(m * n * d),
                     seconds: best {
                         videoRows.withUnsafeBufferPointer { omnizip_bf16_max_similarity($0.baseAddress, n, d, packed, m, divisors, maxima) }
-                    }))
+                    }, width: 512))
         }
         return results
     }

@@ -121,10 +121,14 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
+    /// Each kernel's GFLOP/s, and its share of the FMA ceiling of its path's width (the BF16
+    /// kernel does two multiply-adds per FMA slot, so it can pass 100%).
     private func printKernelPeak() {
-        print("kernel                                           shape                                  gflop_per_s")
-        for m in KernelPeak.measure() {
-            print(m.kernel.padding(49) + m.shape.padding(39) + format(m.gflops))
+        let ceilings = KernelPeak.ceilings()
+        print("kernel                                           shape                                  gflop_per_s  of_ceiling")
+        for m in ceilings.keys.sorted().compactMap({ ceilings[$0] }) + KernelPeak.measure() {
+            let share = m.width.flatMap { ceilings[$0] }.map { "\(Int((100 * m.gflops / $0.gflops).rounded()))%" } ?? "-"
+            print(m.kernel.padding(49) + m.shape.padding(39) + format(m.gflops).padding(13) + share)
         }
     }
 

@@ -50,6 +50,11 @@ size_t omnizip_bf16_packed_size(size_t n, size_t d);
 void omnizip_bf16_max_similarity(const void *const *rows, size_t m, size_t d, const uint32_t *packed, size_t n,
                                  const float *row_divisor, float *col_max);
 
+/// Runs `iterations` rounds of independent FMAs `width` bits wide (256 or 512) on the calling
+/// thread and returns the floating-point operations done (a multiply-add counts two), or 0 when
+/// the kernel path in use has no such FMAs. `sink` receives a result so the loop is kept.
+double omnizip_fma_peak(int width, size_t iterations, float *sink);
+
 /// Makes OpenBLAS run every call on the calling thread and stops its own thread pool.
 void omnizip_blas_single_threaded(void);
 

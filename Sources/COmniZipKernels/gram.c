@@ -68,33 +68,36 @@ static void gram_scalar(const float *rows, size_t p, size_t d, float *out, const
 }
 
 #if defined(__x86_64__)
+// AVX2 has 16 vector registers: a block of 6 rows x 16 columns keeps its 12 accumulators, two
+// panel vectors and the broadcast in registers (a wider block spills every k). Each 32-column
+// panel is walked as two halves.
+#define AVX2_ROWS 6
 __attribute__((target("avx2,fma")))
 static void gram_avx2(const float *rows, size_t p, size_t d, float *out, const float *packed) {
     for (size_t j0 = 0; j0 < p; j0 += PANEL) {
         const float *panel = packed + (j0 / PANEL) * PANEL * d;
-        for (size_t i0 = 0; i0 < p && i0 < j0 + PANEL; i0 += ROWS / 2) {
-            size_t nrows = p - i0 < ROWS / 2 ? p - i0 : ROWS / 2;
-            const float *arow[ROWS / 2];
-            for (size_t r = 0; r < ROWS / 2; r++) arow[r] = rows + (i0 + (r < nrows ? r : nrows - 1)) * d;
-            __m256 acc[ROWS / 2][4];
-            for (size_t r = 0; r < ROWS / 2; r++)
-                for (size_t v = 0; v < 4; v++) acc[r][v] = _mm256_setzero_ps();
-            for (size_t k = 0; k < d; k++) {
-                const float *b = panel + k * PANEL;
-                __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-                __m256 b2 = _mm256_loadu_ps(b + 16), b3 = _mm256_loadu_ps(b + 24);
-                for (size_t r = 0; r < ROWS / 2; r++) {
-                    __m256 a = _mm256_broadcast_ss(arow[r] + k);
-                    acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
-                    acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
-                    acc[r][2] = _mm256_fmadd_ps(a, b2, acc[r][2]);
-                    acc[r][3] = _mm256_fmadd_ps(a, b3, acc[r][3]);
+        for (size_t half = 0; half < PANEL && j0 + half < p; half += 16) {
+            for (size_t i0 = 0; i0 < p && i0 < j0 + half + 16; i0 += AVX2_ROWS) {
+                size_t nrows = p - i0 < AVX2_ROWS ? p - i0 : AVX2_ROWS;
+                const float *arow[AVX2_ROWS];
+                for (size_t r = 0; r < AVX2_ROWS; r++) arow[r] = rows + (i0 + (r < nrows ? r : nrows - 1)) * d;
+                __m256 acc[AVX2_ROWS][2];
+                for (size_t r = 0; r < AVX2_ROWS; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+                const float *b = panel + half;
+                for (size_t k = 0; k < d; k++, b += PANEL) {
+                    __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+                    for (size_t r = 0; r < AVX2_ROWS; r++) {
+                        __m256 a = _mm256_broadcast_ss(arow[r] + k);
+                        acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+                        acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+                    }
                 }
-            }
-            for (size_t r = 0; r < nrows; r++) {
-                float values[PANEL];
-                for (size_t v = 0; v < 4; v++) _mm256_storeu_ps(values + 8 * v, acc[r][v]);
-                store_row(out, p, i0 + r, j0, values);
+                for (size_t r = 0; r < nrows; r++) {
+                    float values[16];
+                    _mm256_storeu_ps(values, acc[r][0]);
+                    _mm256_storeu_ps(values + 8, acc[r][1]);
+                    for (size_t c = 0; c < 16 && j0 + half + c < p; c++) out[(i0 + r) * p + j0 + half + c] = values[c];
+                }
             }
         }
     }

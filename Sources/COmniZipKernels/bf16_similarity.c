@@ -1,6 +1,7 @@
-// Cross-modal maximum similarity on BF16 inputs with AVX-512 BF16 dot products: each product of
-// two BF16 values is exact in float32, so this is the float32 product the reference computes,
-// at twice the rate of SGEMM, fused with the column maximum so the m x n matrix is never stored.
+// Cross-modal maximum similarity on BF16 inputs with AVX-512 BF16 dot products (or, without
+// them, the same steps as FMAs, with the same bits): each product of two BF16 values is exact in
+// float32, so this is the float32 product the reference computes, fused with the column maximum
+// so the m x n matrix is never stored.
 // The pooled audio rows are packed once per request; the video rows are read where they lie.
 // Each kernel's order of operations is part of its contract: no multiply-add is fused unless
 // written as an explicit fma (the compiler may not contract a * b + c).
@@ -8,6 +9,7 @@
 #pragma clang fp contract(off)
 
 #include "omnizip_kernels.h"
+#include "dispatch.h"
 
 #include <string.h>
 
@@ -65,8 +67,8 @@ static inline uint32_t last_pair(const uint8_t *row, size_t d) {
 }
 
 __attribute__((target("avx512f,avx512bf16")))
-void omnizip_bf16_max_similarity(const void *const *rows, size_t m, size_t d, const uint32_t *packed, size_t n,
-                                 const float *row_divisor, float *col_max) {
+static void max_similarity_avx512bf16(const void *const *rows, size_t m, size_t d, const uint32_t *packed, size_t n,
+                                      const float *row_divisor, float *col_max) {
     size_t pairs = (d + 1) / 2, whole = d / 2;
     size_t panels = (n + PANEL - 1) / PANEL;
     for (size_t p = 0; p < panels; p++) {
@@ -115,9 +117,140 @@ void omnizip_bf16_max_similarity(const void *const *rows, size_t m, size_t d, co
         _mm512_mask_storeu_ps(col_max + j0 + 16, m1, best1);
     }
 }
-#else
-void omnizip_bf16_max_similarity(const void *const *rows, size_t m, size_t d, const uint32_t *packed, size_t n,
-                                 const float *row_divisor, float *col_max) {
-    (void)rows; (void)m; (void)d; (void)packed; (void)n; (void)row_divisor; (void)col_max;
+
+// Without AVX-512 BF16: each vdpbf16ps step as the instruction defines it, two FMAs per lane,
+// the odd element of the pair first (acc + a1*b1, then + a0*b0, each rounded once; a product of
+// two BF16 values is exact in float32, so fma rounds exactly where the instruction does). So
+// every path gives the native kernel's bits, barring subnormal products, which vdpbf16ps
+// flushes to zero. The pairs are widened in registers: a BF16 value is the high half of its
+// float.
+
+static inline uint32_t pair_word(const uint8_t *row, size_t k, size_t whole, size_t d) {
+    uint32_t w;
+    if (k < whole) memcpy(&w, row + 4 * k, 4);
+    else w = last_pair(row, d);
+    return w;
+}
+
+static inline float high_float(uint32_t w) {
+    uint32_t bits = w & 0xFFFF0000u;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline float low_float(uint32_t w) {
+    uint32_t bits = w << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+// 16 vector registers: 4 rows x 16 columns (8 accumulators), the 4 widened panel vectors and a
+// row's two broadcasts. Each 32-column panel is walked as two halves.
+#define AVX2_ROWS 4
+__attribute__((target("avx2,fma")))
+static void max_similarity_avx2(const void *const *rows, size_t m, size_t d, const uint32_t *packed, size_t n,
+                                const float *row_divisor, float *col_max) {
+    size_t pairs = (d + 1) / 2, whole = d / 2;
+    size_t panels = (n + PANEL - 1) / PANEL;
+    const __m256i high = _mm256_set1_epi32((int)0xFFFF0000u);
+    for (size_t p = 0; p < panels; p++) {
+        const uint32_t *panel = packed + p * pairs * PANEL;
+        for (size_t half = 0; half < PANEL && p * PANEL + half < n; half += 16) {
+            size_t j0 = p * PANEL + half;
+            size_t cols = n - j0 < 16 ? n - j0 : 16;
+            float best[16];
+            for (size_t c = 0; c < 16; c++) best[c] = c < cols ? col_max[j0 + c] : 0;
+            __m256 best0 = _mm256_loadu_ps(best), best1 = _mm256_loadu_ps(best + 8);
+            for (size_t i0 = 0; i0 < m; i0 += AVX2_ROWS) {
+                size_t nrows = m - i0 < AVX2_ROWS ? m - i0 : AVX2_ROWS;
+                const uint8_t *arow[AVX2_ROWS];
+                for (size_t r = 0; r < AVX2_ROWS; r++) arow[r] = (const uint8_t *)rows[i0 + (r < nrows ? r : nrows - 1)];
+                __m256 acc[AVX2_ROWS][2];
+                for (size_t r = 0; r < AVX2_ROWS; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+                const uint32_t *b = panel + half;
+                for (size_t k = 0; k < pairs; k++, b += PANEL) {
+                    __m256i w0 = _mm256_loadu_si256((const __m256i *)b), w1 = _mm256_loadu_si256((const __m256i *)(b + 8));
+                    __m256 odd0 = _mm256_castsi256_ps(_mm256_and_si256(w0, high));
+                    __m256 odd1 = _mm256_castsi256_ps(_mm256_and_si256(w1, high));
+                    __m256 even0 = _mm256_castsi256_ps(_mm256_slli_epi32(w0, 16));
+                    __m256 even1 = _mm256_castsi256_ps(_mm256_slli_epi32(w1, 16));
+                    for (size_t r = 0; r < AVX2_ROWS; r++) {
+                        __m256i w = k < whole ? _mm256_set1_epi32(*(const int32_t *)(const void *)(arow[r] + 4 * k))
+                                              : _mm256_set1_epi32((int)last_pair(arow[r], d));
+                        __m256 a1 = _mm256_castsi256_ps(_mm256_and_si256(w, high));
+                        __m256 a0 = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+                        acc[r][0] = _mm256_fmadd_ps(a0, even0, _mm256_fmadd_ps(a1, odd0, acc[r][0]));
+                        acc[r][1] = _mm256_fmadd_ps(a0, even1, _mm256_fmadd_ps(a1, odd1, acc[r][1]));
+                    }
+                }
+                for (size_t r = 0; r < nrows; r++) {  // rows ascending, `v > best ? v : best`
+                    __m256 divisor = _mm256_set1_ps(row_divisor[i0 + r]);
+                    best0 = _mm256_max_ps(_mm256_div_ps(acc[r][0], divisor), best0);
+                    best1 = _mm256_max_ps(_mm256_div_ps(acc[r][1], divisor), best1);
+                }
+            }
+            _mm256_storeu_ps(best, best0);
+            _mm256_storeu_ps(best + 8, best1);
+            for (size_t c = 0; c < cols; c++) col_max[j0 + c] = best[c];
+        }
+    }
+}
+
+// AVX-512F without BF16: 8 rows x 32 columns, as the native kernel blocks.
+__attribute__((target("avx512f")))
+static void max_similarity_avx512(const void *const *rows, size_t m, size_t d, const uint32_t *packed, size_t n,
+                                  const float *row_divisor, float *col_max) {
+    size_t pairs = (d + 1) / 2, whole = d / 2;
+    size_t panels = (n + PANEL - 1) / PANEL;
+    const __m512i high = _mm512_set1_epi32((int)0xFFFF0000u);
+    for (size_t p = 0; p < panels; p++) {
+        const uint32_t *panel = packed + p * pairs * PANEL;
+        size_t j0 = p * PANEL;
+        size_t cols = n - j0 < PANEL ? n - j0 : PANEL;
+        __mmask16 m0 = (__mmask16)(cols >= 16 ? 0xFFFF : (1u << cols) - 1);
+        __mmask16 m1 = (__mmask16)(cols <= 16 ? 0 : cols >= 32 ? 0xFFFF : (1u << (cols - 16)) - 1);
+        __m512 best0 = _mm512_maskz_loadu_ps(m0, col_max + j0);
+        __m512 best1 = _mm512_maskz_loadu_ps(m1, col_max + j0 + 16);
+        for (size_t i0 = 0; i0 < m; i0 += ROWS) {
+            size_t nrows = m - i0 < ROWS ? m - i0 : ROWS;
+            const uint8_t *arow[ROWS];
+            for (size_t r = 0; r < ROWS; r++) arow[r] = (const uint8_t *)rows[i0 + (r < nrows ? r : nrows - 1)];
+            __m512 acc[ROWS][2];
+            for (size_t r = 0; r < ROWS; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+            for (size_t k = 0; k < pairs; k++) {
+                __m512i w0 = _mm512_loadu_si512(panel + k * PANEL), w1 = _mm512_loadu_si512(panel + k * PANEL + 16);
+                __m512 odd0 = _mm512_castsi512_ps(_mm512_and_si512(w0, high)), even0 = _mm512_castsi512_ps(_mm512_slli_epi32(w0, 16));
+                __m512 odd1 = _mm512_castsi512_ps(_mm512_and_si512(w1, high)), even1 = _mm512_castsi512_ps(_mm512_slli_epi32(w1, 16));
+                for (size_t r = 0; r < ROWS; r++) {
+                    uint32_t w = pair_word(arow[r], k, whole, d);
+                    __m512 a1 = _mm512_set1_ps(high_float(w)), a0 = _mm512_set1_ps(low_float(w));
+                    acc[r][0] = _mm512_fmadd_ps(a0, even0, _mm512_fmadd_ps(a1, odd0, acc[r][0]));
+                    acc[r][1] = _mm512_fmadd_ps(a0, even1, _mm512_fmadd_ps(a1, odd1, acc[r][1]));
+                }
+            }
+            for (size_t r = 0; r < nrows; r++) {
+                __m512 divisor = _mm512_set1_ps(row_divisor[i0 + r]);
+                best0 = _mm512_max_ps(_mm512_div_ps(acc[r][0], divisor), best0);
+                best1 = _mm512_max_ps(_mm512_div_ps(acc[r][1], divisor), best1);
+            }
+        }
+        _mm512_mask_storeu_ps(col_max + j0, m0, best0);
+        _mm512_mask_storeu_ps(col_max + j0 + 16, m1, best1);
+    }
 }
 #endif
+
+void omnizip_bf16_max_similarity(const void *const *rows, size_t m, size_t d, const uint32_t *packed, size_t n,
+                                 const float *row_divisor, float *col_max) {
+#if defined(__x86_64__)
+    switch (omnizip_isa_now()) {
+    case OMNIZIP_AVX512_BF16: max_similarity_avx512bf16(rows, m, d, packed, n, row_divisor, col_max); return;
+    case OMNIZIP_AVX512: max_similarity_avx512(rows, m, d, packed, n, row_divisor, col_max); return;
+    case OMNIZIP_AVX2: max_similarity_avx2(rows, m, d, packed, n, row_divisor, col_max); return;
+    default: break;
+    }
+#endif
+    (void)rows; (void)m; (void)d; (void)packed; (void)n; (void)row_divisor; (void)col_max;
+}

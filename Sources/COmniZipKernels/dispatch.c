@@ -42,4 +42,4 @@ int omnizip_kernels_isa_request_status(void) {
     return asked > (int)best() ? 2 : 0;
 }
 
-int omnizip_has_bf16_dot(void) { return omnizip_isa_now() == OMNIZIP_AVX512_BF16; }
+int omnizip_has_bf16_dot(void) { return omnizip_isa_now() >= OMNIZIP_AVX2; }

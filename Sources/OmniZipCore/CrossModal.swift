@@ -3,9 +3,10 @@ import COmniZipKernels
 /// How the cross-modal maximum `x_i = max_j a_i . v_j` is computed for a request.
 ///
 /// F32/F16 inputs: unit rows in float32 through SGEMM (the reference's own order of operations).
-/// BF16 inputs on CPUs with AVX-512 BF16: the raw BF16 rows through BF16 dot products with
-/// float32 accumulation, divided by the norms afterwards. Every BF16 product is exact in float32,
-/// so this is the same arithmetic up to summation order, at twice the speed.
+/// BF16 inputs on the avx2, avx512 and avx512bf16 kernel paths: the raw BF16 rows through BF16
+/// dot products with float32 accumulation, divided by the norms afterwards (natively with
+/// vdpbf16ps, or two FMAs a pair with the same bits). Every BF16 product is exact in float32, so
+/// this is the same arithmetic up to summation order, without widened copies of the rows.
 enum CrossModalPath: Sendable, Equatable {
     case float32
     case bfloat16

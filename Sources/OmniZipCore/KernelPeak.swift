@@ -97,11 +97,11 @@ public enum KernelPeak {
             let videoRows = (0..<n).map { Optional(UnsafeRawPointer(video + $0 * d)) }
             results.append(
                 Measurement(
-                    kernel: "bf16 dot products + column max (AVX-512 BF16)", shape: "\(m) x \(n) x \(d)",
+                    kernel: "bf16 dot products + column max (\(KernelPath.current))", shape: "\(m) x \(n) x \(d)",
                     flops: 2 * Double(m * n * d),
                     seconds: best {
                         videoRows.withUnsafeBufferPointer { omnizip_bf16_max_similarity($0.baseAddress, n, d, packed, m, divisors, maxima) }
-                    }, width: 512))
+                    }, width: pathWidth))
         }
         return results
     }

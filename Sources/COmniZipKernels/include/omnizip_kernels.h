@@ -35,7 +35,8 @@ int omnizip_widen_f16(const void *src, size_t n, float *dst);
 /// Copies n float32 values (any alignment); 0 when any is NaN/inf.
 int omnizip_copy_f32(const void *src, size_t n, float *dst);
 
-/// Whether the BF16 dot-product path (AVX-512 BF16) is in use.
+/// Whether the kernel path has omnizip_bf16_max_similarity: AVX-512 BF16 natively, AVX-512F and
+/// AVX2 with the same bits (two FMAs per BF16 pair, as vdpbf16ps defines it).
 int omnizip_has_bf16_dot(void);
 
 /// Packs n rows of d BF16 values into column panels for omnizip_bf16_max_similarity: panels of

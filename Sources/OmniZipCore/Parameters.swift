@@ -15,6 +15,8 @@ public struct Parameters: Sendable, Equatable, Hashable {
 
     /// Paper defaults for Qwen2.5-Omni.
     public static let defaults = Parameters(checked: 0.3, 0.6, 0.05, 3, .reference)
+    /// Paper defaults for Qwen3-Omni.
+    public static let qwen3OmniDefaults = Parameters(checked: 0.4, 0.7, 0.05, 3, .reference)
 
     /// Fixed clamp bounds of the per-chunk video ratio (stage 2).
     public static let ratioFloor = 0.35

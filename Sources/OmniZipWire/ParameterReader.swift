@@ -1,18 +1,19 @@
 import OmniZipCore
 
 /// Reads the pipeline parameters and token ids from string maps: the request's `__metadata__`
-/// first, then overrides (query string or CLI flags), which win.
+/// first, then overrides (query string or CLI flags), which win. What neither sets comes from
+/// the `model` preset (Qwen2.5-Omni when none is named).
 public struct RequestOptions: Sendable, Equatable {
     public var parameters: Parameters
     public var audioTokenID: Int64
     public var videoTokenID: Int64
 
-    public static let defaultAudioTokenID: Int64 = 151_646
-    public static let defaultVideoTokenID: Int64 = 151_656
+    public static let defaultAudioTokenID = ModelPreset.default.audioTokenID
+    public static let defaultVideoTokenID = ModelPreset.default.videoTokenID
 
     /// Names accepted as overrides; anything else there is a typo worth rejecting.
     public static let overrideNames: Set<String> = [
-        "rho_audio", "rho_video", "contextual_ratio", "g", "video_budget",
+        "model", "rho_audio", "rho_video", "contextual_ratio", "g", "video_budget",
         "audio_token_id", "video_token_id",
     ]
 
@@ -37,14 +38,15 @@ public struct RequestOptions: Sendable, Equatable {
                 given[name] = (v, "__metadata__ '\(name)'")
             }
         }
-        let d = Parameters.defaults
+        let preset = try given["model"].map(Self.model) ?? .default
+        let d = preset.parameters
         let rhoAudio = try given["rho_audio"].map(Self.decimal) ?? d.rhoAudio
         let rhoVideo = try given["rho_video"].map(Self.decimal) ?? d.rhoVideo
         let contextualRatio = try given["contextual_ratio"].map(Self.decimal) ?? d.contextualRatio
         let g = try given["g"].map(Self.integer) ?? Int64(d.g)
         let videoBudget = try given["video_budget"].map(Self.videoBudget) ?? d.videoBudget
-        audioTokenID = try given["audio_token_id"].map(Self.integer) ?? Self.defaultAudioTokenID
-        videoTokenID = try given["video_token_id"].map(Self.integer) ?? Self.defaultVideoTokenID
+        audioTokenID = try given["audio_token_id"].map(Self.integer) ?? preset.audioTokenID
+        videoTokenID = try given["video_token_id"].map(Self.integer) ?? preset.videoTokenID
         do throws(OmniZipError) {
             // Int64 -> Int is exact on the 64-bit platforms this builds for.
             parameters = try Parameters(
@@ -63,6 +65,14 @@ public struct RequestOptions: Sendable, Equatable {
             throw WireError(.invalidParameter, "\(given.origin) must be a decimal number, got '\(given.text)'")
         }
         return value
+    }
+
+    static func model(_ given: (text: String, origin: String)) throws(WireError) -> ModelPreset {
+        guard let preset = ModelPreset(rawValue: given.text.trimmingSpaces()) else {
+            let names = ModelPreset.allCases.map { "'\($0.rawValue)'" }.joined(separator: " or ")
+            throw WireError(.invalidParameter, "\(given.origin) must be \(names), got '\(given.text)'")
+        }
+        return preset
     }
 
     static func videoBudget(_ given: (text: String, origin: String)) throws(WireError) -> VideoBudgetMode {

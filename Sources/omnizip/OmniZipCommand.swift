@@ -16,6 +16,10 @@ struct OmniZipCommand: ParsableCommand {
 
 /// Parameter flags shared by `compress`, `score` and `budget`; they override the request's `__metadata__`.
 struct ParameterFlags: ParsableArguments {
+    @Option(
+        name: .customLong("model"),
+        help: "qwen2.5-omni or qwen3-omni: that model's paper defaults and token ids for what is not set otherwise (default qwen2.5-omni).")
+    var model: String?
     @Option(name: .customLong("rho-audio"), help: "Audio merging ratio in [0, 1] (default 0.3).")
     var rhoAudio: String?
     @Option(name: .customLong("rho-video"), help: "Video merging ratio in [0, 1] (default 0.6).")
@@ -35,6 +39,7 @@ struct ParameterFlags: ParsableArguments {
 
     var overrides: [String: String] {
         var o: [String: String] = [:]
+        o["model"] = model
         o["rho_audio"] = rhoAudio
         o["rho_video"] = rhoVideo
         o["contextual_ratio"] = contextualRatio

@@ -54,6 +54,31 @@ struct CLITests {
         #expect(unknown.status != 0 && unknown.stderr.contains("OMNIZIP_ISA must be one of scalar, avx2, avx512, avx512bf16"))
     }
 
+    @Test("--model qwen3-omni: Qwen3's defaults where no flag or field sets a value")
+    func modelPreset() throws {
+        // 4 chunks of 50 audio tokens and two 120-token frames each.
+        let path = temporary("budget.json")
+        try Data(#"{"audio_chunk_lens":[50,50,50,50],"video_chunk_lens":[240,240,240,240],"tokens_per_frame":120}"#.utf8)
+            .write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        func budget(_ flags: [String]) throws -> [String: Any] {
+            let result = try run(["budget", path] + flags)
+            #expect(result.status == 0, "\(result.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
+        }
+        // Qwen2.5: round(0.7 * 200) + round(0.05 * 200) audio, 8 frames x int(120 * 0.4) video.
+        let qwen25 = try budget([])
+        #expect(qwen25["kept_audio"] as? Int == 150 && qwen25["kept_video"] as? Int == 384)
+        // Qwen3: round(0.6 * 200) + 10 audio, 8 x int(120 * 0.3) video.
+        let qwen3 = try budget(["--model", "qwen3-omni"])
+        #expect(qwen3["kept_audio"] as? Int == 130 && qwen3["kept_video"] as? Int == 288)
+        // A flag still wins over the preset.
+        let mixed = try budget(["--model", "qwen3-omni", "--rho-audio", "0.3"])
+        #expect(mixed["kept_audio"] as? Int == 150 && mixed["kept_video"] as? Int == 288)
+        let unknown = try run(["budget", path, "--model", "qwen2-audio"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("'qwen2.5-omni' or 'qwen3-omni'"))
+    }
+
     @Test("flags override the request's metadata")
     func flagsOverride() throws {
         let name = "public-027-s2-p20-d16"

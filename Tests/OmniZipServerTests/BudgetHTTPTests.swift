@@ -14,6 +14,20 @@ struct BudgetHTTPTests {
             contentType: "application/json")
     }
 
+    @Test("model=qwen3-omni in the query or the body: Qwen3's defaults; an unknown model is a 400")
+    func modelPreset() async throws {
+        let server = try TestServer()
+        defer { server.shutdown() }
+        let sizes: [String: Any] = ["audio_chunk_lens": [50, 50, 50, 50], "video_chunk_lens": [240, 240, 240, 240], "tokens_per_frame": 120]
+        // round(0.6 * 200) + round(0.05 * 200) audio; 8 frames x int(120 * 0.3) video.
+        for (body, query) in [(sizes.merging(["model": "qwen3-omni"]) { $1 }, ""), (sizes, "?model=qwen3-omni")] {
+            let json = try #require(try await postBudget(server, body, query: query).json)
+            #expect(json["kept_audio"] as? Int == 130 && json["kept_video"] as? Int == 288, "\(query)")
+        }
+        let unknown = try await postBudget(server, sizes, query: "?model=qwen2-audio")
+        #expect(unknown.status == 400 && (unknown.json?["error"] as? [String: Any])?["code"] as? String == "invalid_parameter")
+    }
+
     @Test func budgetAnswersTheTotalsFromSizes() async throws {
         let server = try TestServer()
         defer { server.shutdown() }

@@ -55,6 +55,10 @@ struct OpsEndpointTests {
         let defaults = try #require(json["defaults"] as? [String: Any])
         #expect(defaults["rho_audio"] as? Double == 0.3)
         #expect(defaults["g"] as? Int == 3)
+        let models = try #require(json["models"] as? [String: [String: Any]])
+        #expect(Set(models.keys) == ["qwen2.5-omni", "qwen3-omni"])
+        #expect(models["qwen3-omni"]?["rho_audio"] as? Double == 0.4 && models["qwen3-omni"]?["audio_token_id"] as? Int == 151_675)
+        #expect(models["qwen2.5-omni"]?["rho_video"] as? Double == defaults["rho_video"] as? Double)
     }
 
     @Test func metricsExposePrometheusText() async throws {

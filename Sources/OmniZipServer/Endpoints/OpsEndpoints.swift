@@ -32,7 +32,8 @@ enum OpsEndpoints {
         ])
         return JSONText.object([
             ("version", JSONText.string(c.version)), ("kernels", JSONText.string(KernelPath.current)),
-            ("workers", String(c.workers)), ("inflight", String(inflight)), ("defaults", RequestOptions.defaultsJSON), ("limits", limits),
+            ("workers", String(c.workers)), ("inflight", String(inflight)), ("defaults", RequestOptions.defaultsJSON),
+            ("models", RequestOptions.modelsJSON), ("limits", limits),
             ("parameters", "[" + RequestOptions.overrideNames.sorted().map(JSONText.string).joined(separator: ",") + "]"),
         ]) + "\n"
     }

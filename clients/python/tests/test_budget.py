@@ -105,3 +105,38 @@ async def test_async_budget(server: Any) -> None:
     async with AsyncClient(server.url) as c:
         assert await c.budget(**sizes) == budget(**sizes)
     assert isinstance(budget(**sizes), Budget)
+
+
+def test_model_presets_fill_what_the_request_leaves_unset(client: Client) -> None:
+    """model="qwen3-omni": the server and the local port use Qwen3's defaults (0.4, 0.7, 0.05, 3)
+    where no parameter is given; an explicit one still wins; /v1/info lists the same presets."""
+    from omnizip_client import MODELS
+
+    sizes = dict(audio_chunk_lens=[50, 50, 50, 50], video_chunk_lens=[240] * 4, tokens_per_frame=120)
+    qwen3 = client.budget(**sizes, model="qwen3-omni")
+    # round(0.6 * 200) + round(0.05 * 200) audio; 8 frames x int(120 * 0.3) video.
+    assert (qwen3.kept_audio, qwen3.kept_video) == (130, 288)
+    assert budget(**sizes, model="qwen3-omni") == qwen3
+    assert budget(**sizes, rho_audio=0.4, rho_video=0.7) == qwen3
+    assert client.budget(**sizes, model="qwen3-omni", rho_audio=0.3) == budget(**sizes, rho_video=0.7)
+    assert client.budget(**sizes) == budget(**sizes) != qwen3
+    served = client.info()["models"]
+    assert served.keys() == MODELS.keys()
+    assert all({k: served[name][k] for k in preset} == preset for name, preset in MODELS.items())
+    with pytest.raises(ClientError, match="qwen3-omni"):
+        client.budget(**sizes, model="qwen2-audio")
+    with pytest.raises(ValueError, match="qwen3-omni"):
+        budget(**sizes, model="qwen2-audio")
+
+
+def test_model_preset_gives_the_token_ids_the_runs_are_found_by(client: Client) -> None:
+    """score(input_ids=...) finds the runs client-side: with model="qwen3-omni" by Qwen3's audio id
+    151675, without one by Qwen2.5's 151646."""
+    audio, video = 151675, 151656
+    ids = np.array([1] + [video] * 8 + [audio] * 6 + [video] * 8 + [audio] * 6 + [2])
+    scores = np.linspace(1, 0, 12, dtype=np.float32)
+    plan = client.score(scores, input_ids=ids, tokens_per_frame=4, model="qwen3-omni")
+    assert (plan.counts.total_audio, plan.counts.total_video) == (12, 16)
+    assert len(plan.audio_chunk_retention) == 2 and len(plan.video_chunk_kept) == 2
+    with pytest.raises(ClientError):  # Qwen2.5's audio id finds no audio run for the 12 scores
+        client.score(scores, input_ids=ids, tokens_per_frame=4)

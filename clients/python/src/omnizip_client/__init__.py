@@ -14,6 +14,7 @@ from .budget import Budget
 from .client import DEFAULT_URL, Client
 from .codec import BF16Bits
 from .dropin import default_client, omnizip, set_default_client
+from .models import MODELS
 from .errors import (
     ClientError,
     OmniZipError,
@@ -30,6 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Applied",
+    "MODELS",
     "AsyncClient",
     "BF16Bits",
     "Budget",

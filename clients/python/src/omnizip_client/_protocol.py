@@ -14,12 +14,19 @@ from . import codec
 from .codec import BF16Bits, is_ml_dtypes_bf16, is_torch
 from .errors import ProtocolError, error_from_response
 from .budget import Budget
+from .models import DEFAULT_MODEL, MODELS
 from .results import CompressResult, Counts, ScorePlan
 
-DEFAULT_AUDIO_TOKEN_ID = 151646
-DEFAULT_VIDEO_TOKEN_ID = 151656
 SYNC_CHUNK = 1 << 20
-PARAMETER_NAMES = ("rho_audio", "rho_video", "contextual_ratio", "g", "video_budget", "audio_token_id", "video_token_id")
+PARAMETER_NAMES = ("model", "rho_audio", "rho_video", "contextual_ratio", "g", "video_budget", "audio_token_id",
+                   "video_token_id")
+
+def token_id(params: Dict[str, str], name: str) -> int:
+    """``audio_token_id`` or ``video_token_id`` as the server will read it: the explicit value,
+    else the named model's (Qwen2.5-Omni's when none is named)."""
+    if name in params:
+        return int(params[name])
+    return int(MODELS.get(params.get("model", DEFAULT_MODEL), MODELS[DEFAULT_MODEL])[name])
 
 
 @dataclass
@@ -178,7 +185,7 @@ def prepare_compress(
             raise ValueError("the interleaved layout needs both inputs_embeds and input_ids")
         embeds = _embeds_2d("inputs_embeds", inputs_embeds)
         ids = _flat_ints("input_ids", input_ids)
-        video_id = int(params.get("video_token_id", DEFAULT_VIDEO_TOKEN_ID))
+        video_id = token_id(params, "video_token_id")
         tensors.update(inputs_embeds=embeds, input_ids=ids, video_grid_thw=_grid(video_grid_thw, _count(ids, video_id)))
         reference = embeds
     else:
@@ -245,8 +252,8 @@ def prepare_score(
             raise ValueError("give input_ids or the chunk lengths, not both")
         ids = _flat_ints("input_ids", input_ids)
         ids = ids.cpu().numpy() if is_torch(ids) else ids
-        audio_chunk_lens = runs_of(np.flatnonzero(ids == int(params.get("audio_token_id", DEFAULT_AUDIO_TOKEN_ID))))
-        video_chunk_lens = runs_of(np.flatnonzero(ids == int(params.get("video_token_id", DEFAULT_VIDEO_TOKEN_ID))))
+        audio_chunk_lens = runs_of(np.flatnonzero(ids == token_id(params, "audio_token_id")))
+        video_chunk_lens = runs_of(np.flatnonzero(ids == token_id(params, "video_token_id")))
     if audio_chunk_lens is not None:
         doc["audio_chunk_lens"] = [int(n) for n in np.asarray(audio_chunk_lens).reshape(-1).tolist()]
     if video_chunk_lens is not None:

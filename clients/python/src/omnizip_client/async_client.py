@@ -59,6 +59,7 @@ class AsyncClient(_BaseClient):
         video_embeds: Any = None,
         audio_chunk_lens: Any = None,
         video_chunk_lens: Any = None,
+        model: Optional[str] = None,
         rho_audio: Optional[float] = None,
         rho_video: Optional[float] = None,
         contextual_ratio: Optional[float] = None,
@@ -70,7 +71,7 @@ class AsyncClient(_BaseClient):
         request_id: Optional[str] = None,
     ) -> CompressResult:
         """See :meth:`omnizip_client.Client.compress`."""
-        params = dict(rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g, video_budget=video_budget,
+        params = dict(model=model, rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g, video_budget=video_budget,
                       audio_token_id=audio_token_id, video_token_id=video_token_id)
         prep = self._compress_request(inputs_embeds, input_ids, audio_scores, video_grid_thw, audio_embeds, video_embeds,
                                       audio_chunk_lens, video_chunk_lens, params, return_embeds, request_id)
@@ -99,6 +100,7 @@ class AsyncClient(_BaseClient):
         tokens_per_frame: Optional[int] = None,
         video_grid_thw: Any = None,
         input_ids: Any = None,
+        model: Optional[str] = None,
         rho_audio: Optional[float] = None,
         rho_video: Optional[float] = None,
         contextual_ratio: Optional[float] = None,
@@ -113,7 +115,7 @@ class AsyncClient(_BaseClient):
         prep = proto.prepare_score(
             audio_scores=audio_scores, audio_chunk_lens=audio_chunk_lens, video_chunk_lens=video_chunk_lens,
             tokens_per_frame=tokens_per_frame, video_grid_thw=video_grid_thw, input_ids=input_ids,
-            params=proto.merge_params(dict(rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g, video_budget=video_budget,
+            params=proto.merge_params(dict(model=model, rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g, video_budget=video_budget,
                                            audio_token_id=audio_token_id, video_token_id=video_token_id)),
             request_id=request_id, as_torch=as_torch)
         return await self._execute(prep)
@@ -125,6 +127,7 @@ class AsyncClient(_BaseClient):
         tokens_per_frame: Optional[int] = None,
         *,
         video_grid_thw: Any = None,
+        model: Optional[str] = None,
         rho_audio: Optional[float] = None,
         rho_video: Optional[float] = None,
         contextual_ratio: Optional[float] = None,
@@ -136,7 +139,7 @@ class AsyncClient(_BaseClient):
         prep = proto.prepare_budget(
             audio_chunk_lens=audio_chunk_lens, video_chunk_lens=video_chunk_lens, tokens_per_frame=tokens_per_frame,
             video_grid_thw=video_grid_thw,
-            params=proto.merge_params(dict(rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g)),
+            params=proto.merge_params(dict(model=model, rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g)),
             request_id=request_id)
         return await self._execute(prep)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from .models import preset
+
 __all__ = ["Budget", "budget", "kept_audio", "video_target"]
 
 #: The most video (audio) tokens a request may declare; the server refuses more.
@@ -82,16 +84,24 @@ def budget(
     tokens_per_frame: Optional[int] = None,
     *,
     video_grid_thw: Optional[Sequence[int]] = None,
-    rho_audio: float = 0.3,
-    rho_video: float = 0.6,
-    contextual_ratio: float = 0.05,
-    g: int = 3,
+    model: Optional[str] = None,
+    rho_audio: Optional[float] = None,
+    rho_video: Optional[float] = None,
+    contextual_ratio: Optional[float] = None,
+    g: Optional[int] = None,
 ) -> Budget:
     """The totals ``/v1/budget`` answers, computed locally.
 
     ``tokens_per_frame`` is P; ``video_grid_thw = [T, H, W]`` may give it instead
-    (P = (H // 2) * (W // 2)). Raises ``ValueError`` where the server would answer 400.
+    (P = (H // 2) * (W // 2)). Parameters left None take ``model``'s defaults (Qwen2.5-Omni's:
+    0.3, 0.6, 0.05, 3; ``"qwen3-omni"``: 0.4, 0.7, 0.05, 3), as the server does. Raises
+    ``ValueError`` where the server would answer 400.
     """
+    defaults = preset(model)
+    rho_audio = defaults["rho_audio"] if rho_audio is None else rho_audio
+    rho_video = defaults["rho_video"] if rho_video is None else rho_video
+    contextual_ratio = defaults["contextual_ratio"] if contextual_ratio is None else contextual_ratio
+    g = defaults["g"] if g is None else g
     audio = _lengths("audio_chunk_lens", audio_chunk_lens)
     video = _lengths("video_chunk_lens", video_chunk_lens)
     if sum(video) > MAX_VIDEO_TOKENS or sum(audio) > MAX_AUDIO_TOKENS:

@@ -145,6 +145,7 @@ class Client(_BaseClient):
         video_embeds: Any = None,
         audio_chunk_lens: Any = None,
         video_chunk_lens: Any = None,
+        model: Optional[str] = None,
         rho_audio: Optional[float] = None,
         rho_video: Optional[float] = None,
         contextual_ratio: Optional[float] = None,
@@ -163,7 +164,7 @@ class Client(_BaseClient):
         ``audio_chunk_lens``/``video_chunk_lens`` (default: one run each). Parameters left
         None take the server's defaults. Torch tensors in give torch tensors out.
         """
-        params = dict(rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g, video_budget=video_budget,
+        params = dict(model=model, rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g, video_budget=video_budget,
                       audio_token_id=audio_token_id, video_token_id=video_token_id)
         prep = self._compress_request(inputs_embeds, input_ids, audio_scores, video_grid_thw, audio_embeds, video_embeds,
                                       audio_chunk_lens, video_chunk_lens, params, return_embeds, request_id)
@@ -192,6 +193,7 @@ class Client(_BaseClient):
         tokens_per_frame: Optional[int] = None,
         video_grid_thw: Any = None,
         input_ids: Any = None,
+        model: Optional[str] = None,
         rho_audio: Optional[float] = None,
         rho_video: Optional[float] = None,
         contextual_ratio: Optional[float] = None,
@@ -210,7 +212,7 @@ class Client(_BaseClient):
         prep = proto.prepare_score(
             audio_scores=audio_scores, audio_chunk_lens=audio_chunk_lens, video_chunk_lens=video_chunk_lens,
             tokens_per_frame=tokens_per_frame, video_grid_thw=video_grid_thw, input_ids=input_ids,
-            params=proto.merge_params(dict(rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g, video_budget=video_budget,
+            params=proto.merge_params(dict(model=model, rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g, video_budget=video_budget,
                                            audio_token_id=audio_token_id, video_token_id=video_token_id)),
             request_id=request_id, as_torch=as_torch)
         return self._execute(prep)
@@ -222,6 +224,7 @@ class Client(_BaseClient):
         tokens_per_frame: Optional[int] = None,
         *,
         video_grid_thw: Any = None,
+        model: Optional[str] = None,
         rho_audio: Optional[float] = None,
         rho_video: Optional[float] = None,
         contextual_ratio: Optional[float] = None,
@@ -233,7 +236,7 @@ class Client(_BaseClient):
         prep = proto.prepare_budget(
             audio_chunk_lens=audio_chunk_lens, video_chunk_lens=video_chunk_lens, tokens_per_frame=tokens_per_frame,
             video_grid_thw=video_grid_thw,
-            params=proto.merge_params(dict(rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g)),
+            params=proto.merge_params(dict(model=model, rho_audio=rho_audio, rho_video=rho_video, contextual_ratio=contextual_ratio, g=g)),
             request_id=request_id)
         return self._execute(prep)
 

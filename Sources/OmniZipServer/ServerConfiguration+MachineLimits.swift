@@ -5,15 +5,17 @@
 extension ServerConfiguration {
     /// Half of what this process may use: the cgroup's memory limit in a container, else the
     /// machine's physical memory (at least 256 MiB).
-    public static func defaultBufferedBytes() -> Int {
+    public static func defaultBufferedBytes(limits: CgroupLimits = .read()) -> Int {
         let physical = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
-        var limit = physical > 0 ? physical : 1 << 32
-        for path in ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"] {
-            if let text = readSmallFile(path), let value = Int(text.trimmingSpaces().filter { !$0.isNewline }), value > 0 {
-                limit = min(limit, value)
-            }
-        }
-        return max(256 << 20, limit / 2)
+        let machine = physical > 0 ? physical : 1 << 32
+        return max(256 << 20, min(machine, limits.memoryBytes ?? machine) / 2)
+    }
+
+    /// Cores this process may use: online CPUs, lowered by the cgroup's CPU quota (rounded up).
+    public static func defaultWorkers(limits: CgroupLimits = .read()) -> Int {
+        let online = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        guard let cpus = limits.cpus else { return online }
+        return max(1, min(online, Int(cpus.rounded(.up))))
     }
 
     /// Three quarters of the descriptor limit, leaving room for the listener, the loop's own
@@ -22,13 +24,5 @@ extension ServerConfiguration {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(Int32.max) else { return 16384 }
         return max(16, min(16384, Int(limit.rlim_cur) * 3 / 4))
-    }
-
-    private static func readSmallFile(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var buffer = [CChar](repeating: 0, count: 64)
-        guard fgets(&buffer, Int32(buffer.count), file) != nil else { return nil }
-        return String(cString: buffer)
     }
 }

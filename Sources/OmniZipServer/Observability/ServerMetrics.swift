@@ -1,78 +1,93 @@
 import CoreMetrics
 import Metrics
+import OmniZipCore
 import OmniZipWire
 import Prometheus
 import Synchronization
 
-/// The server's metrics, recorded through swift-metrics into this server's own Prometheus
-/// registry (an explicit factory, never the global MetricsSystem), so that many servers in one
-/// process each count their own and registering twice never traps. The handles are cached
-/// here; only the loop thread records, so the caches need no lock.
+/// The server's metrics, in this server's own Prometheus registry (never the global
+/// MetricsSystem), so that many servers in one process each count their own and registering
+/// twice never traps. Every family carries its `# HELP` text (`promtool check metrics` in
+/// `make smoke` holds the exposition to that). The handles are cached here; only the loop thread
+/// records, so the caches need no lock.
 final class ServerMetrics {
     let registry: PrometheusCollectorRegistry
-    private let factory: PrometheusMetricsFactory
-    private var durations: [String: Metrics.Timer] = [:]
-    private var rejections: [String: CoreMetrics.Counter] = [:]
-    private var tokens: [String: CoreMetrics.Counter] = [:]
-    private var phases: [String: Metrics.Timer] = [:]
-    private var refusedConnections: [String: CoreMetrics.Counter] = [:]
-    private let inflight: CoreMetrics.Gauge
-    private let connections: CoreMetrics.Gauge
-    private let streamed: CoreMetrics.Counter
+    private var durations: [String: DurationHistogram] = [:]
+    private var rejections: [String: Prometheus.Counter] = [:]
+    private var tokens: [String: Prometheus.Counter] = [:]
+    private var phases: [String: DurationHistogram] = [:]
+    private var refusedConnections: [String: Prometheus.Counter] = [:]
+    private let inflight: Prometheus.Gauge
+    private let connections: Prometheus.Gauge
+    private let streamed: Prometheus.Counter
+    private let process: ProcessMetrics
 
     static let durationName = "omnizip_http_request_duration_seconds"
     static let phaseName = "omnizip_request_phase_duration_seconds"
+    private static let buckets: [Duration] = [
+        .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+        .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30),
+    ]
 
-    init(registry: PrometheusCollectorRegistry) {
+    /// Each family's name with its help text, stated once.
+    private static func family(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+    private static var durationFamily: MetricNameDescriptor {
+        family(durationName, "Time from a request's first byte to its response written, by endpoint and status.")
+    }
+    private static var phaseFamily: MetricNameDescriptor {
+        family(phaseName, "Time of each phase of a compressed request: queue, decode, compress, encode.")
+    }
+    private static var rejectedFamily: MetricNameDescriptor {
+        family(
+            "omnizip_http_requests_rejected_total", "Error responses, by reason (the error code of the response).")
+    }
+    private static var connectionsRejectedFamily: MetricNameDescriptor {
+        family(
+            "omnizip_http_connections_rejected_total", "Connections closed at accept: limit (--max-connections) or descriptors (EMFILE).")
+    }
+    private static var tokensFamily: MetricNameDescriptor {
+        family("omnizip_tokens_total", "Audio and video tokens received (stage in) and kept (stage kept).")
+    }
+
+    init(registry: PrometheusCollectorRegistry, version: String) {
         self.registry = registry
-        var factory = PrometheusMetricsFactory(registry: registry)
-        let buckets: [Duration] = [
-            .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25),
-            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
-            .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30),
-        ]
-        factory.durationHistogramBuckets = [Self.durationName: buckets, Self.phaseName: buckets]
-        self.factory = factory
-        inflight = CoreMetrics.Gauge(label: "omnizip_http_requests_inflight", dimensions: [], factory: factory)
-        connections = CoreMetrics.Gauge(label: "omnizip_http_connections", dimensions: [], factory: factory)
-        streamed = CoreMetrics.Counter(label: "omnizip_requests_streamed_total", dimensions: [], factory: factory)
-        inflight.record(0)
-        connections.record(0)
+        inflight = registry.makeGauge(
+            descriptor: Self.family("omnizip_http_requests_inflight", "Admitted compress/score requests, queued or running."))
+        connections = registry.makeGauge(descriptor: Self.family("omnizip_http_connections", "Open client connections."))
+        streamed = registry.makeCounter(
+            descriptor: Self.family("omnizip_requests_streamed_total", "Compressions that started before their request body was complete."))
+        registry.makeGauge(
+            descriptor: Self.family("omnizip_build_info", "Always 1: the running build's version and the kernel path it uses."),
+            labels: [("version", version), ("kernels", KernelPath.current)]
+        ).set(to: 1)
+        process = ProcessMetrics(registry: registry)
+        inflight.set(to: 0)
+        connections.set(to: 0)
     }
 
     func request(endpoint: String, status: Int, duration: Duration) {
         let key = endpoint + " " + String(status)
-        let timer =
+        let histogram =
             durations[key]
             ?? {
-                let t = Metrics.Timer(label: Self.durationName, dimensions: [("endpoint", endpoint), ("status", String(status))], factory: factory)
-                durations[key] = t
-                return t
+                let h = registry.makeDurationHistogram(
+                    descriptor: Self.durationFamily, labels: [("endpoint", endpoint), ("status", String(status))], buckets: Self.buckets)
+                durations[key] = h
+                return h
             }()
-        timer.record(duration: duration)
+        histogram.record(duration)
     }
 
     func rejected(reason: String) {
-        let counter =
-            rejections[reason]
-            ?? {
-                let c = CoreMetrics.Counter(label: "omnizip_http_requests_rejected_total", dimensions: [("reason", reason)], factory: factory)
-                rejections[reason] = c
-                return c
-            }()
-        counter.increment()
+        counter(&rejections, reason, Self.rejectedFamily, [("reason", reason)]).increment()
     }
 
     /// A connection closed at accept: `limit` (--max-connections) or `descriptors` (EMFILE/ENFILE).
     func connectionRejected(reason: String) {
-        let counter =
-            refusedConnections[reason]
-            ?? {
-                let c = CoreMetrics.Counter(label: "omnizip_http_connections_rejected_total", dimensions: [("reason", reason)], factory: factory)
-                refusedConnections[reason] = c
-                return c
-            }()
-        counter.increment()
+        counter(&refusedConnections, reason, Self.connectionsRejectedFamily, [("reason", reason)]).increment()
     }
 
     func tokens(_ counts: TokenCounts) {
@@ -80,36 +95,42 @@ final class ServerMetrics {
             ("audio", "in", counts.totalAudio), ("audio", "kept", counts.keptAudio),
             ("video", "in", counts.totalVideo), ("video", "kept", counts.keptVideo),
         ] {
-            let key = modality + stage
-            let counter =
-                tokens[key]
-                ?? {
-                    let c = CoreMetrics.Counter(
-                        label: "omnizip_tokens_total", dimensions: [("modality", modality), ("stage", stage)], factory: factory)
-                    tokens[key] = c
-                    return c
-                }()
-            counter.increment(by: n)
+            counter(&tokens, modality + stage, Self.tokensFamily, [("modality", modality), ("stage", stage)]).increment(by: Int64(n))
         }
     }
 
     func phases(_ values: [(name: String, ms: Double)]) {
         for (name, ms) in values {
-            let timer =
+            let histogram =
                 phases[name]
                 ?? {
-                    let t = Metrics.Timer(label: Self.phaseName, dimensions: [("phase", name)], factory: factory)
-                    phases[name] = t
-                    return t
+                    let h = registry.makeDurationHistogram(descriptor: Self.phaseFamily, labels: [("phase", name)], buckets: Self.buckets)
+                    phases[name] = h
+                    return h
                 }()
-            timer.recordNanoseconds(Int64(ms * 1e6))
+            histogram.record(.nanoseconds(Int64(ms * 1e6)))
         }
     }
 
-    func setInflight(_ n: Int) { inflight.record(n) }
+    func setInflight(_ n: Int) { inflight.set(to: Double(n)) }
     /// A compression started before its request body was complete.
     func streamStarted() { streamed.increment() }
-    func setConnections(_ n: Int) { connections.record(n) }
+    func setConnections(_ n: Int) { connections.set(to: Double(n)) }
+
+    /// The exposition, with the process metrics read just now.
+    func exposition() -> [UInt8] {
+        process.refresh()
+        return registry.emitToBuffer()
+    }
+
+    private func counter(
+        _ cache: inout [String: Prometheus.Counter], _ key: String, _ family: MetricNameDescriptor, _ labels: [(String, String)]
+    ) -> Prometheus.Counter {
+        if let counter = cache[key] { return counter }
+        let counter = registry.makeCounter(descriptor: family, labels: labels)
+        cache[key] = counter
+        return counter
+    }
 
     /// Bootstraps the process-wide MetricsSystem once, so that libraries' own swift-metrics land
     /// in the served registry too. Later calls (a second server in one process) do nothing.

@@ -37,6 +37,9 @@ __all__ = [
     "layout_for",
     "prompt_positions",
     "span_layout",
+    "Qwen3SpanLayout",
+    "qwen3_audio_token_count",
+    "span_layout_qwen3",
 ]
 
 #: Trailing channels of a compressed span's encoder output: (t, h, w) relative to the span
@@ -105,19 +108,23 @@ class SpanLayout:
     def runs(self) -> Tuple[List[int], List[int]]:
         """(audio run lengths, video run lengths): maximal runs of one modality, as the sidecar
         finds them in an interleaved prompt (adjacent chunks of one modality merge)."""
-        audio: List[int] = []
-        video: List[int] = []
-        last = None
-        for modality, _, n in self.chunks:
-            if n == 0:
-                continue
-            runs = audio if modality == "audio" else video
-            if modality == last:
-                runs[-1] += n
-            else:
-                runs.append(n)
-            last = modality
-        return audio, video
+        return _maximal_runs(self.chunks)
+
+
+def _maximal_runs(chunks: Sequence[Tuple[str, int, int]]) -> Tuple[List[int], List[int]]:
+    audio: List[int] = []
+    video: List[int] = []
+    last = None
+    for modality, _, n in chunks:
+        if n == 0:
+            continue
+        runs = audio if modality == "audio" else video
+        if modality == last:
+            runs[-1] += n
+        else:
+            runs.append(n)
+        last = modality
+    return audio, video
 
 
 def span_layout(
@@ -307,3 +314,176 @@ def decode_delta(mode: str, length: int, full_len: int, full_max: int) -> int:
     if mode == "unpruned-delta":
         return full_max + 1 - full_len
     return full_max + 1 - length
+
+
+# ------------------------------------------------------------------ Qwen3-Omni
+#
+# Qwen3-Omni (``use_audio_in_video``) turns ``<|vision_start|><|video_pad|><|vision_end|>`` into
+#
+#     <|vision_start|><|audio_start|> merge-by-time(video, audio) <|audio_end|><|vision_end|>
+#
+# (transformers' ``Qwen3OmniMoeProcessor.replace_multimodal_special_tokens``): every token of
+# temporal grid k has time t_k = k * second_per_grid * position_id_per_seconds (13), audio
+# token j has time j, and a video token goes first when its time is <= the next audio token's.
+# No fixed-length chunks. Positions (``get_rope_index``): <|vision_start|> at st,
+# <|audio_start|> at st + 1 (consecutive, not shared as in Qwen2.5), audio j at st + 2 + j,
+# video (st + 2 + t_k, st + 2 + h, st + 2 + w), <|audio_end|> at the maximum of the last piece
+# get_rope_index appended plus one, <|vision_end|> one more.
+
+
+def qwen3_audio_token_count(feature_length: int, n_window: int = 50) -> int:
+    """Audio tokens of a clip with ``feature_length`` mel frames (Qwen3-Omni's audio tower:
+    13 tokens per ``2 * n_window`` frames plus the remainder's three stride-2 convolutions)."""
+    n, chunk = int(feature_length), 2 * n_window
+    f = (n % chunk - 1) // 2 + 1
+    return ((f - 1) // 2 + 1 - 1) // 2 + 1 + (n // chunk) * 13
+
+
+@dataclass(frozen=True)
+class Qwen3SpanLayout:
+    """One uncompressed Qwen3-Omni audio-in-video span. Positions are relative to the position
+    of ``<|vision_start|>`` (``<|audio_start|>`` is at 1; interior tokens are all >= 2)."""
+
+    grid_thw: Tuple[int, int, int]  # video grid in patch units
+    tokens_per_frame: int  # P: tokens of one temporal grid after the merge
+    audio_len: int  # Na
+    second_per_grid: float
+    grid_step: int  # position (and time) steps between two temporal grids: second_per_grid * 13
+    chunks: Tuple[Tuple[str, int, int], ...]  # ("video"|"audio", first index in modality, length), span order
+    is_audio: np.ndarray  # [N] bool, span order
+    index: np.ndarray  # [N] index of each token within its modality
+    rel: np.ndarray  # [3, N] int64 positions relative to <|vision_start|>
+    audio_end_rel: int  # relative position of <|audio_end|>; <|vision_end|> is at audio_end_rel + 1
+
+    BOS_REL = (0, 1)  # <|vision_start|>, <|audio_start|>
+
+    @property
+    def vision_end_rel(self) -> int:
+        return self.audio_end_rel + 1
+
+    @property
+    def video_len(self) -> int:
+        return self.grid_thw[0] * self.tokens_per_frame
+
+    @property
+    def length(self) -> int:
+        """Interior tokens (audio + video), without the four special tokens."""
+        return int(self.is_audio.size)
+
+    def runs(self) -> Tuple[List[int], List[int]]:
+        """(audio run lengths, video run lengths): the maximal runs, video first, which the
+        sidecar's split layout takes as ``audio_chunk_lens`` / ``video_chunk_lens``."""
+        return _maximal_runs(self.chunks)
+
+    def token_ids(self, audio_token_id: int, video_token_id: int) -> np.ndarray:
+        """The interior's token ids (span order)."""
+        return np.where(self.is_audio, int(audio_token_id), int(video_token_id)).astype(np.int64)
+
+
+def _qwen3_grid_step(second_per_grid: float, position_id_per_seconds: int, temporal_patch_size: int,
+                     t_grid: int) -> int:
+    """second_per_grid * position_id_per_seconds as an int, or ValueError.
+
+    Accepted only when transformers' own arithmetic yields exactly the integer layout: the
+    grid times get_rope_index computes in float32 (arange(T) * float32(spg) * 13) are the
+    integers k * step, and the processor's float64 times (k * spg * 13, compared with integer
+    audio times j as ``t <= j``) order the tokens as the integers would (ceil(t) == k * step).
+    A step that is an integer only up to rounding (2/2.6 * 13) passes or fails on that test."""
+    spg = float(second_per_grid)
+    step = spg * position_id_per_seconds
+    ok = spg > 0 and step == round(step)
+    if ok:
+        want = np.arange(t_grid, dtype=np.float64) * round(step)
+        t64 = np.arange(t_grid) * spg * position_id_per_seconds
+        t32 = (torch.arange(t_grid) * torch.tensor(spg, dtype=torch.float32) * position_id_per_seconds).double().numpy()
+        ok = bool(np.array_equal(np.ceil(t64), want) and np.array_equal(t32, want))
+    if not ok:
+        fps = temporal_patch_size / spg if spg > 0 else float("nan")
+        raise ValueError(
+            f"Qwen3-Omni layout: second_per_grid={spg:g} (temporal_patch_size {temporal_patch_size} / fps {fps:g}) "
+            f"gives {step:g} position steps per temporal grid at position_id_per_seconds={position_id_per_seconds}, "
+            f"not an exact positive integer: the reference's positions would be fractional and omnizip does not "
+            f"lay such a span out approximately. Pass an fps for which {temporal_patch_size}/fps*"
+            f"{position_id_per_seconds} is an integer (fps 1 or 2, e.g. mm_processor_kwargs={{'fps': 2}}).")
+    return int(round(step))
+
+
+def span_layout_qwen3(
+    grid_thw: Sequence[int],
+    second_per_grid: float,
+    audio_len: int,
+    *,
+    spatial_merge_size: int = 2,
+    position_id_per_seconds: int = 13,
+    temporal_patch_size: int = 2,
+) -> Qwen3SpanLayout:
+    """The Qwen3-Omni span of a video with ``grid_thw`` (patch units), ``second_per_grid``
+    seconds per temporal grid (``temporal_patch_size / fps``, the fps told to the processor)
+    and ``audio_len`` audio tokens, from sizes alone.
+
+    Each video run is one temporal grid (P tokens) followed by the audio tokens j with
+    t_k <= j < t_{k+1}; once the audio is used up the remaining grids form one trailing video
+    run, and audio left after the last grid one trailing audio run. Raises ValueError when
+    ``second_per_grid * position_id_per_seconds`` is not an integer (fractional positions).
+    """
+    t_grid, h_grid, w_grid = (int(x) for x in grid_thw)
+    if t_grid < 1 or h_grid < spatial_merge_size or w_grid < spatial_merge_size or int(audio_len) < 0:
+        raise ValueError(f"bad span sizes: grid_thw {tuple(grid_thw)}, audio_len {audio_len}")
+    step = _qwen3_grid_step(second_per_grid, position_id_per_seconds, temporal_patch_size, t_grid)
+    na = int(audio_len)
+    gh, gw = h_grid // spatial_merge_size, w_grid // spatial_merge_size
+    per_frame = gh * gw
+    hh, ww = np.meshgrid(np.arange(gh), np.arange(gw), indexing="ij")
+    frame_h, frame_w = hh.reshape(-1), ww.reshape(-1)
+
+    chunks: List[Tuple[str, int, int]] = []
+    is_audio, index, rel = [], [], []
+
+    def add_audio(a: int, b: int) -> None:
+        chunks.append(("audio", a, b - a))
+        idx = np.arange(a, b)
+        is_audio.append(np.ones(b - a, bool))
+        index.append(idx)
+        rel.append(np.broadcast_to(2 + idx, (3, b - a)))
+
+    def add_video(k0: int, k1: int) -> np.ndarray:
+        chunks.append(("video", k0 * per_frame, (k1 - k0) * per_frame))
+        frames = np.arange(k0, k1)
+        block = np.stack([np.repeat(frames * step, per_frame), np.tile(frame_h, k1 - k0),
+                          np.tile(frame_w, k1 - k0)]) + 2
+        is_audio.append(np.zeros(block.shape[1], bool))
+        index.append(np.arange(k0 * per_frame, k1 * per_frame))
+        rel.append(block)
+        return block
+
+    # The processor's walk: while both lists last, the next video token goes first when
+    # t_k <= j (the next audio token's time), else the next audio token.
+    a, k = 0, 0
+    while k < t_grid and a < na:
+        stop = min(max(k * step, a), na)  # audio before grid k
+        if stop > a:
+            add_audio(a, stop)
+            a = stop
+            continue  # the audio may have run out
+        add_video(k, k + 1)
+        k += 1
+    # What is left is one trailing block (exactly one of the two modalities); get_rope_index
+    # puts <|audio_end|> at that block's maximum (over all three axes) plus one.
+    if k < t_grid:
+        last = add_video(k, t_grid)
+    else:
+        add_audio(a, na)
+        last = rel[-1]
+    audio_end = int(last.max()) + 1
+    return Qwen3SpanLayout(
+        grid_thw=(t_grid, h_grid, w_grid),
+        tokens_per_frame=per_frame,
+        audio_len=na,
+        second_per_grid=float(second_per_grid),
+        grid_step=step,
+        chunks=tuple(chunks),
+        is_audio=np.concatenate(is_audio),
+        index=np.concatenate(index).astype(np.int64),
+        rel=np.concatenate(rel, axis=1).astype(np.int64),
+        audio_end_rel=audio_end,
+    )

@@ -27,6 +27,21 @@ struct AdmissionTests {
         #expect(a.queued == 0 && a.admitted == 7 && a.bufferedBytes == 350)
     }
 
+    @Test("done work frees the worker-queue slot at once; the body's memory stays until release")
+    func workDoneFreesTheQueueSlot() {
+        var a = Admission(maxQueued: 1, maxBufferedBytes: 1000)
+        guard case var .success(t) = a.admit(reserving: 300) else { Issue.record("refused"); return }
+        a.enqueue(&t)
+        guard case .failure(.queueFull) = a.admit(reserving: 1) else { Issue.record("queue not enforced"); return }
+        a.workDone(&t)
+        a.workDone(&t) // once per ticket
+        #expect(a.queued == 0 && a.admitted == 1 && a.bufferedBytes == 300)
+        guard case let .success(next) = a.admit(reserving: 1) else { Issue.record("the slot did not come back"); return }
+        a.release(t)
+        a.release(next)
+        #expect(a.queued == 0 && a.admitted == 0 && a.bufferedBytes == 0)
+    }
+
     @Test func bodiesMustFitTheMemoryBudget() {
         var a = Admission(maxQueued: 8, maxBufferedBytes: 1000)
         guard case var .success(t) = a.admit(reserving: 600) else { Issue.record("refused"); return }

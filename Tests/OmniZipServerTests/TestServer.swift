@@ -39,7 +39,9 @@ final class TestServer: Sendable {
 
     func url(_ path: String) -> URL { URL(string: "http://127.0.0.1:\(port)\(path)")! }
 
-    func raw(timeout: Double = 20) throws -> RawClient { try RawClient(port: port, timeout: timeout) }
+    func raw(timeout: Double = 20, receiveBuffer: Int? = nil) throws -> RawClient {
+        try RawClient(port: port, timeout: timeout, receiveBuffer: receiveBuffer)
+    }
 
     /// A raw client over the server's Unix socket (configured with `unixSocket`).
     func rawUnix(timeout: Double = 20) throws -> RawClient {

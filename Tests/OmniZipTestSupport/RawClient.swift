@@ -25,12 +25,14 @@ public final class RawClient {
     private var pending: [UInt8] = []
     private var isOpen = true
 
-    public init(port: Int, timeout: Double = 20) throws {
+    /// `receiveBuffer` (bytes) keeps the receive window small, as a client that reads slowly or
+    /// not at all looks to the server (set before connecting, so the window never grows).
+    public init(port: Int, timeout: Double = 20, receiveBuffer: Int? = nil) throws {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        fd = try Self.connected(family: AF_INET, to: &address, timeout: timeout)
+        fd = try Self.connected(family: AF_INET, to: &address, timeout: timeout, receiveBuffer: receiveBuffer)
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
@@ -48,9 +50,12 @@ public final class RawClient {
         return address
     }
 
-    private static func connected<Address>(family: Int32, to address: inout Address, timeout: Double) throws -> Int32 {
+    private static func connected<Address>(family: Int32, to address: inout Address, timeout: Double, receiveBuffer: Int? = nil) throws -> Int32 {
         let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
+        if var size = receiveBuffer.map(Int32.init) {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))

@@ -57,6 +57,14 @@ struct Admission: Equatable {
         queued += 1
     }
 
+    /// The work is done: the request leaves the worker queue now, so a client slow to read
+    /// its answer holds no compute slot; its body memory stays reserved until `release`.
+    mutating func workDone(_ ticket: inout Ticket) {
+        guard ticket.queued else { return }
+        ticket.queued = false
+        queued -= 1
+    }
+
     /// Answered or abandoned: everything the ticket held comes back.
     mutating func release(_ ticket: Ticket) {
         admitted -= 1

@@ -17,13 +17,13 @@ enum OpsEndpoints {
                 status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
                 body: .bytes(server.metrics.exposition()))
         case .info:
-            return .json(info(server.configuration, inflight: server.inflight))
+            return .json(info(server.configuration, inflight: server.inflight, queued: server.queued))
         case .compress, .score, .budget, .explain:
             return ErrorBody.response(500, .internalError, "not an ops endpoint", requestID: exchange.requestID)
         }
     }
 
-    static func info(_ c: ServerConfiguration, inflight: Int) -> String {
+    static func info(_ c: ServerConfiguration, inflight: Int, queued: Int) -> String {
         let limits = JSONText.object([
             ("max_inflight", String(c.maxInflight)), ("max_body_bytes", String(c.maxBodyBytes)),
             ("max_buffered_bytes", String(c.maxBufferedBytes)), ("max_connections", String(c.maxConnections)),
@@ -32,7 +32,7 @@ enum OpsEndpoints {
         ])
         return JSONText.object([
             ("version", JSONText.string(c.version)), ("kernels", JSONText.string(KernelPath.current)),
-            ("workers", String(c.workers)), ("inflight", String(inflight)), ("defaults", RequestOptions.defaultsJSON),
+            ("workers", String(c.workers)), ("inflight", String(inflight)), ("queued", String(queued)), ("defaults", RequestOptions.defaultsJSON),
             ("models", RequestOptions.modelsJSON), ("limits", limits),
             ("parameters", "[" + RequestOptions.overrideNames.sorted().map(JSONText.string).joined(separator: ",") + "]"),
         ]) + "\n"

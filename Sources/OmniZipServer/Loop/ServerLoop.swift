@@ -323,7 +323,9 @@ final class ServerLoop {
             exchange.streaming = nil
             if endpoint.isLight, body.count <= configuration.inlineScoreBytes {
                 exchange.body = nil
-                exchange.respond(job.run(compressor).response)
+                let response = job.run(compressor).response
+                workDone(exchange)
+                exchange.respond(response)
             } else {
                 readyJobs.append((job, exchange))
                 startJobs()
@@ -360,7 +362,7 @@ final class ServerLoop {
     /// Each pump is one thread running one stream's ready units, in a worker slot no complete
     /// request wants; a stream gets no more pumps than it has ready units.
     private func startPumps() {
-        jobsWaiting.count.store(readyJobs.count, ordering: .relaxed)
+        queueChanged()
         while runningJobs < configuration.workers,
             let stream = streams.lazy.compactMap(\.stream).first(where: { $0.readyUnits > pumping[ObjectIdentifier($0), default: 0] })
         {
@@ -397,6 +399,7 @@ final class ServerLoop {
         runningJobs -= 1
         exchange.jobRunning = false
         exchange.body = nil
+        workDone(exchange)
         if let counts = outcome.counts { metrics.tokens(counts) }
         metrics.phases(outcome.phases)
         if exchange.abandoned {
@@ -412,6 +415,12 @@ final class ServerLoop {
     func abandon(_ exchange: Exchange) {
         exchange.abandoned = true
         guard !exchange.jobRunning else { return }
+        // A queued job holds the body (and a stream's scratch): dropped with the ticket, not
+        // when a worker would have reached it.
+        if let queued = readyJobs.firstIndex(where: { $0.exchange === exchange }) {
+            readyJobs.remove(at: queued).job.streaming?.compression.cancel()
+            queueChanged()
+        }
         exchange.body = nil
         releaseTicket(exchange)
         if exchange.headersComplete, !exchange.loggedDone {
@@ -431,6 +440,13 @@ final class ServerLoop {
         RequestLog.write(logger, exchange: exchange, status: status, bytesOut: bytesOut, duration: duration, note: failure)
     }
 
+    /// The ticket covers the work, not the flush of its answer.
+    private func workDone(_ exchange: Exchange) {
+        guard var ticket = exchange.ticket else { return }
+        admission.workDone(&ticket)
+        exchange.ticket = ticket
+    }
+
     private func releaseTicket(_ exchange: Exchange) {
         guard let ticket = exchange.ticket else { return }
         exchange.ticket = nil
@@ -438,6 +454,13 @@ final class ServerLoop {
         metrics.setInflight(admission.admitted)
     }
 
+    /// Pumps yield to waiting jobs; the gauge shows them.
+    private func queueChanged() {
+        jobsWaiting.count.store(readyJobs.count, ordering: .relaxed)
+        metrics.setQueued(readyJobs.count)
+    }
+
     var inflight: Int { admission.admitted }
+    var queued: Int { readyJobs.count }
     var workers: Int { configuration.workers }
 }

@@ -19,6 +19,7 @@ final class ServerMetrics {
     private var refusedConnections: [String: Prometheus.Counter] = [:]
     private let inflight: Prometheus.Gauge
     private let connections: Prometheus.Gauge
+    private let queued: Prometheus.Gauge
     private let streamed: Prometheus.Counter
     private let process: ProcessMetrics
 
@@ -57,6 +58,7 @@ final class ServerMetrics {
         inflight = registry.makeGauge(
             descriptor: Self.family("omnizip_http_requests_inflight", "Admitted compress/score requests, queued or running."))
         connections = registry.makeGauge(descriptor: Self.family("omnizip_http_connections", "Open client connections."))
+        queued = registry.makeGauge(descriptor: Self.family("omnizip_jobs_queued", "Complete requests waiting for a worker."))
         streamed = registry.makeCounter(
             descriptor: Self.family("omnizip_requests_streamed_total", "Compressions that started before their request body was complete."))
         registry.makeGauge(
@@ -66,6 +68,7 @@ final class ServerMetrics {
         process = ProcessMetrics(registry: registry)
         inflight.set(to: 0)
         connections.set(to: 0)
+        queued.set(to: 0)
     }
 
     func request(endpoint: String, status: Int, duration: Duration) {
@@ -116,6 +119,7 @@ final class ServerMetrics {
     /// A compression started before its request body was complete.
     func streamStarted() { streamed.increment() }
     func setConnections(_ n: Int) { connections.set(to: Double(n)) }
+    func setQueued(_ n: Int) { queued.set(to: Double(n)) }
 
     /// The exposition, with the process metrics read just now.
     func exposition() -> [UInt8] {

@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// What a container's cgroup allows this process: CPUs (the CFS quota over its period) and
 /// memory, read from cgroup v2 (`cpu.max`, `memory.max`) or, on hosts still on v1 (the hybrid
 /// layout of this machine kind among them), `cpu/cpu.cfs_quota_us` over `cpu.cfs_period_us`
@@ -18,7 +14,7 @@ public struct CgroupLimits: Equatable, Sendable {
     /// The limits under `root` (the cgroup mount, or a folder of sample files in tests); a
     /// v2 file wins over its v1 counterpart.
     public static func read(root: String = "/sys/fs/cgroup") -> CgroupLimits {
-        func file(_ path: String) -> String? { readSmallFile(root + "/" + path) }
+        func file(_ path: String) -> String? { KernelFile.firstLine(root + "/" + path) }
         return CgroupLimits(
             cpus: cpuQuota(
                 v2: file("cpu.max"), v1Quota: file("cpu/cpu.cfs_quota_us") ?? file("cpu,cpuacct/cpu.cfs_quota_us"),
@@ -44,13 +40,5 @@ public struct CgroupLimits: Equatable, Sendable {
     static func memoryLimit(v2: String?, v1: String?) -> Int? {
         guard let text = v2 ?? v1, let value = Int(text.trimmingSpaces()), value > 0 else { return nil }
         return value
-    }
-
-    private static func readSmallFile(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var buffer = [CChar](repeating: 0, count: 64)
-        guard fgets(&buffer, Int32(buffer.count), file) != nil else { return nil }
-        return String(cString: buffer).filter { !$0.isNewline }
     }
 }

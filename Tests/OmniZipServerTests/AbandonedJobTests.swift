@@ -6,18 +6,32 @@ import Testing
 /// Clients that go away or stop reading hold nothing others need.
 @Suite("Abandoned and unread requests")
 struct AbandonedJobTests {
-    /// Polls /v1/info until `queued` jobs wait, for at most `seconds`.
-    func waitForQueued(_ server: TestServer, _ queued: Int, seconds: Double) -> Bool {
+    /// Polls `path` until `holds` its answer, for at most `seconds`.
+    func poll(_ server: TestServer, _ path: String, seconds: Double, until holds: (RawClient.Response) -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if let raw = try? server.raw(timeout: 2), (try? raw.send(Raw.get("/v1/info", "Connection: close\r\n"))) != nil,
-                (try? raw.readResponse())?.json?["queued"] as? Int == queued
+            if let raw = try? server.raw(timeout: 2), (try? raw.send(Raw.get(path, "Connection: close\r\n"))) != nil,
+                let answer = try? raw.readResponse(), holds(answer)
             {
                 return true
             }
             usleep(10_000)
         }
         return false
+    }
+
+    /// Until `queued` complete requests wait for a worker.
+    func waitForQueued(_ server: TestServer, _ queued: Int, seconds: Double) -> Bool {
+        poll(server, "/v1/info", seconds: seconds) { $0.json?["queued"] as? Int == queued }
+    }
+
+    /// Until `count` compressions have finished (the compress phase's count in /metrics).
+    func waitForCompressions(_ server: TestServer, _ count: Int, seconds: Double) -> Bool {
+        let series = #"omnizip_request_phase_duration_seconds_count{phase="compress"} "#
+        return poll(server, "/metrics", seconds: seconds) { answer in
+            let line = String(decoding: answer.body, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix(series) }
+            return line.flatMap { Int($0.dropFirst(series.count)) } == count
+        }
     }
 
     /// The job of a client that reset after a whole request, waiting for a worker, goes with
@@ -69,22 +83,5 @@ struct AbandonedJobTests {
         #expect(answer.status == 200, "HTTP \(answer.status): \(answer.errorCode ?? "")")
         for raw in readers { raw.reset() }
         #expect(server.waitForInflight(0))
-    }
-
-    /// Polls /metrics until `count` compressions have finished (the compress phase's count).
-    func waitForCompressions(_ server: TestServer, _ count: Int, seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        let series = #"omnizip_request_phase_duration_seconds_count{phase="compress"} "#
-        while Date() < deadline {
-            if let raw = try? server.raw(timeout: 2), (try? raw.send(Raw.get("/metrics", "Connection: close\r\n"))) != nil,
-                let text = (try? raw.readResponse()).map({ String(decoding: $0.body, as: UTF8.self) }),
-                let line = text.split(separator: "\n").first(where: { $0.hasPrefix(series) }),
-                Int(line.dropFirst(series.count)) == count
-            {
-                return true
-            }
-            usleep(20_000)
-        }
-        return false
     }
 }

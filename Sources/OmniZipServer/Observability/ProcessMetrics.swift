@@ -54,7 +54,7 @@ final class ProcessMetrics {
     /// utime + stime, and starttime, in clock ticks (proc(5): fields 14, 15 and 22; the
     /// command name before them is in parentheses and may hold spaces).
     private static func stat() -> (cpuTicks: Double, startTicks: Double)? {
-        guard let text = firstLine("/proc/self/stat"), let close = text.lastIndex(of: ")") else { return nil }
+        guard let text = KernelFile.firstLine("/proc/self/stat"), let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
         guard fields.count > 19, let user = Double(fields[11]), let system = Double(fields[12]), let start = Double(fields[19]) else {
             return nil
@@ -63,7 +63,7 @@ final class ProcessMetrics {
     }
 
     private static func statm() -> (size: Double, resident: Double)? {
-        guard let fields = firstLine("/proc/self/statm")?.split(separator: " "), fields.count >= 2,
+        guard let fields = KernelFile.firstLine("/proc/self/statm")?.split(separator: " "), fields.count >= 2,
             let size = Double(fields[0]), let resident = Double(fields[1])
         else { return nil }
         return (size, resident)
@@ -91,13 +91,5 @@ final class ProcessMetrics {
             if entry.pointee.d_name.0 != 0x2E { count += 1 } // not "." or ".."
         }
         return max(0, count - 1) // the directory's own descriptor
-    }
-
-    private static func firstLine(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var buffer = [CChar](repeating: 0, count: 1024)
-        guard fgets(&buffer, Int32(buffer.count), file) != nil else { return nil }
-        return String(cString: buffer).filter { !$0.isNewline }
     }
 }

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Dict
 
+import tiny_parts
+
 SPECIAL_TOKENS = [
     "<|endoftext|>", "<|im_start|>", "<|im_end|>",
     "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>",
@@ -41,52 +43,25 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt -%}<|im_start|>assistant\n{%- endif -%}"
 )
 
-CORPUS = [
-    "describe the video and the audio please",
-    "what is happening in this clip and what do you hear",
-    "the quick brown fox jumps over the lazy dog",
-    "hello world, this is a tiny model for tests",
-    "user assistant system answer question",
-]
-
 
 def build(out: Path, seed: int = 0) -> Dict[str, int]:
     """Write the checkpoint to ``out``; returns the special token ids."""
     import torch
     from safetensors.torch import save_file
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2_5OmniProcessor, Qwen2VLImageProcessor, WhisperFeatureExtractor
+    from transformers import Qwen2_5OmniProcessor
     from transformers.models.qwen2_5_omni.configuration_qwen2_5_omni import Qwen2_5OmniConfig
     from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import Qwen2_5OmniThinkerForConditionalGeneration
-    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
 
-    bpe = Tokenizer(models.BPE(unk_token=None))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(CORPUS * 20, trainers.BpeTrainer(
-        vocab_size=420, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        extra_special_tokens={
-            "audio_token": "<|AUDIO|>", "image_token": "<|IMAGE|>", "video_token": "<|VIDEO|>",
-            "audio_bos_token": "<|audio_bos|>", "audio_eos_token": "<|audio_eos|>",
-            "vision_bos_token": "<|vision_bos|>", "vision_eos_token": "<|vision_eos|>",
-        })
-    tokenizer.chat_template = CHAT_TEMPLATE
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
-
-    # 4 to 64 merged tokens per frame (transformers 5 reads `size`, not min/max_pixels).
-    pixels = dict(size={"shortest_edge": 28 * 28 * 4, "longest_edge": 28 * 28 * 64}, patch_size=14, merge_size=2,
-                  temporal_patch_size=2)
-    processor = Qwen2_5OmniProcessor(
-        image_processor=Qwen2VLImageProcessor(**pixels),
-        video_processor=Qwen2VLVideoProcessor(**pixels),
-        feature_extractor=WhisperFeatureExtractor(feature_size=128, sampling_rate=16000, hop_length=160,
-                                                  chunk_length=300, n_fft=400, return_attention_mask=True),
-        tokenizer=tokenizer, chat_template=CHAT_TEMPLATE)
+    tokenizer, ids = tiny_parts.tokenizer(SPECIAL_TOKENS, CHAT_TEMPLATE, {
+        "audio_token": "<|AUDIO|>", "image_token": "<|IMAGE|>", "video_token": "<|VIDEO|>",
+        "audio_bos_token": "<|audio_bos|>", "audio_eos_token": "<|audio_eos|>",
+        "vision_bos_token": "<|vision_bos|>", "vision_eos_token": "<|vision_eos|>",
+    })
+    processor = Qwen2_5OmniProcessor(**tiny_parts.media_processors(patch_size=14), tokenizer=tokenizer,
+                                      chat_template=CHAT_TEMPLATE)
     processor.save_pretrained(str(out))
 
     vocab = 512

@@ -21,6 +21,8 @@ import json
 import sys
 from pathlib import Path
 
+import tiny_parts
+
 SPECIAL_TOKENS = [
     "<|endoftext|>", "<|im_start|>", "<|im_end|>",
     "<|audio_start|>", "<|audio_end|>", "<|audio_pad|>",
@@ -43,21 +45,10 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt -%}<|im_start|>assistant\n{%- endif -%}"
 )
 
-CORPUS = [
-    "describe the video and the audio please",
-    "what is happening in this clip and what do you hear",
-    "the quick brown fox jumps over the lazy dog",
-    "hello world, this is a tiny model for tests",
-    "user assistant system answer question",
-]
-
 
 def build(out: Path, seed: int = 0, n_window_infer: int = 400) -> dict:
     import torch
     from safetensors.torch import save_file
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2VLImageProcessor, WhisperFeatureExtractor
-    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
     from transformers.models.qwen3_omni_moe.configuration_qwen3_omni_moe import Qwen3OmniMoeConfig
     from transformers.models.qwen3_omni_moe.modeling_qwen3_omni_moe import Qwen3OmniMoeThinkerForConditionalGeneration
     from transformers.models.qwen3_omni_moe.processing_qwen3_omni_moe import Qwen3OmniMoeProcessor
@@ -65,30 +56,13 @@ def build(out: Path, seed: int = 0, n_window_infer: int = 400) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
 
-    bpe = Tokenizer(models.BPE(unk_token=None))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(CORPUS * 20, trainers.BpeTrainer(
-        vocab_size=420, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        extra_special_tokens={
-            "audio_token": "<|audio_pad|>", "image_token": "<|image_pad|>", "video_token": "<|video_pad|>",
-            "audio_bos_token": "<|audio_start|>", "audio_eos_token": "<|audio_end|>",
-            "vision_bos_token": "<|vision_start|>", "vision_eos_token": "<|vision_end|>",
-        })
-    tokenizer.chat_template = CHAT_TEMPLATE
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
-
-    # 16-px patches, 2x2 merge: a 32-px unit; 4 to 64 merged tokens per frame.
-    pixels = dict(size={"shortest_edge": 32 * 32 * 4, "longest_edge": 32 * 32 * 64}, patch_size=16, merge_size=2,
-                  temporal_patch_size=2)
-    processor = Qwen3OmniMoeProcessor(
-        image_processor=Qwen2VLImageProcessor(**pixels),
-        video_processor=Qwen2VLVideoProcessor(**pixels),
-        feature_extractor=WhisperFeatureExtractor(feature_size=128, sampling_rate=16000, hop_length=160,
-                                                  chunk_length=300, n_fft=400, return_attention_mask=True),
-        tokenizer=tokenizer, chat_template=CHAT_TEMPLATE)
+    tokenizer, ids = tiny_parts.tokenizer(SPECIAL_TOKENS, CHAT_TEMPLATE, {
+        "audio_token": "<|audio_pad|>", "image_token": "<|image_pad|>", "video_token": "<|video_pad|>",
+        "audio_bos_token": "<|audio_start|>", "audio_eos_token": "<|audio_end|>",
+        "vision_bos_token": "<|vision_start|>", "vision_eos_token": "<|vision_end|>",
+    })
+    processor = Qwen3OmniMoeProcessor(**tiny_parts.media_processors(patch_size=16), tokenizer=tokenizer,
+                                      chat_template=CHAT_TEMPLATE)
     processor.save_pretrained(str(out))
 
     vocab = 512

@@ -104,4 +104,28 @@ struct OpsEndpointTests {
         #expect(line["duration_ms"] is Double || line["duration_ms"] is Int)
         #expect(lines.last?["msg"] as? String == "stopped")
     }
+
+    @Test("the request line says why: the error code at warning for a 4xx, the query, and a compression's counts and phases")
+    func requestLinesSayWhy() async throws {
+        let server = try TestServer()
+        let body = try Golden.request("public-027-s2-p20-d16")
+        let ok = try await client.post(server.url("/v1/compress?rho_audio=0.2&video_budget=exact"), body)
+        let bad = try await client.post(server.url("/v1/compress?rho_audio=2"), body)
+        server.shutdown()
+        #expect(ok.status == 200 && bad.status == 400)
+        let requests = server.logLines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["msg"] as? String == "request" && $0["path"] as? String == "/v1/compress" }
+        let success = try #require(requests.first { $0["status"] as? Int == 200 })
+        #expect(success["level"] as? String == "info")
+        #expect(success["query"] as? String == "rho_audio=0.2&video_budget=exact")
+        // The counts the response itself reports.
+        let answer = try TensorBundle([UInt8](ok.body)).metadata
+        #expect(success["kept"] as? Int == answer["kept"].flatMap(Int.init) && success["tokens"] as? Int == answer["total"].flatMap(Int.init))
+        #expect(success["kept_audio"] as? String == "\(answer["kept_audio"] ?? "?")/\(answer["total_audio"] ?? "?")")
+        #expect(success["compress_ms"] is Double || success["compress_ms"] is Int)
+        #expect(success["error"] == nil)
+        let failure = try #require(requests.first { $0["status"] as? Int == 400 })
+        #expect(failure["level"] as? String == "warning" && failure["error"] as? String == "invalid_parameter")
+        #expect(failure["query"] as? String == "rho_audio=2" && failure["kept"] == nil)
+    }
 }

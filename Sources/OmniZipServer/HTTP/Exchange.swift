@@ -56,6 +56,8 @@ final class Exchange {
     var jobRunning = false
     var abandoned = false
     var loggedDone = false
+    /// What the finished job adds to the request's log line.
+    var outcome: RequestLog.Outcome?
 
     init(id: Int, startedAt: ContinuousClock.Instant) {
         self.id = id

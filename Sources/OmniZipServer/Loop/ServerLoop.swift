@@ -400,6 +400,7 @@ final class ServerLoop {
         exchange.jobRunning = false
         exchange.body = nil
         workDone(exchange)
+        exchange.outcome = RequestLog.Outcome(counts: outcome.counts, phases: outcome.phases)
         if let counts = outcome.counts { metrics.tokens(counts) }
         metrics.phases(outcome.phases)
         if exchange.abandoned {
@@ -437,7 +438,7 @@ final class ServerLoop {
         metrics.request(endpoint: Endpoint.label(for: exchange.path), status: status, duration: duration)
         if let errorCode { metrics.rejected(reason: errorCode.rawValue) }
         exchange.loggedDone = true
-        RequestLog.write(logger, exchange: exchange, status: status, bytesOut: bytesOut, duration: duration, note: failure)
+        RequestLog.write(logger, exchange: exchange, status: status, bytesOut: bytesOut, duration: duration, errorCode: errorCode, note: failure)
     }
 
     /// The ticket covers the work, not the flush of its answer.

@@ -12,7 +12,7 @@ public enum RequestDecoder {
         do {
             file = try SafetensorsFile(parsing: body)
         } catch {
-            throw .malformed(error)
+            throw .notSafetensors(error, body: body)
         }
         let reader = TensorReader(file: file, body: body)
         let options = try RequestOptions(metadata: file.metadata, overrides: overrides)

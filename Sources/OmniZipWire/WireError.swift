@@ -12,4 +12,9 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(code.rawValue): \(message)" }
 
     static func malformed(_ error: SafetensorsError) -> WireError { WireError(.invalidSafetensors, error.message) }
+
+    /// A whole body that did not parse: named for what it looks like when it is a usual mistake.
+    static func notSafetensors(_ error: SafetensorsError, body: UnsafeRawBufferPointer) -> WireError {
+        WireError(.invalidSafetensors, NotSafetensors.hint(body) ?? error.message)
+    }
 }

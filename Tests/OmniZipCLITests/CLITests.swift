@@ -94,7 +94,7 @@ struct CLITests {
         "bad input: a clear message on stderr, a non-zero exit, no crash",
         arguments: [
             ("truncated", [UInt8]([16, 0, 0, 0, 0, 0, 0, 0]) + Array("{\"a\":".utf8), "header"),
-            ("empty", [UInt8](), "too short"),
+            ("empty", [UInt8](), "the request is empty"),
             ("not-safetensors", Array("hello world, this is text".utf8), "header"),
         ])
     func badInput(label: String, bytes: [UInt8], fragment: String) throws {

@@ -121,6 +121,27 @@ struct ErrorContractTests {
         #expect(try raw.readResponse().status == 200)
     }
 
+    @Test("the usual wrong bodies are named: JSON to /v1/compress, a JSON body sent as octet-stream, no body at all")
+    func wrongBodiesAreNamed() async throws {
+        let server = try TestServer()
+        defer { server.shutdown() }
+        let json = Array(#"{"audio_scores":[0.5],"audio_chunk_lens":[1],"video_chunk_lens":[4],"tokens_per_frame":4}"#.utf8)
+        let typed = try await client.post(server.url("/v1/compress"), json, contentType: "application/json")
+        expectError(typed, status: 415, code: "unsupported_media_type")
+        #expect(
+            (typed.error?["message"] as? String)?.contains("JSON bodies go to /v1/score") == true, "\((typed.error?["message"] as? String) ?? "")")
+        let untyped = try await client.post(server.url("/v1/compress"), json)
+        expectError(untyped, status: 400, code: "invalid_safetensors")
+        #expect(
+            (untyped.error?["message"] as? String)?.contains("the body is JSON, not safetensors") == true,
+            "\((untyped.error?["message"] as? String) ?? "")")
+        let raw = try server.raw()
+        try raw.send("POST /v1/compress HTTP/1.1\r\nHost: x\r\n\r\n")
+        let none = try raw.readResponse()
+        #expect(none.status == 411 && none.errorCode == "length_required")
+        #expect(String(decoding: none.body, as: UTF8.self).contains("this request has none"))
+    }
+
     @Test func malformedHTTPGets400AndClose() throws {
         let server = try TestServer()
         defer { server.shutdown() }

@@ -48,7 +48,10 @@ enum Router {
             return
         }
         if contentLength == nil, !exchange.chunked {
-            exchange.rejectError(411, .lengthRequired, "\(exchange.path) needs a Content-Length or a chunked body", close: true)
+            exchange.rejectError(
+                411, .lengthRequired,
+                "\(exchange.path) needs a request body with a Content-Length (or chunked), and this request has none: "
+                    + "POST a safetensors request (curl --data-binary @request.safetensors)", close: true)
             return
         }
         if let failure = mediaTypeFailure(exchange, endpoint) {
@@ -102,7 +105,8 @@ enum Router {
             default: safetensorsTypes
             }
         if accepted.contains(type) { return nil }
-        return "Content-Type '\(header)' is not accepted by \(endpoint.rawValue); send \(accepted.sorted().joined(separator: " or "))"
+        let json = type == "application/json" ? "; JSON bodies go to /v1/score (scores and sizes) or /v1/budget (sizes alone)" : ""
+        return "Content-Type '\(header)' is not accepted by \(endpoint.rawValue); send \(accepted.sorted().joined(separator: " or "))\(json)"
     }
 
     /// Parameter names are checked here so a typo costs no body transfer; values are checked

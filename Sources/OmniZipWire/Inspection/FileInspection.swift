@@ -42,7 +42,7 @@ public struct FileInspection: Sendable {
         do {
             file = try SafetensorsFile(parsing: bytes)
         } catch {
-            throw .malformed(error)
+            throw .notSafetensors(error, body: bytes)
         }
         fileBytes = bytes.count
         headerBytes = file.headerByteCount

@@ -15,7 +15,7 @@ public enum BudgetCodec {
             throw WireError(.missingField, "field 'audio_chunk_lens' or 'video_chunk_lens' missing")
         }
         let layout = try request.layout(defaultAudioRuns: [], scores: nil)
-        let options = try RequestOptions(metadata: request.parameters, overrides: overrides)
+        let options = try RequestOptions(metadata: request.parameters, overrides: overrides, metadataSource: "field")
         // The totals are only known from sizes under the exact budget; saying otherwise is a mistake.
         if request.parameters["video_budget"] != nil || overrides["video_budget"] != nil, options.parameters.videoBudget != .exact {
             throw WireError(

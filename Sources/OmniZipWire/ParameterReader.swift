@@ -25,7 +25,9 @@ public struct RequestOptions: Sendable, Equatable {
 
     /// Unknown metadata keys are ignored (metadata is free-form); unknown override keys are errors.
     /// Only the syntax is read here; `Parameters` checks the ranges.
-    public init(metadata: [String: String], overrides: [String: String]) throws(WireError) {
+    /// `metadataSource` names where `metadata` came from in messages: a safetensors request's
+    /// `__metadata__`, or a JSON body's `field`s.
+    public init(metadata: [String: String], overrides: [String: String], metadataSource: String = "__metadata__") throws(WireError) {
         if let unknown = overrides.keys.sorted().first(where: { !Self.overrideNames.contains($0) }) {
             throw WireError(
                 .unknownParameter, "unknown parameter '\(unknown)'; expected one of \(Self.overrideNames.sorted().joined(separator: ", "))")
@@ -35,7 +37,7 @@ public struct RequestOptions: Sendable, Equatable {
             if let v = overrides[name] {
                 given[name] = (v, "parameter '\(name)'")
             } else if let v = metadata[name] {
-                given[name] = (v, "__metadata__ '\(name)'")
+                given[name] = (v, "\(metadataSource) '\(name)'")
             }
         }
         let preset = try given["model"].map(Self.model) ?? .default

@@ -11,7 +11,7 @@ public enum ScoreCodec {
         let scores = values.map { Float($0) }
         let chunks = try request.layout(defaultAudioRuns: scores.isEmpty ? [] : [scores.count], scores: scores)
         // Parameters in the JSON body behave like metadata: the query string overrides them.
-        let options = try RequestOptions(metadata: request.parameters, overrides: overrides)
+        let options = try RequestOptions(metadata: request.parameters, overrides: overrides, metadataSource: "field")
         return DecodedRequest(
             layout: .split, options: options, chunks: chunks, scores: scores, audio: nil, video: nil, dimension: 0,
             promptLength: 0, audioPositions: [], videoPositions: [], promptEmbeddings: nil)

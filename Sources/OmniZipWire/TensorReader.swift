@@ -18,10 +18,29 @@ struct TensorReader {
 
     func allowOnly(_ names: Set<String>, layout: String) throws(WireError) {
         if let extra = file.tensors.first(where: { !names.contains($0.name) }) {
+            let guess = names.sorted().first { Self.editDistance($0, extra.name) <= 2 }.map { " (did you mean '\($0)'?)" } ?? ""
+            let article = layout.first.map { "aeiou".contains($0) } == true ? "an" : "a"
             throw WireError(
                 .unexpectedTensor,
-                "tensor '\(extra.name)' is not part of a \(layout) request; expected only \(names.sorted().joined(separator: ", "))")
+                "tensor '\(extra.name)' is not part of \(article) \(layout) request\(guess); expected only \(names.sorted().joined(separator: ", "))")
         }
+    }
+
+    /// Levenshtein distance, for the near-miss names people type (`input_embeds`).
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
+        var row = Array(0...b.count)
+        for i in 1...a.count {
+            var diagonal = row[0]
+            row[0] = i
+            for j in 1...b.count {
+                let above = row[j]
+                row[j] = min(above + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1))
+                diagonal = above
+            }
+        }
+        return row[b.count]
     }
 
     func require(_ name: String) throws(WireError) -> SafetensorsTensor {

@@ -40,7 +40,7 @@ struct BenchCommand: ParsableCommand {
     var dtype: DType = .bf16
     @Option(help: "Timed iterations per workload (after one warm-up).")
     var iterations: Int = 15
-    @Option(help: "Worker threads (default: the number of cores).")
+    @Option(help: "Worker threads; the default is the cores this process may use.")
     var workers: Int = defaultWorkerCount()
     @Option(help: "Write the one-minute request to this path and exit (for timing `omnizip compress` or HTTP).")
     var emit: String?

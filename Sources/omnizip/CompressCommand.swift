@@ -17,7 +17,7 @@ struct CompressCommand: ParsableCommand {
     var request: String
     @Option(name: .shortAndLong, help: "Where to write the response (.safetensors, or - for stdout).")
     var output: String
-    @Option(help: "Worker threads (default: the number of cores).")
+    @Option(help: "Worker threads; the default is the cores this process may use.")
     var workers: Int = defaultWorkerCount()
     @Flag(help: "Also return the compressed sequence (compressed_embeds).")
     var embeds = false

@@ -24,7 +24,7 @@ struct ExplainCommand: ParsableCommand {
     var output: String
     @Option(help: "auto, full or compact (default auto).")
     var detail: ExplainDetail = .auto
-    @Option(help: "Worker threads (default: the number of cores).")
+    @Option(help: "Worker threads; the default is the cores this process may use.")
     var workers: Int = defaultWorkerCount()
     @OptionGroup var parameters: ParameterFlags
 

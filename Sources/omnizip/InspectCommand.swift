@@ -19,7 +19,7 @@ struct InspectCommand: ParsableCommand {
     var file: String
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
-    @Option(help: "Worker threads for the trial compression (default: the number of cores).")
+    @Option(help: "Worker threads for the trial compression; the default is the cores this process may use.")
     var workers: Int = defaultWorkerCount()
 
     func run() throws {

@@ -32,7 +32,7 @@ struct ServeCommand: ParsableCommand {
     var unixSocket: String?
     @Option(name: .customLong("unix-socket-mode"), help: "Octal permission bits of the socket file (default 0660: owner and group may connect).")
     var unixSocketMode: String?
-    @Option(help: "Worker threads (default: the number of cores).")
+    @Option(help: "Worker threads; the default is the cores this process may use.")
     var workers: String?
     @Option(
         name: .customLong("max-inflight"),

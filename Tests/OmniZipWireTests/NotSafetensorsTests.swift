@@ -1,3 +1,4 @@
+import OmniZipTestSupport
 import OmniZipWire
 import Testing
 
@@ -37,5 +38,40 @@ struct NotSafetensorsTests {
     func brokenSafetensors() {
         let failure = error([16, 0, 0, 0, 0, 0, 0, 0] + Array(#"{"a":"#.utf8))
         #expect(failure?.code == .invalidSafetensors && failure?.message.contains("header length 16") == true, "\(failure?.message ?? "")")
+    }
+}
+
+@Suite("messages that point at the fix")
+struct MessageWordingTests {
+    @Test("a near-miss tensor name gets a 'did you mean', with the right article")
+    func didYouMean() throws {
+        let bundle = try TensorBundle(try Golden.request("public-027-s2-p20-d16"))
+        let embeds = try #require(bundle.file.tensor("inputs_embeds"))
+        let renamed = try bundle.rewritten(
+            drop: ["inputs_embeds"], replace: ["input_embeds": (embeds.dtype, embeds.shape, try bundle.raw("inputs_embeds"))])
+        let failure = renamed.withUnsafeBytes { body -> WireError? in
+            do throws(WireError) {
+                _ = try RequestDecoder.decode(body, requireEmbeddings: true)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        #expect(
+            failure?.message.contains("is not part of an interleaved request (did you mean 'inputs_embeds'?)") == true, "\(failure?.message ?? "")")
+    }
+
+    @Test("a JSON body's parameter is called a field, not __metadata__")
+    func jsonFieldsAreFields() {
+        let json = Array(#"{"audio_scores":[0.5],"audio_chunk_lens":[1],"video_chunk_lens":[4],"tokens_per_frame":4,"rho_audio":1.5}"#.utf8)
+        let failure = json.withUnsafeBytes { body -> WireError? in
+            do throws(WireError) {
+                _ = try ScoreCodec.decodeJSON(body, overrides: [:])
+                return nil
+            } catch {
+                return error
+            }
+        }
+        #expect(failure?.message.hasPrefix("field 'rho_audio' must be in [0, 1]") == true, "\(failure?.message ?? "")")
     }
 }

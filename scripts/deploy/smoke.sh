@@ -215,7 +215,10 @@ for p in /livez /healthz /metrics /v1/info; do
     c="$(code "$URL$p")"
     if [[ "$c" == 200 ]]; then ok "GET $p 200"; else ko "GET $p -> $c"; fi
 done
-if curl -s -m 5 "$URL/metrics" | grep -q '^# TYPE '; then ok "/metrics is Prometheus text"; else ko "/metrics has no '# TYPE' lines"; fi
+# Read whole before grep: `grep -q` stops at the first match and, under pipefail, curl's SIGPIPE
+# would fail the pipeline once the exposition outgrows one write.
+metrics=$(curl -s -m 5 "$URL/metrics" || true)
+if grep -q '^# TYPE ' <<<"$metrics"; then ok "/metrics is Prometheus text"; else ko "/metrics has no '# TYPE' lines"; fi
 
 mapfile -t HC < <(dfq healthcheck-cmd)
 if [[ ${#HC[@]} -gt 0 ]]; then

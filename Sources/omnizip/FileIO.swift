@@ -31,11 +31,22 @@ final class MappedFile {
 }
 
 /// Writes bytes to a file (or stdout for "-"), replacing it atomically via a temporary name.
+/// `mkdir -p` of the folder `path` goes into, so `-o out/x.safetensors` works in a fresh clone.
+private func makeParentDirectories(of path: String) throws(CLIError) {
+    for slash in path.indices.dropFirst() where path[slash] == "/" {
+        let folder = String(path[..<slash])
+        if mkdir(folder, 0o755) != 0, errno != EEXIST {
+            throw CLIError("cannot create the folder '\(folder)': \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
 func writeFile(_ bytes: [UInt8], to path: String) throws(CLIError) {
     if path == "-" {
         try writeAll(bytes, fd: STDOUT_FILENO, name: "stdout")
         return
     }
+    try makeParentDirectories(of: path)
     let temporary = path + ".tmp-\(getpid())"
     let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     guard fd >= 0 else { throw CLIError("cannot create '\(path)': \(String(cString: strerror(errno)))") }

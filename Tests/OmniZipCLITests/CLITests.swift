@@ -79,6 +79,16 @@ struct CLITests {
         #expect(unknown.status != 0 && unknown.stderr.contains("'qwen2.5-omni' or 'qwen3-omni'"))
     }
 
+    @Test("an output path in folders that do not exist yet: they are made, as README's examples assume")
+    func outputFoldersAreMade() throws {
+        let root = temporary("folders")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let output = root + "/a/b/out.safetensors"
+        let result = try run(["compress", Golden.requestURL("public-027-s2-p20-d16").path, "-o", output])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try TensorBundle(contentsOf: URL(fileURLWithPath: output)).names.contains("keep_mask"))
+    }
+
     @Test("flags override the request's metadata")
     func flagsOverride() throws {
         let name = "public-027-s2-p20-d16"

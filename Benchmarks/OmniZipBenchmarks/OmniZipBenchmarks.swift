@@ -27,8 +27,17 @@ let benchmarks: @Sendable () -> Void = {
     // The core pipeline on the decoded request: budget plan, audio merge, the video pass with
     // the cross-modal maximum, on a pool of two workers started beforehand. Dispatch's own
     // allocations vary by a few between iterations (1,280 to 1,288 seen).
-    Benchmark("compress-60s", configuration: guarded(allocations: 10, time: .cpuWork)) { benchmark, setup in
-        try benchmark.measuringCPUWork { blackHole(try setup.compress()) }
+    Benchmark("compress-60s", configuration: guarded(allocations: 10)) { _, setup in
+        blackHole(try setup.compress())
+    } setup: {
+        try DecodedClip()
+    }
+
+    // Its CPU work, the least of three compressions per iteration: now and then one run costs
+    // up to 1.8x the others on these VMs (seen: 3 of 20 iterations), which a p90 of single
+    // runs turns into a false alarm; a real slowdown slows all three.
+    Benchmark("compress-60s-cpu", configuration: guarded(time: .cpuWork)) { benchmark, setup in
+        try benchmark.measuringCPUWork(leastOf: 3) { blackHole(try setup.compress()) }
     } setup: {
         try DecodedClip()
     }
@@ -48,8 +57,15 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // With `return=embeds`: the compressed sequence copied out of the request as well.
-    Benchmark("encode-response-embeds-60s", configuration: guarded(allocations: 2, time: .cpuWork)) { benchmark, setup in
-        benchmark.measuringCPUWork {
+    Benchmark("encode-response-embeds-60s", configuration: guarded(allocations: 2)) { _, setup in
+        blackHole(ResponseEncoder.compress(setup.clip.request, setup.result, includeEmbeddings: true).serialized())
+    } setup: {
+        try CompressedClip()
+    }
+
+    // Its CPU work, as compress-60s-cpu measures it.
+    Benchmark("encode-response-embeds-60s-cpu", configuration: guarded(time: .cpuWork)) { benchmark, setup in
+        benchmark.measuringCPUWork(leastOf: 3) {
             blackHole(ResponseEncoder.compress(setup.clip.request, setup.result, includeEmbeddings: true).serialized())
         }
     } setup: {
@@ -80,18 +96,25 @@ struct TimeGuard {
 
 extension BenchmarkMetric {
     /// The process's CPU time (all threads) during one iteration, in units of one calibration
-    /// step measured just before it: CPU time leaves out the time spent waiting for a core that
-    /// a neighbour holds, and the unit leaves out the core's clock speed.
+    /// round measured just before it: CPU time leaves out the time spent waiting for a core that
+    /// a neighbour holds, and the unit (a round of independent FMAs at the path's width; on the
+    /// scalar path an integer xorshift round) leaves out the core's clock and, for the FMA
+    /// round, a neighbour sharing the core's FMA units, which made single CPU-time runs vary
+    /// 1.7x here.
     static var cpuWork: BenchmarkMetric { .custom("cpuWork", polarity: .prefersSmaller, useScalingFactor: false) }
 }
 
 extension Benchmark {
-    /// Runs `body` and records its `.cpuWork`.
-    func measuringCPUWork(_ body: () throws -> Void) rethrows {
-        let step = CPUClock.calibrationStepNanoseconds()
-        let start = CPUClock.nanoseconds(CLOCK_PROCESS_CPUTIME_ID)
-        try body()
-        measurement(.cpuWork, Int(Double(CPUClock.nanoseconds(CLOCK_PROCESS_CPUTIME_ID) - start) / step))
+    /// Runs `body` `runs` times and records the least `.cpuWork` of them.
+    func measuringCPUWork(leastOf runs: Int, _ body: () throws -> Void) rethrows {
+        let step = KernelPeak.fmaRoundSeconds().map { $0 * 1e9 } ?? CPUClock.calibrationStepNanoseconds()
+        var least = Int.max
+        for _ in 0..<runs {
+            let start = CPUClock.nanoseconds(CLOCK_PROCESS_CPUTIME_ID)
+            try body()
+            least = min(least, CPUClock.nanoseconds(CLOCK_PROCESS_CPUTIME_ID) - start)
+        }
+        measurement(.cpuWork, Int(Double(least) / step))
     }
 }
 
@@ -124,10 +147,18 @@ enum CPUClock {
 }
 
 /// The default configuration with tolerances around the committed p90s: `allocations` more
-/// (or fewer) mallocs than stored, and the time guard's metric in place of wall clock.
-private func guarded(allocations: Int, time: TimeGuard) -> Benchmark.Configuration {
+/// (or fewer) mallocs than stored, and/or a time guard's metric in place of wall clock.
+private func guarded(allocations: Int? = nil, time: TimeGuard? = nil) -> Benchmark.Configuration {
     var configuration = Benchmark.defaultConfiguration
-    configuration.metrics = [.mallocCountTotal, time.metric]
-    configuration.thresholds = [.mallocCountTotal: BenchmarkThresholds(absolute: [.p90: allocations]), time.metric: time.tolerance]
+    configuration.metrics = []
+    configuration.thresholds = [:]
+    if let allocations {
+        configuration.metrics.append(.mallocCountTotal)
+        configuration.thresholds?[.mallocCountTotal] = BenchmarkThresholds(absolute: [.p90: allocations])
+    }
+    if let time {
+        configuration.metrics.append(time.metric)
+        configuration.thresholds?[time.metric] = time.tolerance
+    }
     return configuration
 }

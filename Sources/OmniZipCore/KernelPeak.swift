@@ -39,6 +39,17 @@ public enum KernelPeak {
         return found
     }
 
+    /// Seconds per round of independent FMAs at the widest width the kernel path has (nil on
+    /// the scalar path), the fastest of `calls` runs of about 0.5 ms: a unit of work that slows
+    /// down with the core's clock and with a neighbour on the same core's FMA units, as the
+    /// kernels do (benchmarks divide CPU time by it).
+    public static func fmaRoundSeconds(calls: Int = 7) -> Double? {
+        var sink: Float = 0
+        guard let width = [512, 256].first(where: { omnizip_fma_peak(Int32($0), 1, &sink) > 0 }) else { return nil }
+        let rounds = 1 << 16
+        return best(calls) { _ = omnizip_fma_peak(Int32(width), rounds, &sink) } / Double(rounds)
+    }
+
     /// The fastest of `calls` runs after a warm-up, in seconds.
     static func best(_ calls: Int, _ body: () -> Void) -> Double {
         body()

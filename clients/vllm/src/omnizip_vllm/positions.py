@@ -84,8 +84,28 @@ def _video_chunks(t_index: np.ndarray, per_frame: int, per_chunk: int) -> List[T
     return out
 
 
+class _Span:
+    """What both models' span layouts derive the same way from their fields (``grid_thw``,
+    ``tokens_per_frame``, ``is_audio``, ``chunks``)."""
+
+    @property
+    def video_len(self) -> int:
+        return self.grid_thw[0] * self.tokens_per_frame
+
+    @property
+    def length(self) -> int:
+        """Interior tokens (audio + video), without the special tokens around them."""
+        return int(self.is_audio.size)
+
+    def runs(self) -> Tuple[List[int], List[int]]:
+        """(audio run lengths, video run lengths): maximal runs of one modality, as the sidecar
+        finds them in an interleaved prompt, and as its split layout takes them
+        (``audio_chunk_lens`` / ``video_chunk_lens``)."""
+        return _maximal_runs(self.chunks)
+
+
 @dataclass(frozen=True)
-class SpanLayout:
+class SpanLayout(_Span):
     """One uncompressed audio-in-video span (interior tokens only, bos/eos excluded)."""
 
     grid_thw: Tuple[int, int, int]  # video grid in patch units
@@ -97,18 +117,6 @@ class SpanLayout:
     rel: np.ndarray  # [3, N] int64 positions relative to the span base (all >= 1)
     eos_rel: int  # relative position of <|audio_eos|> and <|vision_eos|>
 
-    @property
-    def video_len(self) -> int:
-        return self.grid_thw[0] * self.tokens_per_frame
-
-    @property
-    def length(self) -> int:
-        return int(self.is_audio.size)
-
-    def runs(self) -> Tuple[List[int], List[int]]:
-        """(audio run lengths, video run lengths): maximal runs of one modality, as the sidecar
-        finds them in an interleaved prompt (adjacent chunks of one modality merge)."""
-        return _maximal_runs(self.chunks)
 
 
 def _maximal_runs(chunks: Sequence[Tuple[str, int, int]]) -> Tuple[List[int], List[int]]:
@@ -340,7 +348,7 @@ def qwen3_audio_token_count(feature_length: int, n_window: int = 50) -> int:
 
 
 @dataclass(frozen=True)
-class Qwen3SpanLayout:
+class Qwen3SpanLayout(_Span):
     """One uncompressed Qwen3-Omni audio-in-video span. Positions are relative to the position
     of ``<|vision_start|>`` (``<|audio_start|>`` is at 1; interior tokens are all >= 2)."""
 
@@ -361,19 +369,6 @@ class Qwen3SpanLayout:
     def vision_end_rel(self) -> int:
         return self.audio_end_rel + 1
 
-    @property
-    def video_len(self) -> int:
-        return self.grid_thw[0] * self.tokens_per_frame
-
-    @property
-    def length(self) -> int:
-        """Interior tokens (audio + video), without the four special tokens."""
-        return int(self.is_audio.size)
-
-    def runs(self) -> Tuple[List[int], List[int]]:
-        """(audio run lengths, video run lengths): the maximal runs, video first, which the
-        sidecar's split layout takes as ``audio_chunk_lens`` / ``video_chunk_lens``."""
-        return _maximal_runs(self.chunks)
 
     def token_ids(self, audio_token_id: int, video_token_id: int) -> np.ndarray:
         """The interior's token ids (span order)."""

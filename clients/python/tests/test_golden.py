@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -90,6 +92,11 @@ def test_score_matches_compress(client: Client, name: str) -> None:
     assert np.array_equal(plan.audio_chunk_retention, exp["audio_chunk_retention"])
     assert int(np.sum(plan.video_chunk_kept)) == int(exp["keep_mask"][video].sum()) == plan.counts.kept_video
     assert plan.counts.total_audio == audio.size and plan.counts.total_video == video.size
+    # The same counts as compress, text tokens included; only merged is unknown to a plan.
+    keep = exp["keep_mask"]
+    assert plan.counts.total == keep.size and plan.counts.kept == int(keep.sum())
+    assert plan.counts.merged is None
+    assert replace(client.compress_bytes(golden.body).counts, merged=None) == plan.counts
     assert plan.parameters["rho_audio"] == golden.params()["rho_audio"]
     assert plan.request_id
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import httpx
@@ -247,6 +247,7 @@ def prepare_score(
     scores = _flat_scores(audio_scores)
     scores_np = scores.cpu().numpy() if is_torch(scores) else scores
     doc: Dict[str, Any] = {"audio_scores": [float(s) for s in scores_np.tolist()]}
+    text_tokens = 0
     if input_ids is not None:
         if audio_chunk_lens is not None or video_chunk_lens is not None:
             raise ValueError("give input_ids or the chunk lengths, not both")
@@ -254,6 +255,9 @@ def prepare_score(
         ids = ids.cpu().numpy() if is_torch(ids) else ids
         audio_chunk_lens = runs_of(np.flatnonzero(ids == token_id(params, "audio_token_id")))
         video_chunk_lens = runs_of(np.flatnonzero(ids == token_id(params, "video_token_id")))
+        # The JSON request carries only the runs; the prompt's text tokens are counted here so
+        # that total and kept mean what /v1/compress's do for the same prompt.
+        text_tokens = int(ids.size - sum(audio_chunk_lens) - sum(video_chunk_lens))
     if audio_chunk_lens is not None:
         doc["audio_chunk_lens"] = [int(n) for n in np.asarray(audio_chunk_lens).reshape(-1).tolist()]
     if video_chunk_lens is not None:
@@ -272,7 +276,7 @@ def prepare_score(
         path="/v1/score",
         content=json.dumps(doc, separators=(",", ":")).encode("utf-8"),
         headers=dict(request_headers(request_id, "application/json"), Accept="application/json"),
-        parse=lambda r, attempts, elapsed: parse_score(r, as_torch, attempts, elapsed),
+        parse=lambda r, attempts, elapsed: parse_score(r, as_torch, attempts, elapsed, text_tokens),
     )
 
 
@@ -399,12 +403,15 @@ def parse_compress(response: httpx.Response, as_torch: bool, attempts: int, elap
     )
 
 
-def parse_score(response: httpx.Response, as_torch: bool, attempts: int, elapsed: float) -> ScorePlan:
+def parse_score(response: httpx.Response, as_torch: bool, attempts: int, elapsed: float,
+                text_tokens: int = 0) -> ScorePlan:
     check(response, attempts)
     request_id = response.headers.get("x-request-id")
     try:
         doc = response.json()
-        counts = Counts.from_mapping(doc)
+        c = Counts.from_mapping(doc)
+        # A plan merges nothing yet: which anchors merge depends on the embeddings.
+        counts = replace(c, total=c.total + text_tokens, kept=c.kept + text_tokens, merged=None)
         keep = np.asarray(doc["audio_keep"], dtype=np.int64).reshape(-1)
         mask = np.zeros(counts.total_audio, dtype=bool)
         mask[keep] = True

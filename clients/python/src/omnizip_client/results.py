@@ -13,7 +13,10 @@ __all__ = ["Counts", "CompressResult", "ScorePlan"]
 
 @dataclass(frozen=True)
 class Counts:
-    """Token counts. ``total``/``kept`` include text tokens (interleaved layout)."""
+    """Token counts. ``total``/``kept`` include text tokens (interleaved layout, or a score
+    request whose layout came from ``input_ids``). ``merged`` is the number of anchors the merge
+    changed; ``None`` from ``/v1/score``, which cannot know it: which anchors receive merges
+    depends on the embeddings' audio-video similarity."""
 
     total: int
     kept: int
@@ -21,7 +24,7 @@ class Counts:
     kept_audio: int
     total_video: int
     kept_video: int
-    merged: int = 0
+    merged: Optional[int] = 0
 
     @classmethod
     def from_mapping(cls, m: Mapping[str, Any]) -> "Counts":

@@ -32,8 +32,8 @@ import tempfile
 import time
 import urllib.request
 
-DIRECTIVE = re.compile(r"^<!--\s*check:\s*(\w[\w-]*)(.*?)-->\s*$")
-FENCE = re.compile(r"^```(\S*)\s*$")
+DIRECTIVE = re.compile(r"^\s*<!--\s*check:\s*(\w[\w-]*)(.*?)-->\s*$")
+FENCE = re.compile(r"^\s*```(\S*)\s*$")  # also inside list items
 PORT = 8080
 VENVS = {"client": ".venv-client", "vllm": ".venv-vllm", "interop": ".venv-interop"}
 
@@ -81,7 +81,7 @@ def blocks_of(repo, rel):
             continue
         start, lang = i, m.group(1)
         j = i + 1
-        while j < len(lines) and not lines[j].startswith("```"):
+        while j < len(lines) and not lines[j].lstrip().startswith("```"):
             j += 1
         k = start - 1
         while k >= 0 and not lines[k].strip():
@@ -89,7 +89,9 @@ def blocks_of(repo, rel):
         d = DIRECTIVE.match(lines[k]) if k >= 0 else None
         mode, args = (d.group(1), d.group(2)) if d else (None, "")
         args = [args.strip()] if mode == "skip" else shlex.split(args)
-        out.append(Block(rel, start + 1, lang, "\n".join(lines[start + 1:j]), mode, args))
+        indent = len(lines[start]) - len(lines[start].lstrip())
+        body = [line[indent:] if line[:indent].isspace() else line for line in lines[start + 1:j]]
+        out.append(Block(rel, start + 1, lang, "\n".join(body), mode, args))
         i = j + 1
     return out
 

@@ -177,3 +177,31 @@ def test_apply_rejects_split_results() -> None:
         apply(split, np.zeros((12, 4), dtype=np.float32))
 
 
+
+
+def test_slice_deepstack_keeps_the_rows_of_kept_visual_tokens() -> None:
+    """Hand case: 8 tokens, visual at 1, 2, 5, 6 (rows 0..3); keep 0, 2, 5, 7 -> visual rows 1, 2."""
+    from omnizip_client import slice_deepstack
+
+    keep = np.array([1, 0, 1, 0, 0, 1, 0, 1], dtype=bool)
+    visual = np.array([[0, 1, 1, 0, 0, 1, 1, 0]], dtype=bool)
+    levels = [np.arange(4 * 3, dtype=np.float32).reshape(4, 3) + 100 * i for i in range(2)]
+    mask, rows = slice_deepstack(keep, visual, levels)
+    assert mask.tolist() == [[False, True, True, False]]
+    assert [r.tolist() for r in rows] == [levels[0][[1, 2]].tolist(), levels[1][[1, 2]].tolist()]
+    with pytest.raises(ValueError, match="covers 7 tokens"):
+        slice_deepstack(keep, visual[:, :7], levels)
+    with pytest.raises(ValueError, match="3 rows for 4 visual tokens"):
+        slice_deepstack(keep, visual, [levels[0][:3]])
+
+
+def test_slice_deepstack_torch() -> None:
+    torch = pytest.importorskip("torch")
+    from omnizip_client import slice_deepstack
+
+    keep = torch.tensor([1, 0, 1, 0, 0, 1, 0, 1], dtype=torch.bool)
+    visual = torch.tensor([[0, 1, 1, 0, 0, 1, 1, 0]], dtype=torch.bool)
+    level = torch.arange(12, dtype=torch.bfloat16).reshape(4, 3)
+    mask, rows = slice_deepstack(keep, visual, [level])
+    assert torch.equal(mask, visual[:, keep]) and torch.equal(rows[0], level[1:3])
+    assert rows[0].dtype == torch.bfloat16

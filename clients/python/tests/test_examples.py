@@ -36,6 +36,11 @@ def test_integration_demo(server: Any) -> None:
     assert "all integration checks passed" in text
 
 
+def test_qwen3_integration_demo(server: Any) -> None:
+    text = _run(str(EXAMPLES / "qwen3_omni_integration.py"), "--url", server.url)
+    assert "all integration checks passed" in text and "8 one-grid runs" in text
+
+
 def test_parity_helper_is_strict(client: Any) -> None:
     """Guard against a parity check that passes anything: a flipped mask must fail it."""
     import pytest

@@ -2,12 +2,13 @@
 
 - :class:`Client` / :class:`AsyncClient`: ``compress``, ``score``, ``info``, ``ready``...
 - :mod:`budget`: the exact-count budget from sizes alone (``/v1/budget`` without a round trip).
-- :func:`apply`: slice the prefill inputs (embeddings, attention mask, M-RoPE position ids).
+- :func:`apply`: slice the prefill inputs (embeddings, attention mask, M-RoPE position ids);
+  :func:`slice_deepstack`: Qwen3-Omni's visual mask and DeepStack rows likewise.
 - :func:`omnizip`: drop-in for the reference ``omnizip(...)``, computed by the server.
 """
 
 from .address import ServerAddress
-from .apply import Applied, apply, write_merged
+from .apply import Applied, apply, slice_deepstack, write_merged
 from . import budget
 from .async_client import AsyncClient
 from .budget import Budget
@@ -50,6 +51,7 @@ __all__ = [
     "TimeoutError",
     "TransportError",
     "apply",
+    "slice_deepstack",
     "budget",  # the module: budget.budget(...) sizes placeholders without a round trip
     "default_client",
     "omnizip",

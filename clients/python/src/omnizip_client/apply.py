@@ -21,7 +21,7 @@ import numpy as np
 from .codec import BF16Bits, float32_to_bf16_bits, is_ml_dtypes_bf16, is_torch
 from .results import CompressResult
 
-__all__ = ["Applied", "apply", "write_merged"]
+__all__ = ["Applied", "apply", "slice_deepstack", "write_merged"]
 
 
 class Applied(NamedTuple):
@@ -140,3 +140,27 @@ def write_merged(result: CompressResult, inputs_embeds: Any) -> Any:
     flat = inputs_embeds.reshape(-1, shape[-1])
     flat[merged] = _merged_values(result, inputs_embeds)
     return flat.reshape(shape)
+
+
+def slice_deepstack(keep_mask: Any, visual_pos_masks: Any, deepstack_visual_embeds: Any) -> Tuple[Any, list]:
+    """Qwen3-Omni's DeepStack inputs for the kept tokens, as the reference slices them.
+
+    ``keep_mask`` is the prompt's keep mask ``[L]`` (``result.keep_mask``, or the mask the
+    drop-in :func:`omnizip` returns); ``visual_pos_masks`` ``[1, L]`` (or ``[L]``) marks the
+    visual tokens; ``deepstack_visual_embeds`` holds one ``[V, D]`` tensor per DeepStack level,
+    a row per visual token in prompt order. Returns ``visual_pos_masks[..., keep]`` and each
+    level's rows of the kept visual tokens, same kinds and devices.
+    """
+    keep = _np(keep_mask).astype(bool).reshape(-1)
+    visual = _np(visual_pos_masks).astype(bool).reshape(-1)
+    if visual.size != keep.size:
+        raise ValueError(f"visual_pos_masks covers {visual.size} tokens, the keep mask {keep.size}")
+    kept_visual = keep[visual]
+    out = []
+    for level in deepstack_visual_embeds:
+        if level.shape[0] != kept_visual.size:
+            raise ValueError(f"a DeepStack level has {level.shape[0]} rows for {kept_visual.size} visual tokens")
+        out.append(level[_as_torch(kept_visual, level.device)] if is_torch(level) else np.asarray(level)[kept_visual])
+    if is_torch(visual_pos_masks):
+        return visual_pos_masks[..., _as_torch(keep, visual_pos_masks.device)], out
+    return np.asarray(visual_pos_masks)[..., keep], out

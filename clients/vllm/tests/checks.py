@@ -54,6 +54,20 @@ def sidecar_keep_mask(full_prompt: Any, call: Dict[str, Any], cfg: Any) -> torch
     return keep
 
 
+def maximal_runs(ids: torch.Tensor, audio_id: int, video_id: int) -> Tuple[List[int], List[int]]:
+    """(audio run lengths, video run lengths) of a prompt: its maximal runs of one modality."""
+    runs: Dict[int, List[int]] = {audio_id: [], video_id: []}
+    last = None
+    for t in ids.tolist():
+        if t in runs:
+            if t == last:
+                runs[t][-1] += 1
+            else:
+                runs[t].append(1)
+        last = t
+    return runs[audio_id], runs[video_id]
+
+
 def decode_position_rule(mode: str, full_prompt: Any, compressed_len: int) -> Callable[[int], int]:
     full_max = int(full_prompt.position_ids.max())
     if mode == "reference":  # the reference's generate(): L + t + rope_deltas == max + 1 + t
@@ -80,9 +94,9 @@ class Run:
     """One request through an engine, and what it should equal."""
 
     def __init__(self, engine: Engine, clip: Dict[str, Any], reference: Any, full_prompt: Any, hf_compressed: Any,
-                 client: Any, mode: str, label: str) -> None:
+                 client: Any, mode: str, label: str, request: Any = None) -> None:
         calls_before = len(engine.model.omnizip_calls)
-        self.out = engine.generate(vllm_request(clip), max_tokens=STEPS)
+        self.out = engine.generate(request or vllm_request(clip), max_tokens=STEPS)
         self.new_calls = len(engine.model.omnizip_calls) - calls_before
         self.call = engine.model.omnizip_calls[-1]
         # The tensors of that call: the recorder must have seen the very call the plugin logged.
@@ -142,7 +156,10 @@ class Run:
         text = full.length - n_audio - n_video
         grid = full.video_grid_thw[0].tolist()
         per_frame = (grid[1] // 2) * (grid[2] // 2)
-        b = budget([50] * 4, [2 * per_frame] * 4, per_frame)
+        # The runs as transformers laid the full prompt out, the parameters the plugin sent.
+        audio_runs, video_runs = maximal_runs(full.input_ids[0], cfg.audio_token_id, cfg.video_token_id)
+        params = {k: v for k, v in self.sent.params.items() if k != "video_budget"}
+        b = budget(audio_runs, video_runs, per_frame, **params)
         assert len(self.prompt_ids) == text + b.kept_audio + b.video_target + b.short_video == self.hf.length
         prompt = torch.tensor(self.prompt_ids)
         assert int((prompt == cfg.audio_token_id).sum()) == b.kept_audio

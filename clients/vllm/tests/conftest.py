@@ -138,14 +138,14 @@ class SidecarCall:
 
 
 class SidecarRecorder:
-    """Wraps ``omnizip_vllm.model.compress_split`` while an engine lives and keeps copies of
+    """Wraps ``omnizip_vllm.thinker.compress_split`` while an engine lives and keeps copies of
     every call's tensors and answer. model.py calls it by its module-global name and the
     engines run in this process, so the plugin itself needs no test hook (and production
     keeps nothing). A plugin that stopped calling it through that name would leave
     ``calls`` empty, and the checks fail on that rather than pass."""
 
     def __init__(self) -> None:
-        import omnizip_vllm.model as model
+        import omnizip_vllm.thinker as model
 
         self.calls: List[SidecarCall] = []
         self._module, self._original = model, model.compress_split
@@ -166,13 +166,14 @@ class Engine:
     """An in-process LLM with the plugin, what it sent to the sidecar, and what its language
     model saw."""
 
-    def __init__(self, model_dir: Path, url: str, omnizip: Dict[str, Any], **engine_args: Any) -> None:
+    def __init__(self, model_dir: Path, url: str, omnizip: Dict[str, Any],
+                 architecture: str = "OmniZipQwen2_5OmniThinker", **engine_args: Any) -> None:
         from vllm import LLM
 
         self.recorder = SidecarRecorder()
         args = dict(ENGINE_DEFAULTS, **engine_args)
         try:
-            self.llm = LLM(model=str(model_dir), hf_overrides={"architectures": ["OmniZipQwen2_5OmniThinker"],
+            self.llm = LLM(model=str(model_dir), hf_overrides={"architectures": [architecture],
                                                                "omnizip": dict(url=url, **omnizip)}, **args)
         except BaseException:
             self.recorder.close()
@@ -186,8 +187,12 @@ class Engine:
     def _record(self, module: Any, args: tuple, kwargs: dict) -> None:
         positions = args[1] if len(args) > 1 else kwargs.get("positions")
         embeds = args[3] if len(args) > 3 else kwargs.get("inputs_embeds")
-        self.forwards.append({"positions": positions.detach().clone(),
-                              "inputs_embeds": None if embeds is None else embeds.detach().clone()})
+        record = {"positions": positions.detach().clone(),
+                  "inputs_embeds": None if embeds is None else embeds.detach().clone()}
+        deepstack = getattr(module, "deepstack_input_embeds", None)  # Qwen3-Omni: set for this step
+        if deepstack and embeds is not None:
+            record["deepstack"] = torch.stack([level[:embeds.shape[0]].detach().clone() for level in deepstack])
+        self.forwards.append(record)
 
     def generate(self, request: Dict[str, Any], max_tokens: int = 8):
         """Greedy; with the two best raw logprobs of every step (their gap is the logit gap)."""
@@ -199,17 +204,21 @@ class Engine:
 
     def prefill(self, prompt_len: int) -> Dict[str, torch.Tensor]:
         """Positions [3, K] and embeddings [K, D] of the prompt, joined across prefill chunks."""
-        positions, embeds, seen = [], [], 0
+        positions, embeds, deepstack, seen = [], [], [], 0
         for f in self.forwards:
             if seen >= prompt_len:
                 break
             n = min(f["positions"].shape[-1], prompt_len - seen)
             positions.append(f["positions"][..., :n])
             embeds.append(f["inputs_embeds"][:n])
+            if "deepstack" in f:
+                deepstack.append(f["deepstack"][:, :n])
             seen += n
         assert seen == prompt_len, f"recorded {seen} prefill tokens, the prompt has {prompt_len}"
-        return {"positions": torch.cat(positions, dim=-1), "inputs_embeds": torch.cat(embeds),
-                "chunks": len(positions)}
+        out = {"positions": torch.cat(positions, dim=-1), "inputs_embeds": torch.cat(embeds), "chunks": len(positions)}
+        if deepstack:
+            out["deepstack"] = torch.cat(deepstack, dim=1)
+        return out
 
     def decode_positions(self, prompt_len: int) -> List[int]:
         """Position (all three axes) of each token fed after the prefill."""

@@ -21,12 +21,23 @@ print("LOADED")
 """
 
 
-def test_model_load_fails_when_sidecar_is_not_ready(model_dir):
+@pytest.fixture(scope="module")
+def q3_dir(tmp_path_factory):
+    import tiny_qwen3_model
+
+    out = tmp_path_factory.mktemp("tiny-qwen3-omni-failures")
+    tiny_qwen3_model.build(out)
+    return out
+
+
+@pytest.mark.parametrize("architecture", ["OmniZipQwen2_5OmniThinker", "OmniZipQwen3OmniMoeThinker"])
+def test_model_load_fails_when_sidecar_is_not_ready(request, architecture):
     """The model checks /readyz while loading: no sidecar, no engine, and the error names the URL."""
+    model_dir = request.getfixturevalue("model_dir" if "Qwen2_5" in architecture else "q3_dir")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{s.getsockname()[1]}"  # closed again: nobody listens
-    overrides = {"architectures": ["OmniZipQwen2_5OmniThinker"], "omnizip": {"url": url, "startup_timeout": 1}}
+    overrides = {"architectures": [architecture], "omnizip": {"url": url, "startup_timeout": 1}}
     env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE="1", VLLM_ENABLE_V1_MULTIPROCESSING="0")
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(model_dir), json.dumps(overrides)], env=env,
                           capture_output=True, text=True, timeout=300)

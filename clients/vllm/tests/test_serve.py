@@ -1,4 +1,5 @@
-"""`vllm serve` with the plugin answers an OpenAI chat request carrying a video with audio."""
+"""`vllm serve` with the plugin answers an OpenAI chat request carrying a video with audio, for
+each supported model (the tiny Qwen2.5-Omni and Qwen3-Omni)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
 from omnizip_client.budget import budget
-from omnizip_vllm.positions import span_layout
+from omnizip_vllm.positions import span_layout, span_layout_qwen3
 
 import media
+import tiny_qwen3_model
 from conftest import METRICS
+from hf_reference_qwen3 import PARAMS as QWEN3_PARAMS
 
 pytestmark = pytest.mark.vllm
 
@@ -29,8 +33,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture(scope="module", params=["qwen2.5-omni", "qwen3-omni"])
+def served(request, model_dir, tmp_path_factory):
+    """The model served, its architecture, and how its span is laid out (1 s per temporal
+    grid: the mp4 is 2 fps) and compressed by default."""
+    if request.param == "qwen2.5-omni":
+        return SimpleNamespace(name=request.param, dir=model_dir, architecture="OmniZipQwen2_5OmniThinker",
+                               layout=lambda grid, audio: span_layout(grid, 1.0, audio), params={})
+    out = tmp_path_factory.mktemp("tiny-qwen3-omni-serve")
+    tiny_qwen3_model.build(out)
+    return SimpleNamespace(name=request.param, dir=out, architecture="OmniZipQwen3OmniMoeThinker",
+                           layout=lambda grid, audio: span_layout_qwen3(grid, 1.0, audio), params=QWEN3_PARAMS)
+
+
 @pytest.fixture(scope="module")
-def own_sidecar(omnizip_bin):
+def own_sidecar(omnizip_bin, served):
     """The server's own sidecar: the last test stops it."""
     from omnizip_client.local_server import LocalServer
 
@@ -40,11 +57,11 @@ def own_sidecar(omnizip_bin):
 
 
 @pytest.fixture(scope="module")
-def server(model_dir, own_sidecar, tmp_path_factory):
+def server(served, own_sidecar, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve")
     port = free_port()
-    overrides = {"architectures": ["OmniZipQwen2_5OmniThinker"], "omnizip": {"url": own_sidecar.url}}
-    command = [str(Path(sys.executable).parent / "vllm"), "serve", str(model_dir),
+    overrides = {"architectures": [served.architecture], "omnizip": {"url": own_sidecar.url}}
+    command = [str(Path(sys.executable).parent / "vllm"), "serve", str(served.dir),
                "--hf-overrides", json.dumps(overrides), "--host", "127.0.0.1", "--port", str(port),
                "--dtype", "float32", "--max-model-len", "2048", "--max-num-seqs", "1", "--enforce-eager",
                "--limit-mm-per-prompt", json.dumps({"audio": 1, "video": 1, "image": 0}),
@@ -92,8 +109,8 @@ def chat_body(server, model_dir):
     }
 
 
-def test_serve_answers_chat_with_video_and_audio(server, model_dir):
-    body = chat_body(server, model_dir)
+def test_serve_answers_chat_with_video_and_audio(server, served):
+    body = chat_body(server, served.dir)
     r = httpx.post(server["url"] + "/v1/chat/completions", json=body, timeout=120, trust_env=False)
     log = (server["tmp"] / "serve.log").read_text(errors="replace")
     assert r.status_code == 200, f"{r.status_code} {r.text}\n{log[-4000:]}"
@@ -108,22 +125,23 @@ def test_serve_answers_chat_with_video_and_audio(server, model_dir):
     # the prompt vLLM served is the compressed one, sized by the exact budget
     assert call["kept_audio"] + call["kept_video"] == call["kept_span_tokens"] - 2
     per_frame = 140  # 112 x 168 frames scaled to >= 128*28*28 pixels: 20 x 28 patches
-    layout = span_layout((call["total_video"] // per_frame, 20, 28), 1.0, call["total_audio"])
-    b = budget(*layout.runs(), per_frame)
+    layout = served.layout((call["total_video"] // per_frame, 20, 28), call["total_audio"])
+    b = budget(*layout.runs(), per_frame, **served.params)
     assert (call["kept_audio"], call["kept_video"]) == (b.kept_audio, b.kept_video)
     prompt_tokens = answer["usage"]["prompt_tokens"]
     uncompressed = prompt_tokens - call["kept_span_tokens"] + call["span_tokens"]
-    METRICS["vllm serve: prompt tokens before -> after compression"] = f"{uncompressed} -> {prompt_tokens}"
-    METRICS["vllm serve: sidecar call (wall, in vLLM) / server compress"] = (
+    METRICS[f"vllm serve {served.name}: prompt tokens before -> after compression"] = (
+        f"{uncompressed} -> {prompt_tokens}")
+    METRICS[f"vllm serve {served.name}: sidecar call (wall, in vLLM) / server compress"] = (
         f"{call['sidecar_ms']:.1f} ms / {call['server_ms']} ms")
 
 
-def test_serve_request_fails_clearly_when_sidecar_is_down(server, model_dir, own_sidecar):
+def test_serve_request_fails_clearly_when_sidecar_is_down(server, served, own_sidecar):
     """The request gets an error naming the sidecar; the server stays up."""
     url = own_sidecar.url
     own_sidecar.stop()
-    r = httpx.post(server["url"] + "/v1/chat/completions", json=chat_body(server, model_dir), timeout=120,
+    r = httpx.post(server["url"] + "/v1/chat/completions", json=chat_body(server, served.dir), timeout=120,
                    trust_env=False)
     assert r.status_code >= 400 and url in r.text and "not ready" in r.text, r.text
-    METRICS["vllm serve, sidecar down"] = f"HTTP {r.status_code}: {r.json()['error']['message'][:150]}"
+    METRICS[f"vllm serve {served.name}, sidecar down"] = f"HTTP {r.status_code}: {r.json()['error']['message'][:150]}"
     assert httpx.get(server["url"] + "/health", timeout=5, trust_env=False).status_code == 200

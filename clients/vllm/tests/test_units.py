@@ -86,6 +86,37 @@ def test_config_from_overrides_and_env():
     assert OmniZipConfig().cache_key() != OmniZipConfig(rho_video=0.7).cache_key()
 
 
+def test_config_defaults_follow_the_architecture():
+    """Each architecture starts from its model's paper defaults; what the overrides set wins."""
+    from types import SimpleNamespace
+
+    def hf(arch, omnizip=None):
+        return SimpleNamespace(architectures=[arch], omnizip=omnizip)
+
+    q25 = OmniZipConfig.from_hf_config(hf("OmniZipQwen2_5OmniThinker"))
+    q3 = OmniZipConfig.from_hf_config(hf("OmniZipQwen3OmniMoeThinker"))
+    assert (q25.rho_audio, q25.rho_video, q25.contextual_ratio, q25.g) == (0.3, 0.6, 0.05, 3)
+    assert (q3.rho_audio, q3.rho_video, q3.contextual_ratio, q3.g) == (0.4, 0.7, 0.05, 3)
+    assert OmniZipConfig.from_hf_config(hf("OmniZipQwen3OmniMoeThinker", {"rho_video": 0.5})).rho_video == 0.5
+    assert q3.score_dtype == "float32"
+    assert OmniZipConfig.from_mapping({"score_dtype": "model"}, env={}).score_dtype == "model"
+    with pytest.raises(ValueError, match="score_dtype"):
+        OmniZipConfig.from_mapping({"score_dtype": "bf16"}, env={})
+    # What changes the encoder output changes a fused item's hash.
+    assert q3.cache_key() != q25.cache_key()
+    assert q3.cache_key() != OmniZipConfig.from_mapping({"score_dtype": "model", "rho_audio": 0.4, "rho_video": 0.7},
+                                                        env={}).cache_key()
+
+
+def test_sampled_fps_from_video_metadata():
+    from omnizip_vllm.qwen3 import sampled_fps
+
+    assert sampled_fps({"fps": 2.0, "frames_indices": list(range(16))}) == 2.0
+    assert sampled_fps({"fps": 30.0, "frames_indices": list(range(0, 240, 15))}) == 2.0  # every 15th of 30 fps
+    assert sampled_fps({"fps": 25.0}) == 25.0
+    assert sampled_fps({"duration": 8.0}) is None and sampled_fps(None) is None
+
+
 def test_config_takes_a_unix_socket_url():
     """The sidecar may share a Unix socket with vLLM (deploy/overlays/sidecar): same setting."""
     cfg = OmniZipConfig.from_mapping({}, env={"OMNIZIP_URL": "unix:///run/omnizip/omnizip.sock"})

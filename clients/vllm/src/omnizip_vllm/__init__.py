@@ -1,4 +1,4 @@
-"""omnizip-vllm: OmniZip token compression (arXiv 2511.14582) for Qwen2.5-Omni in vLLM.
+"""omnizip-vllm: OmniZip token compression (arXiv 2511.14582) for Qwen2.5-Omni and Qwen3-Omni in vLLM.
 
 Installed, vLLM loads :func:`register` through the ``vllm.general_plugins`` entry point in
 every process. Enable it per model with::
@@ -6,13 +6,13 @@ every process. Enable it per model with::
     vllm serve MODEL --hf-overrides '{"architectures": ["OmniZipQwen2_5OmniThinker"],
                                       "omnizip": {"url": "http://127.0.0.1:8080"}}'
 
-(see README.md for the parameters).
+(``OmniZipQwen3OmniMoeThinker`` for Qwen3-Omni; see README.md for the parameters).
 """
 
-from .config import ARCHITECTURE, OmniZipConfig
+from .config import ARCHITECTURE, ARCHITECTURE_QWEN3, OmniZipConfig
 
 __version__ = "0.1.0"
-__all__ = ["ARCHITECTURE", "OmniZipConfig", "register", "__version__"]
+__all__ = ["ARCHITECTURE", "ARCHITECTURE_QWEN3", "OmniZipConfig", "register", "__version__"]
 
 
 def register() -> None:
@@ -21,6 +21,9 @@ def register() -> None:
 
     from .runner_patch import patch_cpu_model_runner
 
-    if ARCHITECTURE not in ModelRegistry.get_supported_archs():
+    supported = ModelRegistry.get_supported_archs()
+    if ARCHITECTURE not in supported:
         ModelRegistry.register_model(ARCHITECTURE, "omnizip_vllm.model:OmniZipQwen2_5OmniThinker")
+    if ARCHITECTURE_QWEN3 not in supported:
+        ModelRegistry.register_model(ARCHITECTURE_QWEN3, "omnizip_vllm.qwen3:OmniZipQwen3OmniMoeThinker")
     patch_cpu_model_runner()

@@ -13,11 +13,19 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping, Optional
 
 from omnizip_client import DEFAULT_URL, ServerAddress
+from omnizip_client.models import MODELS
 
-__all__ = ["ARCHITECTURE", "OmniZipConfig", "POSITION_MODES", "SUPPORTED_VLLM"]
+__all__ = ["ARCHITECTURE", "ARCHITECTURES", "OmniZipConfig", "POSITION_MODES", "SCORE_DTYPES", "SUPPORTED_VLLM"]
 
-#: The architecture name to put in ``--hf-overrides '{"architectures": [...]}'``.
+#: The architecture names to put in ``--hf-overrides '{"architectures": [...]}'``, each with the
+#: model preset (``omnizip_client.MODELS``) whose paper defaults it starts from.
 ARCHITECTURE = "OmniZipQwen2_5OmniThinker"
+ARCHITECTURE_QWEN3 = "OmniZipQwen3OmniMoeThinker"
+ARCHITECTURES = {ARCHITECTURE: "qwen2.5-omni", ARCHITECTURE_QWEN3: "qwen3-omni"}
+#: What Qwen3-Omni's windowed audio scores are computed in: float32 (deterministic, keeps the
+#: ranking), or the model dtype as the reference does (bf16 collapses a window's scores to a
+#: few values, so ties decide much of the selection).
+SCORE_DTYPES = ("float32", "model")
 #: vLLM releases whose internals the plugin was written and tested against (checked at load).
 SUPPORTED_VLLM = ((0, 32), (0, 33))  # >= 0.32, < 0.33
 #: Decoding positions: see README.md, "Decoding positions".
@@ -41,6 +49,8 @@ class OmniZipConfig:
     retries: int = 3
     #: How long model loading waits for the sidecar's /readyz before failing.
     startup_timeout: float = 60.0
+    #: Qwen3-Omni only (Qwen2.5-Omni's reference already scores in float32): see SCORE_DTYPES.
+    score_dtype: str = "float32"
 
     def __post_init__(self) -> None:
         for name in ("rho_audio", "rho_video", "contextual_ratio"):
@@ -51,6 +61,8 @@ class OmniZipConfig:
             raise ValueError(f"omnizip.g must be a non-negative integer, got {self.g!r}")
         if self.positions not in POSITION_MODES:
             raise ValueError(f"omnizip.positions must be one of {POSITION_MODES}, got {self.positions!r}")
+        if self.score_dtype not in SCORE_DTYPES:
+            raise ValueError(f"omnizip.score_dtype must be one of {SCORE_DTYPES}, got {self.score_dtype!r}")
         if not self.url:
             raise ValueError("omnizip.url is empty")
         try:
@@ -59,14 +71,19 @@ class OmniZipConfig:
             raise ValueError(f"omnizip.url: {exc}") from None
 
     @classmethod
-    def from_mapping(cls, values: Optional[Mapping[str, Any]], env: Optional[Mapping[str, str]] = None) -> "OmniZipConfig":
-        """``values`` from ``hf_overrides["omnizip"]``; ``url`` falls back to ``$OMNIZIP_URL``."""
+    def from_mapping(cls, values: Optional[Mapping[str, Any]], env: Optional[Mapping[str, str]] = None,
+                     model: str = "qwen2.5-omni") -> "OmniZipConfig":
+        """``values`` from ``hf_overrides["omnizip"]`` over ``model``'s paper defaults; ``url``
+        falls back to ``$OMNIZIP_URL``."""
         env = os.environ if env is None else env
         values = dict(values or {})
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown omnizip parameter(s) {unknown}; known: {sorted(known)}")
+        preset = MODELS[model]
+        for name in ("rho_audio", "rho_video", "contextual_ratio", "g"):
+            values.setdefault(name, preset[name])
         if not values.get("url") and env.get("OMNIZIP_URL"):
             values["url"] = env["OMNIZIP_URL"]
         if "positions" in values:
@@ -81,8 +98,10 @@ class OmniZipConfig:
 
     @classmethod
     def from_hf_config(cls, hf_config: Any) -> "OmniZipConfig":
-        """From the top-level HF config that ``--hf-overrides`` updated."""
-        return cls.from_mapping(getattr(hf_config, "omnizip", None))
+        """From the top-level HF config that ``--hf-overrides`` updated; the defaults are those of
+        the model its (overridden) architecture names."""
+        names = [a for a in (getattr(hf_config, "architectures", None) or []) if a in ARCHITECTURES]
+        return cls.from_mapping(getattr(hf_config, "omnizip", None), model=ARCHITECTURES[names[0]] if names else "qwen2.5-omni")
 
     def params(self) -> dict:
         """The compression parameters sent to the sidecar on every call."""
@@ -91,7 +110,7 @@ class OmniZipConfig:
 
     def cache_key(self) -> str:
         """Part of a joint item's hash: what changes the encoder output must change the hash."""
-        blob = json.dumps({"format": "omnizip-vllm/1", **self.params()}, sort_keys=True)
+        blob = json.dumps({"format": "omnizip-vllm/1", **self.params(), "score_dtype": self.score_dtype}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def describe(self) -> str:

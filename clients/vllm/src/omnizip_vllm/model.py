@@ -18,15 +18,9 @@ span keeps its uncompressed positions (computed in ``get_mrope_input_positions``
 
 from __future__ import annotations
 
-import json
-import os
-import threading
-from collections import deque
-from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-import numpy as np
 import torch
-from vllm.logger import init_logger
 from vllm.model_executor.models.interfaces import SupportsMultiModal
 from vllm.model_executor.models.qwen2_5_omni_thinker import (
     Qwen2_5OmniThinkerDummyInputsBuilder,
@@ -35,61 +29,27 @@ from vllm.model_executor.models.qwen2_5_omni_thinker import (
 )
 from vllm.multimodal import MULTIMODAL_REGISTRY
 
-from .config import OmniZipConfig, SUPPORTED_VLLM
-from .positions import (POSITION_CHANNELS, SpanLayout, audio_token_count, decode_delta, decode_positions,
-                        encode_positions, is_joint, item_float, layout_for, prompt_positions)
-from .processor import OmniZipProcessor, span_budget
+from .positions import audio_token_count, is_joint, item_float, layout_for, prompt_positions
+from .processor import OmniZipProcessor
 from .scores import QKCapture, audio_scores
-from .sidecar import SidecarError, compress_split, make_client, wait_ready
-
-logger = init_logger("vllm." + __name__)  # under "vllm": vLLM's log handler and level
+from .thinker import OmniZipThinker, check_vllm_version
 
 __all__ = ["OmniZipQwen2_5OmniThinker", "check_vllm_version"]
 
 
-def check_vllm_version() -> str:
-    """The running vLLM version; raises unless it is in ``SUPPORTED_VLLM`` (override with
-    OMNIZIP_VLLM_ALLOW_UNSUPPORTED=1)."""
-    import vllm
-
-    version = vllm.__version__
-    try:
-        major_minor = tuple(int(x) for x in version.split(".")[:2])
-    except ValueError:
-        major_minor = (0, 0)
-    low, high = SUPPORTED_VLLM
-    if not low <= major_minor < high and os.environ.get("OMNIZIP_VLLM_ALLOW_UNSUPPORTED") != "1":
-        raise RuntimeError(f"omnizip-vllm supports vLLM >= {low[0]}.{low[1]}, < {high[0]}.{high[1]}; this is {version} "
-                           "(set OMNIZIP_VLLM_ALLOW_UNSUPPORTED=1 to try anyway)")
-    return version
-
-
 @MULTIMODAL_REGISTRY.register_processor(OmniZipProcessor, info=Qwen2_5OmniThinkerProcessingInfo,
                                         dummy_inputs=Qwen2_5OmniThinkerDummyInputsBuilder)
-class OmniZipQwen2_5OmniThinker(Qwen2_5OmniThinkerForConditionalGeneration):
-    # vLLM's runners call recompute_mrope_positions only for models that declare pruning and
-    # only when multimodal pruning is enabled (see __init__ and runner_patch).
-    supports_multimodal_pruning = True
-    # OmniZip ignores --video-pruning-method/--video-pruning-rate: accept any method.
-    supported_video_pruning_methods = ()
-
+class OmniZipQwen2_5OmniThinker(OmniZipThinker, Qwen2_5OmniThinkerForConditionalGeneration):
     def __init__(self, *, vllm_config: Any, prefix: str = "") -> None:
         version = check_vllm_version()
         super().__init__(vllm_config=vllm_config, prefix=prefix)
-        self.omnizip = OmniZipConfig.from_hf_config(vllm_config.model_config.hf_config)
-        if self.omnizip.positions == "unpruned-delta" and getattr(vllm_config, "use_v2_model_runner", False):
-            raise RuntimeError("omnizip.positions='unpruned-delta' needs vLLM's V1 model runner "
-                               "(VLLM_USE_V2_MODEL_RUNNER=0); 'reference' works with both")
-        _enable_position_recompute(vllm_config)
         self.hidden_size = int(self.config.text_config.hidden_size)
         self._qk = QKCapture(self.audio_tower.layers[-1].self_attn)
-        self._lock = threading.Lock()
-        #: The last sidecar calls (sizes, timings, request id, packed keep masks), newest last.
-        self.omnizip_calls: Deque[Dict[str, Any]] = deque(maxlen=64)
-        self._stats_path = os.environ.get("OMNIZIP_VLLM_STATS")
-        wait_ready(self.omnizip.url, self.omnizip.startup_timeout)
-        self._client = make_client(self.omnizip.url, self.omnizip.timeout, self.omnizip.retries)
-        logger.info("OmniZip (vLLM %s): sidecar %s is ready; %s", version, self.omnizip.url, self.omnizip.describe())
+        self._init_omnizip(vllm_config, version, audio_id=self.config.audio_token_index,
+                           video_id=self.config.video_token_index, row_width=self.hidden_size)
+        if self.omnizip.score_dtype != "float32":
+            raise ValueError("omnizip.score_dtype applies to Qwen3-Omni only: Qwen2.5-Omni's reference scores "
+                             "in float32 already")
 
     # -- encoders + sidecar -----------------------------------------------------------------
 
@@ -122,60 +82,6 @@ class OmniZipQwen2_5OmniThinker(Qwen2_5OmniThinkerForConditionalGeneration):
             out.append(self._compress(audio_embeds[i], video_embeds[i], scores[i], layout))
         return tuple(out)
 
-    def _compress(self, audio: torch.Tensor, video: torch.Tensor, scores: torch.Tensor,
-                  layout: SpanLayout) -> torch.Tensor:
-        cfg = self.omnizip
-        expected = span_budget(layout, cfg)
-        if audio.shape[0] != layout.audio_len or video.shape[0] != layout.video_len or scores.shape[0] != layout.audio_len:
-            raise RuntimeError(f"OmniZip: encoder outputs ({audio.shape[0]} audio, {video.shape[0]} video, "
-                               f"{scores.shape[0]} scores) do not match the span layout "
-                               f"({layout.audio_len} audio, {layout.video_len} video)")
-        audio_runs, video_runs = layout.runs()
-        result, elapsed_ms = compress_split(self._client, audio.detach().cpu(), video.detach().cpu(), scores.cpu(),
-                                            layout.grid_thw, audio_runs, video_runs, cfg.params())
-
-        audio_keep = torch.as_tensor(result.audio_keep, dtype=torch.bool).reshape(-1)
-        video_keep = torch.as_tensor(result.video_keep, dtype=torch.bool).reshape(-1)
-        kept_audio, kept_video = int(audio_keep.sum()), int(video_keep.sum())
-        if (kept_audio, kept_video) != (expected.kept_audio, expected.kept_video):
-            raise SidecarError(cfg.url, "answer does not fit the prompt",
-                               f"kept {kept_audio} audio + {kept_video} video tokens, the prompt was sized for "
-                               f"{expected.kept_audio} + {expected.kept_video} (video_budget=exact); request "
-                               f"{result.request_id}")
-
-        # The reference writes the merged anchors into the audio rows, then slices.
-        audio = audio.clone()
-        merged_index = torch.as_tensor(result.merged_index, dtype=torch.long).reshape(-1)
-        if merged_index.numel():
-            audio[merged_index.to(audio.device)] = torch.as_tensor(result.merged_embeds).to(audio.device, audio.dtype)
-
-        keep = np.empty(layout.length, dtype=bool)
-        keep[layout.is_audio] = audio_keep.numpy()[layout.index[layout.is_audio]]
-        keep[~layout.is_audio] = video_keep.numpy()[layout.index[~layout.is_audio]]
-        rows = np.where(layout.is_audio, layout.index, layout.audio_len + layout.index)[keep]
-        kept_rows = torch.cat([audio, video.to(audio.dtype)])[torch.from_numpy(rows).to(audio.device)]
-        rel = torch.from_numpy(layout.rel[:, keep]).to(audio.device)
-        out = torch.cat([kept_rows, encode_positions(rel, kept_rows.dtype)], dim=1)
-
-        record = dict(request_id=result.request_id, sidecar_ms=round(elapsed_ms, 3),
-                      server_ms=result.timings.get("compress"), attempts=result.attempts,
-                      total_audio=layout.audio_len, kept_audio=kept_audio,
-                      total_video=layout.video_len, kept_video=kept_video,
-                      span_tokens=layout.length + 2, kept_span_tokens=kept_audio + kept_video + 2,
-                      merged=int(merged_index.numel()))
-        if self._stats_path:
-            with open(self._stats_path, "a") as f:
-                f.write(json.dumps(record) + "\n")
-        # Which tokens survived, bit-packed, for inspection (tests compare them with transformers).
-        record["audio_keep"] = np.packbits(audio_keep.numpy())
-        record["video_keep"] = np.packbits(video_keep.numpy())
-        self.omnizip_calls.append(record)
-        logger.info("OmniZip: span %d -> %d tokens (audio %d -> %d, video %d -> %d); sidecar call %.1f ms "
-                    "(server %s ms), request %s", record["span_tokens"], record["kept_span_tokens"],
-                    layout.audio_len, kept_audio, layout.video_len, kept_video, elapsed_ms,
-                    record["server_ms"], result.request_id)
-        return out
-
     # -- merging into the prompt ------------------------------------------------------------
 
     def embed_input_ids(self, input_ids: torch.Tensor, multimodal_embeddings: Any = None, *,
@@ -195,71 +101,4 @@ class OmniZipQwen2_5OmniThinker(Qwen2_5OmniThinkerForConditionalGeneration):
     def get_mrope_input_positions(self, input_tokens: List[int], mm_features: List[Any]) -> Tuple[torch.Tensor, int]:
         if not any(is_joint(f.data) for f in mm_features):
             return super().get_mrope_input_positions(input_tokens, mm_features)
-        pos, full_len, full_max = prompt_positions(input_tokens, mm_features, self.config)
-        positions = torch.from_numpy(pos)
-        # Read back by recompute_mrope_positions (the V1 runner keeps this very tensor).
-        positions.omnizip_full_len = full_len  # type: ignore[attr-defined]
-        positions.omnizip_full_max = full_max  # type: ignore[attr-defined]
-        return positions, self._delta(len(input_tokens), full_len, full_max)
-
-    def _delta(self, length: int, full_len: int, full_max: int) -> int:
-        return decode_delta(self.omnizip.positions, length, full_len, full_max)
-
-    def recompute_mrope_positions(self, input_ids: Any, multimodal_embeddings: Sequence[torch.Tensor],
-                                  mrope_positions: torch.Tensor, num_computed_tokens: int) -> Tuple[list, torch.Tensor, int]:
-        width = self.hidden_size + POSITION_CHANNELS
-        out = [e[:, :self.hidden_size] if e.shape[-1] == width else e for e in multimodal_embeddings]
-        joint = [e for e in multimodal_embeddings if e.shape[-1] == width]
-        # V1 runs this every step of every request (mostly decoding, nothing to do but the delta).
-        length = int(input_ids.shape[0]) if isinstance(input_ids, torch.Tensor) else len(input_ids)
-        if joint:
-            ids = input_ids.tolist() if isinstance(input_ids, torch.Tensor) else input_ids
-            targets, bases = self._joint_targets(ids, num_computed_tokens)
-            used = 0
-            for e in joint:
-                n = e.shape[0]
-                if used + n > len(targets):
-                    raise RuntimeError(f"OmniZip: {used + n} span rows for {len(targets)} span tokens")
-                idx = torch.from_numpy(targets[used:used + n]).to(mrope_positions.device)
-                bos = torch.from_numpy(bases[used:used + n]).to(mrope_positions.device)
-                rel = decode_positions(e[:, self.hidden_size:]).to(mrope_positions.device)
-                mrope_positions[:, idx] = mrope_positions[0, bos].unsqueeze(0) + rel
-                used += n
-        # Set by get_mrope_input_positions on prompts with a fused span (the V1 runner keeps that
-        # tensor). Absent: nothing was compressed, or the V2 runner, which passes a view of its
-        # position buffer ('unpruned-delta' refuses to load there).
-        full_len = getattr(mrope_positions, "omnizip_full_len", length)
-        full_max = getattr(mrope_positions, "omnizip_full_max", None)
-        if full_max is None:
-            full_max = int(mrope_positions.max())
-        return out, mrope_positions, self._delta(length, full_len, full_max)
-
-    def _joint_targets(self, ids: Sequence[int], start: int) -> Tuple[np.ndarray, np.ndarray]:
-        """Prompt indices of fused-span tokens at or after ``start``, in order, and the
-        position index of each one's <|audio_bos|> (the span base)."""
-        cfg = self.config
-        arr = np.asarray(ids, dtype=np.int64)
-        bos = np.flatnonzero(arr == cfg.audio_start_token_id)
-        bos = bos[(bos > 0) & (arr[np.maximum(bos - 1, 0)] == cfg.vision_start_token_id)]
-        media = (arr == cfg.audio_token_index) | (arr == cfg.video_token_index)
-        targets, bases = [], []
-        for b in bos.tolist():
-            end = b + 1
-            while end < arr.size and media[end]:
-                end += 1
-            first = max(b + 1, start)
-            if end > first:
-                targets.append(np.arange(first, end))
-                bases.append(np.full(end - first, b))
-        if not targets:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(targets), np.concatenate(bases)
-
-
-def _enable_position_recompute(vllm_config: Any) -> None:
-    """vLLM's runners call ``recompute_mrope_positions`` only when multimodal pruning is on
-    (``--video-pruning-rate`` > 0). OmniZip always needs it: turn it on (the rate itself is
-    read only by EVS models, not by this one). The CPU runner needs runner_patch as well."""
-    mm = vllm_config.model_config.multimodal_config
-    if mm is not None and not mm.is_multimodal_pruning_enabled():
-        mm.video_pruning_rate = 0.5
+        return self._omnizip_positions(input_tokens, mm_features, prompt_positions)

@@ -40,6 +40,9 @@ __all__ = [
     "Qwen3SpanLayout",
     "qwen3_audio_token_count",
     "span_layout_qwen3",
+    "layout_for_qwen3",
+    "joint_layout_qwen3",
+    "prompt_positions_qwen3",
 ]
 
 #: Trailing channels of a compressed span's encoder output: (t, h, w) relative to the span
@@ -116,6 +119,11 @@ class SpanLayout(_Span):
     index: np.ndarray  # [N] index of each token within its modality
     rel: np.ndarray  # [3, N] int64 positions relative to the span base (all >= 1)
     eos_rel: int  # relative position of <|audio_eos|> and <|vision_eos|>
+
+    @property
+    def rel_from_audio_start(self) -> np.ndarray:
+        """``rel`` from <|audio_bos|>'s position (the base the rows' position channels use)."""
+        return self.rel
 
 
 
@@ -369,6 +377,10 @@ class Qwen3SpanLayout(_Span):
     def vision_end_rel(self) -> int:
         return self.audio_end_rel + 1
 
+    @property
+    def rel_from_audio_start(self) -> np.ndarray:
+        """``rel`` from <|audio_start|>'s position (the base the rows' position channels use)."""
+        return self.rel - 1
 
     def token_ids(self, audio_token_id: int, video_token_id: int) -> np.ndarray:
         """The interior's token ids (span order)."""
@@ -482,3 +494,81 @@ def span_layout_qwen3(
         rel=np.concatenate(rel, axis=1).astype(np.int64),
         audio_end_rel=audio_end,
     )
+
+
+def layout_for_qwen3(thinker_config: Any, grid_thw: Sequence[int], second_per_grid: float,
+                     feature_length: int) -> Qwen3SpanLayout:
+    """The uncompressed Qwen3-Omni span of one video (patch grid) and its audio (mel frames)."""
+    vision, audio = thinker_config.vision_config, thinker_config.audio_config
+    return span_layout_qwen3(
+        grid_thw, second_per_grid, qwen3_audio_token_count(feature_length, audio.n_window),
+        spatial_merge_size=vision.spatial_merge_size,
+        position_id_per_seconds=thinker_config.position_id_per_seconds,
+        temporal_patch_size=vision.temporal_patch_size,
+    )
+
+
+def joint_layout_qwen3(thinker_config: Any, data: Any) -> Qwen3SpanLayout:
+    """The span layout of a fused Qwen3-Omni item (its MultiModalKwargsItem); without a
+    ``second_per_grid_ts`` it is 2.0 s, vLLM's own default."""
+    grid = data["video_grid_thw"].data.reshape(-1).tolist()
+    spg = item_float(data["second_per_grid_ts"].data if "second_per_grid_ts" in data else None, 0, 2.0)
+    feature_length = int(data["audio_feature_lengths"].data.reshape(-1)[0])
+    return layout_for_qwen3(thinker_config, grid, spg, feature_length)
+
+
+def prompt_positions_qwen3(tokens: Sequence[int], features: Sequence[Any],
+                           thinker_config: Any) -> Tuple[np.ndarray, int, int]:
+    """:func:`prompt_positions` for Qwen3-Omni: text, images, standalone audio and video as vLLM's
+    Qwen3-Omni thinker places them (``get_mrope_input_positions``); a fused span as
+    transformers' ``get_rope_index`` placed the uncompressed one (<|audio_start|> right after
+    <|vision_start|>, <|audio_end|> after the last piece, <|vision_end|> one more), its interior
+    a placeholder that the rows' own positions replace."""
+    cfg = thinker_config
+    merge = cfg.vision_config.spatial_merge_size
+    per_second = cfg.position_id_per_seconds
+    length = len(tokens)
+    pos = np.zeros((3, length), dtype=np.int64)
+    cursor, nxt, full_len, full_max = 0, 0, length, -1
+    for f in sorted(features, key=lambda f: f.mm_position.offset):
+        off, n = f.mm_position.offset, f.mm_position.length
+        if off > cursor:
+            pos[:, cursor:off] = nxt + np.arange(off - cursor)
+            nxt += off - cursor
+        if is_joint(f.data):
+            if not (off > 0 and tokens[off - 1] == cfg.vision_start_token_id and off + n < length
+                    and tokens[off + n] == cfg.vision_end_token_id):
+                raise ValueError("a fused Qwen3-Omni span must sit between <|vision_start|> and <|vision_end|>")
+            layout = joint_layout_qwen3(cfg, f.data)
+            base = nxt - 1  # <|vision_start|>
+            pos[:, off] = base + 1
+            pos[:, off + 1:off + n - 1] = base + 2
+            pos[:, off + n - 1] = base + layout.audio_end_rel
+            pos[:, off + n] = base + layout.vision_end_rel
+            nxt = base + layout.vision_end_rel + 1
+            full_len += layout.length - (n - 2)
+            full_max = max(full_max, base + int(layout.rel.max(initial=0)), base + layout.vision_end_rel)
+        else:
+            if f.modality == "audio":
+                block = np.broadcast_to(np.arange(n), (3, n))
+            else:
+                key = "image_grid_thw" if f.modality == "image" else "video_grid_thw"
+                t, h, w = f.data[key].data.reshape(-1).tolist()
+                factor = float(per_second)
+                if f.modality == "video":
+                    spg = item_float(f.data["second_per_grid_ts"].data if "second_per_grid_ts" in f.data else None, 0, 2.0)
+                    factor = spg * per_second
+                block = np.indices((t, h // merge, w // merge))
+                if factor != 1.0:
+                    block[0] = (block[0] * factor).astype(np.int64)
+                block = block.reshape(3, -1)
+            pos[:, off:off + n] = nxt + block
+            eos = int(pos[:, off:off + n].max(initial=nxt - 1)) + 1  # the item's closing token
+            if off + n < length:
+                pos[:, off + n] = eos
+            nxt = eos + 1
+        cursor = off + n + 1
+    if cursor < length:
+        pos[:, cursor:] = nxt + np.arange(length - cursor)
+    full_max = max(full_max, int(pos.max(initial=0)))
+    return pos, full_len, full_max

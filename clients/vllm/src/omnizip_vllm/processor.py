@@ -83,8 +83,8 @@ class OmniZipProcessor(Qwen2_5OmniThinkerMultiModalProcessor):
 
         def replacement(item_idx: int) -> PromptUpdateDetails:
             grid = data["video_grid_thw"][item_idx].tolist()
-            second_per_grid = item_float(data.get("second_per_grid_ts"), item_idx, 1.0)
-            layout = layout_for(thinker, grid, second_per_grid, audio_token_count(feature_lengths[item_idx]))
+            spg = self._second_per_grid(data, hf_processor_mm_kwargs, item_idx)
+            layout = self._layout(thinker, grid, spg, int(feature_lengths[item_idx]))
             kept = span_budget(layout, self.omnizip)
             seq = ([thinker.audio_start_token_id] + [video_id] * kept.kept_video + [audio_id] * kept.kept_audio
                    + [thinker.audio_end_token_id])
@@ -92,6 +92,17 @@ class OmniZipProcessor(Qwen2_5OmniThinkerMultiModalProcessor):
 
         return [PromptReplacement(modality="video", target=[video_id], replacement=replacement)
                 if u.modality == "video" else u for u in updates]
+
+    # What differs between the models (Qwen3-Omni's processor overrides these).
+
+    def _second_per_grid(self, data: Mapping[str, Any], hf_kwargs: Mapping[str, Any], item_idx: int) -> float:
+        return item_float(data.get("second_per_grid_ts"), item_idx, 1.0)
+
+    def _layout(self, thinker: Any, grid: Sequence[int], second_per_grid: float, feature_length: int) -> Any:
+        return layout_for(thinker, grid, second_per_grid, audio_token_count(feature_length))
+
+    def _prompt_positions(self, ids: Sequence[int], features: Sequence[Any]) -> Any:
+        return prompt_positions(ids, features, self.info.get_hf_config())
 
     # -- fusing -----------------------------------------------------------------------------
 
@@ -132,8 +143,8 @@ class OmniZipProcessor(Qwen2_5OmniThinkerMultiModalProcessor):
             before = ids[place.offset - 1] if place.offset > 0 else None
             after = ids[place.offset + place.length] if place.offset + place.length < len(ids) else None
             if before != thinker.vision_start_token_id or after != thinker.vision_end_token_id:
-                raise ValueError("use_audio_in_video needs each video as <|vision_bos|><|VIDEO|><|vision_eos|> "
-                                 "in the prompt (Qwen2.5-Omni's chat template writes that)")
+                raise ValueError("use_audio_in_video needs each video between the vision start and end tokens "
+                                 "in the prompt (the model's chat template writes that)")
             span = torch.tensor(ids[place.offset:place.offset + place.length])
             is_embed = (span == audio_id) | (span == video_id)
             fused.append(MultiModalKwargsItem({**video, **{k: audio[k] for k in AUDIO_KEYS if k in audio}}))
@@ -152,7 +163,7 @@ class OmniZipProcessor(Qwen2_5OmniThinkerMultiModalProcessor):
         ids, places, kwargs = out["prompt_token_ids"], out["mm_placeholders"], out["mm_kwargs"]
         features = [SimpleNamespace(mm_position=place, modality=modality, data=item)
                     for modality in places for place, item in zip(places[modality], kwargs[modality])]
-        _, full_len, full_max = prompt_positions(ids, features, self.info.get_hf_config())
+        _, full_len, full_max = self._prompt_positions(ids, features)
         first = len(ids) + decode_delta("unpruned-delta", len(ids), full_len, full_max)
         if first < 0:
             raise ValueError(f"omnizip.positions='unpruned-delta' would decode this prompt at negative positions "

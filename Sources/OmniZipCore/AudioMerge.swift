@@ -14,6 +14,10 @@ struct AudioMerge {
     let embeddings: [Float]
     /// Per merged anchor: the pooled audio indices it absorbed, highest cross-modal score first.
     let sources: [[Int]]
+    /// Per merged anchor: those sources' cross-modal scores (the softmax's inputs), same order.
+    var scores: [[Float]] { chosen.map { $0.map { crossModal[$0] } } }
+    private let chosen: [[Int]]
+    private let crossModal: [Float]
 
     init(plan: AudioSelection, assignment: [Int], crossModal: [Float], g: Int, rows: TokenRows, pool: WorkerPool) {
         let d = rows.dimension
@@ -33,12 +37,7 @@ struct AudioMerge {
                 prepare: { _ in (Scratch<Float>(d, from: pool.buffers), Scratch<Float>(d, from: pool.buffers)) }
             ) { rowScratch, m in
                 let (anchorRow, memberRow) = (rowScratch.0.base, rowScratch.1.base)
-                let scores = chosen[m].map { crossModal[$0] }
-                let peak = scores.max() ?? 0
-                let exps = scores.map { expf($0 - peak) }
-                var total: Float = 0
-                for e in exps { total += e }
-                let weights = exps.map { $0 / total }
+                let weights = Self.softmax(chosen[m].map { crossModal[$0] })
                 var weightSum: Float = 0
                 for w in weights { weightSum += w }
 
@@ -55,5 +54,16 @@ struct AudioMerge {
         anchors = merging.map { plan.anchors[$0] }
         embeddings = values
         sources = chosen.map { $0.map { plan.pool[$0] } }
+        self.chosen = chosen
+        self.crossModal = crossModal
+    }
+
+    /// The merge weights of one anchor's sources from their cross-modal scores.
+    static func softmax(_ scores: [Float]) -> [Float] {
+        let peak = scores.max() ?? 0
+        let exps = scores.map { expf($0 - peak) }
+        var total: Float = 0
+        for e in exps { total += e }
+        return exps.map { $0 / total }
     }
 }

@@ -67,6 +67,12 @@ public struct Compressor: Sendable {
     }
 
     public func compress(_ input: CompressionInput) throws(OmniZipError) -> CompressionResult {
+        try compress(input, trace: nil)
+    }
+
+    /// The same compression, recording into `trace` (when given) what stage 3 and the merge
+    /// ranked by. The result is the same bytes with or without it.
+    public func compress(_ input: CompressionInput, trace: CompressionTrace?) throws(OmniZipError) -> CompressionResult {
         let layout = input.layout
         let clock = ContinuousClock()
         var timings = PhaseTimings()
@@ -78,7 +84,7 @@ public struct Compressor: Sendable {
         }
         let plan = try BudgetPlan(scores: input.audioScores, layout: layout, parameters: input.parameters)
         timings.plan = lap()
-        let work = CompressionWork(input, plan: plan, path: crossModalPath(input), buffers: pool.buffers)
+        let work = CompressionWork(input, plan: plan, path: crossModalPath(input), buffers: pool.buffers, trace: trace)
         run(work, work.units.indices[..<work.panelsStart])
         try work.audio.checkFinite()
         run(work, work.units.indices[work.panelsStart..<work.anchorsStart])

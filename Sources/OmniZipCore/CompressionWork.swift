@@ -24,13 +24,16 @@ final class CompressionWork: @unchecked Sendable {
     let panelsStart: Int, anchorsStart: Int, framesStart: Int, tilesStart: Int
     /// Written by the `.anchors` unit.
     private(set) var anchors = AnchorAssignment.none
+    /// Filled by `finish` (the video values by the frame units), only when asked.
+    let trace: CompressionTrace?
 
-    init(_ input: CompressionInput, plan: BudgetPlan, path: CrossModalPath, buffers: BufferPool) {
+    init(_ input: CompressionInput, plan: BudgetPlan, path: CrossModalPath, buffers: BufferPool, trace: CompressionTrace? = nil) {
         self.input = input
         self.plan = plan
         self.buffers = buffers
+        self.trace = trace
         audio = AudioFeatures(input.audio, plan: plan.audio, buffers: buffers, path: path)
-        video = VideoPass(input.video, layout: input.layout, plan: plan, audio: audio)
+        video = VideoPass(input.video, layout: input.layout, plan: plan, audio: audio, traced: trace != nil)
         var units = (0..<audio.blocks).map(Unit.audioBlock)
         panelsStart = units.count
         units += (0..<(audio.packedPool?.panelCount ?? 0)).map(Unit.panel)
@@ -111,6 +114,14 @@ final class CompressionWork: @unchecked Sendable {
         let merge = AudioMerge(
             plan: plan.audio, assignment: anchors.anchor, crossModal: crossModal, g: input.parameters.g, rows: input.audio, pool: pool)
         timings.merge = (clock.now - start).seconds
+        if let trace {
+            trace.videoValues = video.tracedValues()
+            trace.pool = plan.audio.pool
+            trace.crossModal = crossModal
+            trace.assignedAnchor = anchors.anchor.map { plan.audio.anchors[$0] }
+            trace.anchorSimilarity = anchors.similarity
+            trace.mergeWeights = merge.scores.map(AudioMerge.softmax)
+        }
         return CompressionResult(
             plan: plan, videoKeep: keep, mergedAnchors: merge.anchors, mergedEmbeddings: merge.embeddings,
             mergedSources: merge.sources, dimension: input.audio.dimension, timings: timings)

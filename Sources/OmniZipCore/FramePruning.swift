@@ -1,10 +1,12 @@
 /// Stage 3 on one unit whose rows are widened (`ws.raw`) with their norms (`ws.norms`):
 /// even frames by DPC-kNN saliency, odd frames by their change since the even frame before.
 enum FramePruning {
-    /// Marks the unit's kept tokens in `keep` (indexed by video token).
+    /// Marks the unit's kept tokens in `keep` (indexed by video token). With `traceValues` (the
+    /// unit's first token's slot of a trace), every whole frame is scored, even one that keeps
+    /// all or none, and its scores are copied there.
     static func prune(
         _ unit: VideoUnit, counts: [Int], tokensPerFrame p: Int, dimension d: Int, workspace ws: VideoWorkspace,
-        keep: UnsafeMutableBufferPointer<Bool>
+        keep: UnsafeMutableBufferPointer<Bool>, traceValues: UnsafeMutablePointer<Float>? = nil
     ) {
         let raw = ws.raw.base, norms = ws.norms.base
         // Which frame's unit rows sit in ws.unit rows 0..<p: an even frame's rows are reused as
@@ -20,9 +22,9 @@ enum FramePruning {
             let offset = f * p
             let budget = counts[frame]
             let picked: [Int]
-            if budget >= p {
+            if budget >= p, traceValues == nil {
                 picked = Array(0..<p)
-            } else if budget == 0 {
+            } else if budget == 0, traceValues == nil {
                 picked = []
             } else if frame % 2 == 0 {
                 normalise(offset, into: ws.unit.base)
@@ -48,6 +50,9 @@ enum FramePruning {
                     score[r] = Kernels.dot(u, v, d) / denominator
                 }
                 picked = Selection.smallest(p, budget) { score[$0] }
+            }
+            if let traceValues {
+                for r in 0..<p { traceValues[offset + r] = ws.score.base[r] }
             }
             for r in picked { keep[unit.start + offset + r] = true }
         }

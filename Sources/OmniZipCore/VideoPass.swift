@@ -32,8 +32,10 @@ final class VideoPass: @unchecked Sendable {
     private let finite: UnsafeMutableBufferPointer<Bool>
     /// Per video token: ||v|| + 1e-6, the BF16 products' divisor.
     private let divisors: UnsafeMutableBufferPointer<Float>
+    /// Per video token, only when traced: the value its frame ranked it by (`CompressionTrace`).
+    private let traceValues: UnsafeMutableBufferPointer<Float>?
 
-    init(_ rows: TokenRows, layout: ChunkLayout, plan: BudgetPlan, audio: AudioFeatures) {
+    init(_ rows: TokenRows, layout: ChunkLayout, plan: BudgetPlan, audio: AudioFeatures, traced: Bool = false) {
         self.rows = rows
         self.audio = audio
         units = VideoUnit.units(layout)
@@ -51,6 +53,13 @@ final class VideoPass: @unchecked Sendable {
         finite.initialize(repeating: true)
         divisors = .allocate(capacity: audio.packedPool == nil ? 0 : rows.count)
         divisors.initialize(repeating: 1)
+        if traced {
+            let values = UnsafeMutableBufferPointer<Float>.allocate(capacity: rows.count)
+            values.initialize(repeating: .nan)
+            traceValues = values
+        } else {
+            traceValues = nil
+        }
     }
 
     deinit {
@@ -58,6 +67,7 @@ final class VideoPass: @unchecked Sendable {
         unitMaxima.deallocate()
         finite.deallocate()
         divisors.deallocate()
+        traceValues?.deallocate()
     }
 
     func workspace(_ buffers: BufferPool) -> VideoWorkspace {
@@ -92,7 +102,9 @@ final class VideoPass: @unchecked Sendable {
             return
         }
         guard unit.firstFrame >= 0 else { return } // rows past the last whole frame
-        FramePruning.prune(unit, counts: counts, tokensPerFrame: tokensPerFrame, dimension: d, workspace: ws, keep: keep)
+        FramePruning.prune(
+            unit, counts: counts, tokensPerFrame: tokensPerFrame, dimension: d, workspace: ws, keep: keep,
+            traceValues: traceValues.map { $0.baseAddress! + unit.start })
     }
 
     /// BF16 raw products of frame unit `tile / tileGroups` with pooled tokens of group
@@ -121,6 +133,9 @@ final class VideoPass: @unchecked Sendable {
             throw .nonFiniteEmbedding(.video, tokens: unit.start..<(unit.start + unit.count))
         }
     }
+
+    /// After every frame unit, when traced: each video token's ranking value (empty otherwise).
+    func tracedValues() -> [Float] { traceValues.map { Array($0) } ?? [] }
 
     /// After every unit: the keep mask and each pooled token's cross-modal score (empty
     /// without video).

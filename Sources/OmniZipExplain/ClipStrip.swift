@@ -5,14 +5,16 @@ enum ClipStrip {
     static func svg(_ model: ReportModel) -> String {
         let n = max(1, model.chunks.count)
         let left = 86.0
-        let column = min(84, max(8, 1100 / Double(n)))
+        let column = min(120, max(8, 1240 / Double(n)))
         let bar = column * 0.7
         let height = 64.0
         let audioTop = 8.0, videoTop = audioTop + height + (column >= 44 ? 30 : 14)
         let bottom = videoTop + height + (column >= 44 ? 30 : 14)
         let width = left + column * Double(n) + 8
         let rhoVideo = model.request.options.parameters.rhoVideo
-        var s = "<svg width=\"\(Markup.n(width))\" height=\"\(Markup.n(bottom + 16))\">"
+        // Its natural width fills a 1,400 px page; narrower windows scale it down (ReportStyle).
+        var s =
+            "<svg width=\"\(Markup.n(width))\" height=\"\(Markup.n(bottom + 16))\" viewBox=\"0 0 \(Markup.n(width)) \(Markup.n(bottom + 16))\">"
         s += "<text class=\"lbl k\" x=\"0\" y=\"\(Markup.n(audioTop + 12))\">audio kept</text>"
         s += "<text class=\"lbl\" x=\"0\" y=\"\(Markup.n(audioTop + 26))\">(retention)</text>"
         s += "<text class=\"lbl k\" x=\"0\" y=\"\(Markup.n(videoTop + 12))\">video kept</text>"

@@ -9,9 +9,13 @@ public struct ExplainReport {
     let detail: ExplainDetail
     let source: String
 
-    /// `source` names the request in the page (a file name, or "POST /v1/explain").
-    public init(request: DecodedRequest, result: CompressionResult, detail: ExplainDetail = .auto, source: String) {
-        model = ReportModel(request: request, result: result)
+    /// `source` names the request in the page (a file name, or "POST /v1/explain"). With the
+    /// `trace` of the compression that gave `result`, the page also shows the values each choice
+    /// ranked by: heat maps of the frames drawn in full, cross-modal scores and merge weights.
+    public init(
+        request: DecodedRequest, result: CompressionResult, trace: CompressionTrace? = nil, detail: ExplainDetail = .auto, source: String
+    ) {
+        model = ReportModel(request: request, result: result, trace: trace)
         self.detail = detail
         self.source = source
     }
@@ -31,8 +35,9 @@ public struct ExplainReport {
         s += "<main>"
         s += summary()
         s += clip()
-        s += frames()
-        s += audio()
+        // Side by side on a wide screen (the frames beside the audio), one after the other else.
+        s += "<div class=\"cols\">\(frames())\(audio())</div>"
+        s += merges()
         s += numbers()
         s +=
             "<footer>omnizip explain · \(Markup.escape(source)) · the numbers are the ones /v1/compress answers for this request; the drawing holds one filled cell per kept token.</footer>"
@@ -68,6 +73,7 @@ public struct ExplainReport {
         if let g = r.videoGrid { layout += " · video_grid_thw [\(g.t), \(g.h), \(g.w)], P = \(r.chunks.tokensPerFrame)" }
         if r.dimension > 0 { layout += " · D = \(r.dimension), \(r.embeddingType.rawValue)" }
         s += "<dt>layout</dt><dd>\(layout)</dd>"
+        s += "<dt>time</dt><dd>\(Markup.escape(model.timeNote))</dd>"
         s +=
             "<dt>counts</dt><dd>total \(c.total) · kept \(c.kept) · total_audio \(c.totalAudio) · kept_audio \(c.keptAudio) · total_video \(c.totalVideo) · kept_video \(c.keptVideo) · merged \(c.merged)</dd>"
         s += "</dl></section>"
@@ -116,10 +122,23 @@ public struct ExplainReport {
         let p = model.request.chunks.tokensPerFrame
         s +=
             "<p class=\"mute\">Each frame is its grid of \(model.frameRows) × \(model.frameColumns) patches (one token each after the 2×2 merge). Filled patches were kept, empty ones dropped. Even frames keep the patches DPC-kNN scores as most distinctive; odd frames keep those that changed most since the frame before.</p>"
-        s +=
-            "<div class=\"legend\"><span><i style=\"background:var(--even)\"></i>kept, even frame (DPC-kNN)</span><span><i style=\"background:var(--odd)\"></i>kept, odd frame (temporal)</span><span><i style=\"background:var(--drop);border:1px solid var(--line)\"></i>dropped</span></div>"
         let withVideo = model.chunks.filter { $0.video != nil }
         let inFull = detail.chunksInFull(of: withVideo.count)
+        let values = model.videoValues
+        if values != nil {
+            s +=
+                "<p class=\"mute\">Frames drawn in full are heat maps of the value behind each choice, scaled per frame from its lowest (dark) to its highest (yellow): the DPC-kNN score ρ·δ (density × distance to a denser token) in even frames, which keep their highest scores, and the change since the frame before, 1 − cosine, in odd frames, which keep their lowest cosines. Kept patches are outlined, dropped ones faded; hover a patch for its token index, value and rank.</p>"
+            s +=
+                "<div class=\"legend\"><span><i class=\"ramp\"></i>value in its frame, low → high</span><span><i style=\"background:var(--hot);outline:1.5px solid #111;outline-offset:-1.5px\"></i>kept</span><span><i style=\"background:var(--hot);opacity:.28\"></i>dropped</span>"
+            if withVideo.count > inFull {
+                s +=
+                    "<span><i style=\"background:var(--even)\"></i><i style=\"background:var(--odd)\"></i>kept, in thumbnails (even / odd frame)</span>"
+            }
+            s += "</div>"
+        } else {
+            s +=
+                "<div class=\"legend\"><span><i style=\"background:var(--even)\"></i>kept, even frame (DPC-kNN)</span><span><i style=\"background:var(--odd)\"></i>kept, odd frame (temporal)</span><span><i style=\"background:var(--drop);border:1px solid var(--line)\"></i>dropped</span></div>"
+        }
         let cols = Double(model.frameColumns), rows = Double(model.frameRows)
         let cell = min(14, max(5, min(560 / cols, 220 / rows)))
         s += "<div class=\"chunks\">"
@@ -127,8 +146,10 @@ public struct ExplainReport {
             s += "<div class=\"chunk\" id=\"chunk-\(chunk.index)\" title=\"\(Markup.escape(ClipStrip.title(model, chunk)))\">"
             s += "<h3>Chunk \(chunk.index)\(headline(chunk))</h3><div class=\"frames\">"
             for frame in chunk.frames {
-                s +=
-                    "<figure>\(FrameGrid.svg(model, frame: frame, cell: cell, lines: cell >= 6))<figcaption>\(FrameGrid.caption(frame, p: p))</figcaption></figure>"
+                let grid =
+                    values.map { FrameGrid.heat(model, chunk: chunk, frame: frame, values: $0, cell: cell) }
+                    ?? FrameGrid.svg(model, frame: frame, cell: cell, lines: cell >= 6)
+                s += "<figure>\(grid)<figcaption>\(FrameGrid.caption(model, chunk, frame, p: p))</figcaption></figure>"
             }
             s += loose(chunk, cell: cell, captions: true)
             s += "</div></div>"
@@ -153,6 +174,7 @@ public struct ExplainReport {
     /// A chunk's numbers in two short lines: kept counts, then how its video ratio came about.
     private func headline(_ chunk: ReportModel.Chunk) -> String {
         var counts: [String] = []
+        if let span = model.seconds(chunk) { counts.append(Markup.span(span)) }
         if let audio = chunk.audio { counts.append("audio \(chunk.audioKept)/\(audio.count)") }
         if let video = chunk.video { counts.append("video \(chunk.videoKept)/\(video.count)") }
         var ratioLine = ""
@@ -192,9 +214,56 @@ public struct ExplainReport {
         var s = "<section id=\"audio\"><h2>Audio tokens</h2>"
         s +=
             "<p class=\"mute\">Stage 1 keeps the audio tokens with the highest importance scores, then a few evenly spaced contextual anchors; each anchor absorbs up to g of the remaining tokens most similar to it (those closest to the video first), which are then dropped.</p>"
+        let n = model.request.scores.count
+        let cutoff =
+            model.audioCutoff.map {
+                "the dashed line is the cut-off, \(Markup.value($0)): the lowest score kept by score. Stage 1 keeps the dom = round((1 − rho_audio) · N) = \(model.dominantCount) highest scores of all \(n) audio tokens at once (one global selection, not per chunk; equal scores go to the lower index), so every token kept by score is at or above it and every other token at or below it"
+            } ?? "no token is kept by score (dom = 0), so there is no cut-off"
+        s += "<p class=\"mute\">Bars: each token's importance score (the request's audio_scores), scaled to the highest; \(cutoff).</p>"
         s +=
-            "<div class=\"legend\"><span><i style=\"background:var(--dom)\"></i>kept by score</span><span><i style=\"background:var(--anc)\"></i>anchor (kept)</span><span><i style=\"background:var(--mrg)\"></i>merged into the linked anchor, dropped</span><span><i style=\"background:var(--drop);border:1px solid var(--line)\"></i>dropped</span></div>"
-        s += "<div class=\"scroll\">\(AudioStrip.svg(model))</div></section>"
+            "<div class=\"legend\"><span><i style=\"background:var(--dom)\"></i>kept by score</span><span><i style=\"background:var(--anc)\"></i>anchor (kept)</span><span><i style=\"background:var(--mrg)\"></i>merged into the linked anchor (one in another row: see its title), dropped</span><span><i style=\"background:var(--drop);border:1px solid var(--line)\"></i>dropped (bar: grey)</span><span><i style=\"border-top:2px dashed var(--ink);height:0;vertical-align:4px\"></i>cut-off</span></div>"
+        s += "<div class=\"scroll\">\(AudioStrip.svg(model))</div>"
+        if !model.result.mergedAnchors.isEmpty {
+            s +=
+                "<p class=\"mute\">Hover a bar for its token's numbers; each merge's cross-modal scores and weights are listed under <a href=\"#merges\">Merges</a>.</p>"
+        }
+        s += "</section>"
+        return s
+    }
+
+    /// Each anchor's merge: its sources with their cross-modal scores and softmax weights, and
+    /// the pooled tokens assigned to it that were not among its top g.
+    private func merges() -> String {
+        guard !model.result.mergedAnchors.isEmpty else { return "" }
+        let anchors = model.result.mergedAnchors, g = model.request.options.parameters.g
+        var s = "<section id=\"merges\"><h2>Merges <span class=\"mute\">\(anchors.count) anchor\(anchors.count == 1 ? "" : "s")</span></h2>"
+        guard let trace = model.trace else {
+            return s + "<p class=\"mute\">The merge scores were not traced for this page.</p></section>"
+        }
+        s +=
+            "<p class=\"mute\">Each pooled token (below the cut-off, not an anchor) is assigned to its most similar anchor; an anchor absorbs the g = \(g) of its tokens with the highest cross-modal score x (the best cosine with any video token\(model.counts.totalVideo == 0 ? "; without video, the cosine with the anchor" : "")), weighted by softmax(x): anchor ← (anchor + Σ w·token) / (1 + Σ w).</p>"
+        var assigned: [Int: [Int]] = [:] // anchor -> pooled audio indices
+        for (slot, i) in trace.pool.enumerated() where slot < trace.assignedAnchor.count {
+            assigned[trace.assignedAnchor[slot], default: []].append(i)
+        }
+        s +=
+            "<details\(anchors.count <= 40 ? " open" : "")><summary>sources, x and weights per anchor</summary><div class=\"scroll\"><table class=\"merges\"><tr><th>anchor</th><th>time</th><th style=\"text-align:left\">merged: token (x, weight)</th><th>Σ weight</th><th>assigned, not merged</th></tr>"
+        for (m, anchor) in anchors.enumerated() {
+            let sources = model.result.mergedSources[m]
+            let weights = m < trace.mergeWeights.count ? trace.mergeWeights[m] : []
+            let parts = zip(sources, weights).map { source, w in
+                let x = model.poolSlot[source].map { trace.crossModal[$0] }
+                return "\(source) (\(x.map(Markup.value) ?? "-"), \(Markup.value(w)))"
+            }
+            var sum: Float = 0
+            for w in weights { sum += w }
+            let others = (assigned[anchor] ?? []).filter { !sources.contains($0) }
+            let best = others.compactMap { model.poolSlot[$0].map { trace.crossModal[$0] } }.max()
+            s += "<tr><td>\(anchor)</td><td>\(model.audioSeconds(anchor).map(Markup.seconds) ?? "-")</td>"
+            s += "<td style=\"text-align:left\">\(parts.joined(separator: " · "))</td><td>\(Markup.value(sum))</td>"
+            s += "<td>\(others.isEmpty ? "-" : "\(others.count), best x \(best.map(Markup.value) ?? "-")")</td></tr>"
+        }
+        s += "</table></div></details></section>"
         return s
     }
 }

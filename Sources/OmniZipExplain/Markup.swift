@@ -34,6 +34,19 @@ enum Markup {
         whole == 0 ? "-" : cFormat("%.0f%%", 100 * Double(part) / Double(whole))
     }
 
+    /// A value for people: four significant digits.
+    static func value(_ x: Float) -> String { cFormat("%.4g", Double(x)) }
+    static func value(_ x: Double) -> String { cFormat("%.4g", x) }
+
+    /// A float32 exactly (the shortest text that reads back as the same float32), for data-*.
+    static func exact(_ x: Float) -> String { x.description }
+
+    /// A time: "12.40 s".
+    static func seconds(_ x: Double) -> String { cFormat("%.2f s", x) }
+
+    /// A time span, "12.00–14.00 s".
+    static func span(_ x: (Double, Double)) -> String { cFormat("%.2f–%.2f s", x.0, x.1) }
+
     /// 8700 -> "8,700".
     static func count(_ n: Int) -> String { DigitGrouping.grouped(n) }
 

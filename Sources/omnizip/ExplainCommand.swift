@@ -34,10 +34,17 @@ struct ExplainCommand: ParsableCommand {
         let page: String
         do throws(WireError) {
             let decoded = try RequestDecoder.decode(file.bytes, overrides: parameters.overrides, requireEmbeddings: true)
-            let compressor = Compressor(workers: workers)
-            let result = try decoded.compress(with: compressor)
+            let input = try decoded.compressionInput()
+            // Traced: the page shows the values the core ranked by, from this very compression.
+            let trace = CompressionTrace()
+            let result: CompressionResult
+            do throws(OmniZipError) {
+                result = try Compressor(workers: workers).compress(input, trace: trace)
+            } catch {
+                throw WireError.core(error)
+            }
             let name = request.split(separator: "/").last.map(String.init) ?? request
-            page = ExplainReport(request: decoded, result: result, detail: detail, source: name).html()
+            page = ExplainReport(request: decoded, result: result, trace: trace, detail: detail, source: name).html()
         } catch {
             throw CLIError("\(request): \(error.message)")
         }

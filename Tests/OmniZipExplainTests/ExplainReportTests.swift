@@ -58,8 +58,10 @@ struct Page {
 func render(_ body: [UInt8], detail: ExplainDetail = .auto, overrides: [String: String] = [:]) throws -> (Page, TokenCounts, CompressionResult) {
     try body.withUnsafeBytes { raw in
         let decoded = try RequestDecoder.decode(raw, overrides: overrides, requireEmbeddings: true)
-        let result = try Compressor(workers: 2).compress(try decoded.compressionInput())
-        let html = ExplainReport(request: decoded, result: result, detail: detail, source: "test <case>").html()
+        // Traced, as the CLI and /v1/explain draw it: heat maps, scores and merge weights.
+        let trace = CompressionTrace()
+        let result = try Compressor(workers: 2).compress(try decoded.compressionInput(), trace: trace)
+        let html = ExplainReport(request: decoded, result: result, trace: trace, detail: detail, source: "test <case>").html()
         return (Page(html: html), TokenCounts(decoded, result.plan, merged: result.mergedAnchors.count), result)
     }
 }

@@ -9,7 +9,7 @@ from typing import Any, Dict, List
 
 import torch
 
-from checks import LOGIT_TIE, METRICS, STEPS, Run, decode_position_rule
+from checks import ENCODER_TOLERANCE, LOGIT_TIE, METRICS, STEPS, Run, decode_position_rule, differences
 from hf_reference_qwen3 import PROMPT
 import media
 
@@ -61,6 +61,15 @@ class Qwen3Run(Run):
         expected = self.expected_deepstack()[:, self.cached:]
         assert torch.equal(self.prefill["deepstack"].cpu(), expected), "DeepStack rows differ from vLLM's own, sliced"
         assert int(self.keep[self.is_video].sum()) > 0 and expected.abs().sum() > 0
+
+    def check_encoders_close(self) -> None:
+        """Measured: also the DeepStack channels of vLLM's video rows against transformers'
+        DeepStack features, within the rows' tolerance."""
+        super().check_encoders_close()
+        tol = ENCODER_TOLERANCE
+        mine, theirs = self.vllm_deepstack(), torch.stack(self.full.deepstack)
+        METRICS[f"{self.label}: DeepStack rows, vLLM vs transformers"] = differences(mine, theirs)
+        torch.testing.assert_close(mine, theirs, atol=tol.embed_atol, rtol=tol.embed_rtol)
 
     def check_greedy(self) -> None:
         rule = decode_position_rule(self.mode, self.full, self.hf.length)

@@ -35,6 +35,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     // Not exposed as flags: knobs the tests and embedders may want.
     /// Seconds an idle keep-alive connection stays open.
     public var idleTimeout = 60.0
+    /// Seconds a new connection may stay silent before its first request begins.
+    public var firstByteTimeout = 10.0
     /// Seconds a closing connection keeps draining the client's unread bytes after our last
     /// response, so that closing does not reset the connection under a response still in flight.
     public var lingerTimeout = 2.0
@@ -65,6 +67,6 @@ extension ServerConfiguration {
         .init(
             idleTimeout: .seconds(idleTimeout), requestTimeout: .seconds(requestTimeout), lingerTimeout: .seconds(lingerTimeout),
             drainGrace: .seconds(drainGrace), minUploadRate: minUploadRate, uploadGrace: .seconds(uploadGrace),
-            maxPipelined: maxPipelinedRequests)
+            maxPipelined: maxPipelinedRequests, firstByteTimeout: .seconds(firstByteTimeout))
     }
 }

@@ -35,17 +35,25 @@ struct ConnectionStateMachineTests {
 
     // MARK: Timers
 
-    @Test func idleConnectionReadsThenClosesAfterTheIdleTimeout() {
+    @Test func aSilentConnectionClosesAfterTheFirstByteTimeout() {
         var m = machine()
         let opened1 = m.opened()
-        #expect(opened1 == [.armTimer(at(60)), .startReading])
-        clock.advance(by: .seconds(60))
+        #expect(opened1 == [.armTimer(at(10)), .startReading], "10 s for the first byte, not the 60 s idle timeout")
+        clock.advance(by: .seconds(10))
         let timerFired2 = m.timerFired()
         #expect(timerFired2 == [.close])
         let closed3 = m.closed()
         #expect(closed3)
         let closed4 = m.closed()
         #expect(!closed4, "closing twice is a no-op")
+    }
+
+    @Test func theFirstByteTimeoutNeverExceedsTheIdleTimeout() {
+        var short = limits
+        short.idleTimeout = .seconds(3)
+        var m = machine(short)
+        let opened = m.opened()
+        #expect(opened == [.armTimer(at(3)), .startReading])
     }
 
     @Test func keepAliveRearmsTheIdleTimerAfterEachResponse() {

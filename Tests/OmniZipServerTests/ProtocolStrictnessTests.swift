@@ -33,6 +33,58 @@ struct ProtocolStrictnessTests {
         #expect(closed)
     }
 
+    @Test(
+        "a folded header line (obs-fold) is refused, Transfer-Encoding or not",
+        arguments: [
+            "POST /v1/score HTTP/1.1\r\nHost: t\r\nTransfer-Encoding:\r\n chunked\r\nContent-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+            "POST /v1/score HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip,\r\n\tchunked\r\nContent-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+            "GET /livez HTTP/1.1\r\nHost: t\r\nX-Note: one\r\n  two\r\n\r\n",
+        ])
+    func obsFold(request: String) throws {
+        let server = try TestServer()
+        defer { server.shutdown() }
+        let (response, closed) = try exchange(server, request)
+        #expect(response.status == 400 && response.errorCode == "malformed_http")
+        #expect(String(decoding: response.body, as: UTF8.self).contains("obs-fold"))
+        #expect(closed)
+    }
+
+    @Test func aFoldSplitAcrossReadsIsRefusedAndASplitValueIsNot() throws {
+        let server = try TestServer()
+        defer { server.shutdown() }
+        // The fold's line feed in one read, its blank and value in the next.
+        let folded = try server.raw(timeout: 5)
+        try folded.send("GET /livez HTTP/1.1\r\nHost: t\r\nX-Note: one\r\n")
+        Thread.sleep(forTimeInterval: 0.2)
+        try folded.send("  two\r\n\r\n")
+        let refused = try folded.readResponse()
+        #expect(refused.status == 400 && String(decoding: refused.body, as: UTF8.self).contains("obs-fold"))
+        // A value cut in the middle, and a line cut right after its line feed, are ordinary.
+        let split = try server.raw(timeout: 5)
+        try split.send("GET /livez HTTP/1.1\r\nHost: t\r\nX-Note: o")
+        Thread.sleep(forTimeInterval: 0.2)
+        try split.send("ne\r\n")
+        Thread.sleep(forTimeInterval: 0.2)
+        try split.send("X-Other: two\r\n\r\n")
+        #expect(try split.readResponse().status == 200)
+    }
+
+    @Test(
+        "chunked applied twice is refused",
+        arguments: [
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+            "Transfer-Encoding: chunked, chunked\r\n",
+        ])
+    func chunkedTwice(lines: String) throws {
+        let server = try TestServer()
+        defer { server.shutdown() }
+        let (response, closed) = try exchange(
+            server, "POST /v1/score HTTP/1.1\r\nHost: t\r\n\(lines)Content-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+        #expect(response.status == 400 && response.errorCode == "malformed_http")
+        #expect(String(decoding: response.body, as: UTF8.self).contains("chunked transfer coding applied more than once"))
+        #expect(closed)
+    }
+
     @Test("other header-name syntax errors are 400 too", arguments: ["X@Id: 1", "X(Id): 1", "X\"Id: 1"])
     func headerNameSyntax(field: String) throws {
         let server = try TestServer()

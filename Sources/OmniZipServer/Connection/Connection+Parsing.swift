@@ -33,6 +33,10 @@ extension Connection {
     }
 
     func onHeaderValue(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        if let start = readStart, HeaderAccumulator.continuesFoldedLine(bytes, readStart: start, lineStartBefore: readEndedAtLineStart) {
+            parseFailure = "a header line folded onto the next (obs-fold, RFC 9112 5.2): send each field on one line"
+            return 1
+        }
         headers.addValue(bytes)
         return 0
     }
@@ -40,6 +44,10 @@ extension Connection {
     func onHeadersComplete() -> Int32 {
         guard let exchange = current else { return 0 }
         headers.finish(into: exchange)
+        if let problem = headers.transferCodingProblem {
+            parseFailure = problem
+            return -1 // 1 and 2 mean "no body" to http_parser; anything else fails the parse
+        }
         exchange.bytesIn += headers.total
         exchange.headersComplete = true
         let p = parser.pointee

@@ -24,6 +24,10 @@ final class Connection {
     private(set) var machine: Machine
     /// Why a parser callback stopped the parser (it only reports "callback failed").
     var parseFailure: String?
+    /// The bytes http_parser is parsing now, and whether those before them ended at the start
+    /// of a line: what tells a folded header line (see HeaderAccumulator.continuesFoldedLine).
+    var readStart: UnsafeRawPointer?
+    var readEndedAtLineStart = false
     private var allowance = TurnAllowance()
     private var openHandles = 0
 
@@ -189,7 +193,11 @@ final class Connection {
             return
         }
         guard nread > 0, machine.isParsing, let base = buffer?.pointee.base else { return }
+        readStart = UnsafeRawPointer(base)
         let consumed = http_parser_execute(parser, HTTPParserBridge.settings, base, nread)
+        readEndedAtLineStart = HeaderAccumulator.endsAtLineStart(
+            UnsafeRawBufferPointer(start: base, count: consumed), before: readEndedAtLineStart)
+        readStart = nil
         let code = UInt32(parser.pointee.http_errno)
         if code == HPE_INVALID_METHOD.rawValue {
             notImplemented()

@@ -6,8 +6,8 @@
 /// with a manual clock (ConnectionStateMachineTests); `Connection` only carries actions out.
 ///
 /// Requests are queued in arrival order and answered strictly in that order. One timer serves
-/// every deadline: idle keep-alive, the whole-request timeout, the upload-rate check, the drain
-/// grace and the linger after the last response.
+/// every deadline: the first byte of a new connection, idle keep-alive, the whole-request
+/// timeout, the upload-rate check, the drain grace and the linger after the last response.
 struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
     struct Limits: Equatable {
         var idleTimeout: Duration
@@ -25,6 +25,10 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
         /// Response bytes queued in the socket before reading pauses (a client that sends but
         /// does not read).
         var maxWriteBacklog = 8 << 20
+        /// How long a new connection may stay silent before its first request begins: far
+        /// shorter than the keep-alive idle timeout, so sockets that never send cannot hold
+        /// connection slots for a minute.
+        var firstByteTimeout: Duration = .seconds(10)
     }
 
     enum Phase: Equatable { case open, lingering, closed }
@@ -115,7 +119,7 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
     // MARK: Events
 
     mutating func opened() -> [Action] {
-        [.armTimer(clock.now.advanced(by: limits.idleTimeout))] + readingActions()
+        [.armTimer(clock.now.advanced(by: min(limits.firstByteTimeout, limits.idleTimeout)))] + readingActions()
     }
 
     /// The first byte of a request; nil when no request may start (the connection is closing).

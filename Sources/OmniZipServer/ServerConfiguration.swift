@@ -49,8 +49,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var uploadGrace = 5.0
     /// Install SIGINT/SIGTERM handlers on the loop (tests turn this off: signals are process-wide).
     public var handleSignals = true
-    /// `/v1/score` bodies up to this size are planned on the loop thread (see ScoreEndpoint).
+    /// `/v1/score` and `/v1/budget` bodies up to this size, declaring at most
+    /// `inlineScoreTokens` audio and video tokens, are answered on the loop thread (see
+    /// ScoreEndpoint); the rest go to a worker.
     public var inlineScoreBytes = 16 << 10
+    public var inlineScoreTokens = 1 << 16
     /// Requests parsed ahead on one connection before reading pauses.
     public var maxPipelinedRequests = 64
     /// Reported by `/v1/info` and the startup line.

@@ -26,11 +26,26 @@ struct Job: Sendable {
         case let .compress(includeEmbeddings, json):
             CompressEndpoint.run(self, includeEmbeddings: includeEmbeddings, json: json, compressor: compressor)
         case let .score(json, safetensorsAnswer):
-            ScoreEndpoint.run(body: body, json: json, safetensorsAnswer: safetensorsAnswer, overrides: overrides, requestID: requestID)
+            ScoreEndpoint.run(body: body, json: json, safetensorsAnswer: safetensorsAnswer, overrides: overrides, requestID: requestID)!
         case .budget:
-            BudgetEndpoint.run(body: body, overrides: overrides, requestID: requestID)
+            BudgetEndpoint.run(body: body, overrides: overrides, requestID: requestID)!
         case let .explain(detail):
             ExplainEndpoint.run(self, detail: detail, compressor: compressor)
+        }
+    }
+
+    /// A score or budget job answered where it is (the loop thread), or nil when it declares more
+    /// than `tokenLimit` audio and video tokens or is not such a job: then it goes to a worker.
+    func runInline(tokenLimit: Int) -> JobOutcome? {
+        switch kind {
+        case let .score(json, safetensorsAnswer):
+            ScoreEndpoint.run(
+                body: body, json: json, safetensorsAnswer: safetensorsAnswer, overrides: overrides, requestID: requestID,
+                tokenLimit: tokenLimit)
+        case .budget:
+            BudgetEndpoint.run(body: body, overrides: overrides, requestID: requestID, tokenLimit: tokenLimit)
+        case .compress, .explain:
+            nil
         }
     }
 }

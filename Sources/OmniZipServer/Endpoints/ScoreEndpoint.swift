@@ -10,15 +10,19 @@ import OmniZipWire
 /// thread, which skips two thread hops (~10k small score requests/s); anything bigger goes to
 /// the pool like compress, so no score request can stall the loop for long.
 enum ScoreEndpoint {
+    /// The plan's answer; nil when `tokenLimit` is given and the request declares more audio and
+    /// video tokens than that (its plan and answer grow with them, whatever the body's size:
+    /// such a request belongs on a worker, not on the loop thread).
     static func run(
         body: ByteBuffer, json: Bool, safetensorsAnswer: Bool, overrides: [String: String],
-        requestID: String
-    ) -> JobOutcome {
+        requestID: String, tokenLimit: Int? = nil
+    ) -> JobOutcome? {
         do throws(WireError) {
             let decoded =
                 json
                 ? try ScoreCodec.decodeJSON(body.bytes, overrides: overrides)
                 : try RequestDecoder.decode(body.bytes, overrides: overrides, requireEmbeddings: false)
+            if let tokenLimit, decoded.chunks.audioTokenCount + decoded.chunks.videoTokenCount > tokenLimit { return nil }
             let plan = try decoded.budgetPlan()
             let response =
                 safetensorsAnswer

@@ -321,11 +321,12 @@ final class ServerLoop {
                 kind: kind, body: body, streaming: exchange.streaming, overrides: Router.overrides(exchange), requestID: exchange.requestID,
                 receivedAt: exchange.receivedAt)
             exchange.streaming = nil
-            if endpoint.isLight, body.count <= configuration.inlineScoreBytes {
+            if endpoint.isLight, body.count <= configuration.inlineScoreBytes,
+                let outcome = job.runInline(tokenLimit: configuration.inlineScoreTokens)
+            {
                 exchange.body = nil
-                let response = job.run(compressor).response
                 workDone(exchange)
-                exchange.respond(response)
+                exchange.respond(outcome.response)
             } else {
                 readyJobs.append((job, exchange))
                 startJobs()

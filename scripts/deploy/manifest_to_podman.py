@@ -31,14 +31,8 @@ from pathlib import Path
 
 import yaml
 
-
-def quantity_bytes(q) -> int:
-    q = str(q)
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
-    for suffix, mult in units.items():
-        if q.endswith(suffix):
-            return int(float(q[: -len(suffix)]) * mult)
-    return int(float(q))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from consistency import quantity_bytes  # noqa: E402  (the deploy checks' own reading of quantities)
 
 
 def quantity_cpus(q) -> str:

@@ -249,7 +249,7 @@ class Run:
         embeds = torch.cat([self.expected_rows()[:self.cached], self.prefill["inputs_embeds"].cpu()])
         positions = torch.cat([self.expected_positions()[:, :self.cached],
                                self.prefill["positions"].reshape(3, -1).cpu()], dim=1)
-        tokens, gaps = self.reference.greedy(embeds[None], positions[:, None], STEPS, rule)
+        tokens, gaps = self._reference_greedy(embeds, positions, rule)
         vllm_gaps = [self._logprob_gap(t) for t in range(len(self.tokens))]
         common = [t for t in range(min(len(tokens), len(self.tokens))) if tokens[:t] == self.tokens[:t]]  # same context
         spread = max(abs(gaps[t] - vllm_gaps[t]) for t in common)
@@ -260,6 +260,11 @@ class Run:
             assert gaps[t] < LOGIT_TIE, (f"greedy token {t}: vLLM {self.tokens[t]}, transformers {tokens[t]} with a "
                                          f"top-2 logit gap of {gaps[t]:.3g} (not a tie: bound {LOGIT_TIE})")
             METRICS[f"{self.label}: greedy tokens differ at a tie"] = f"step {t}, transformers gap {gaps[t]:.3g}"
+
+    def _reference_greedy(self, embeds: torch.Tensor, positions: torch.Tensor,
+                          rule: Callable[[int], int]) -> Tuple[List[int], List[float]]:
+        """The transformers thinker's greedy tokens and logit gaps from this prefill."""
+        return self.reference.greedy(embeds[None], positions[:, None], STEPS, rule)
 
     def _logprob_gap(self, t: int) -> float:
         """vLLM's top-1 minus top-2 raw logprob at step t (= the logit gap)."""

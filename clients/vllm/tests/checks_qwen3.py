@@ -5,13 +5,20 @@ greedy tokens at logit ties)."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import torch
 
-from checks import ENCODER_TOLERANCE, LOGIT_TIE, METRICS, STEPS, Run, decode_position_rule, differences
+from checks import ENCODER_TOLERANCE, METRICS, STEPS, Run, differences
 from hf_reference_qwen3 import PROMPT
 import media
+
+
+def record_video_rows(engine: Any) -> Any:
+    """Keeps the vision tower's outputs of every request in ``engine.video_rows``."""
+    engine.video_rows = []
+    engine.model.visual.register_forward_hook(lambda module, args, out: engine.video_rows.append(out.detach().clone()))
+    return engine
 
 
 def qwen3_request(clip: Dict[str, Any], prompt: str = PROMPT, **mm_kwargs: Any) -> Dict[str, Any]:
@@ -71,21 +78,16 @@ class Qwen3Run(Run):
         METRICS[f"{self.label}: DeepStack rows, vLLM vs transformers"] = differences(mine, theirs)
         torch.testing.assert_close(mine, theirs, atol=tol.embed_atol, rtol=tol.embed_rtol)
 
-    def check_greedy(self) -> None:
-        rule = decode_position_rule(self.mode, self.full, self.hf.length)
-        assert self.decode_positions == [rule(t) for t in range(STEPS - 1)]
-        embeds = torch.cat([self.expected_rows()[:self.cached], self.prefill["inputs_embeds"].cpu()])
-        positions = torch.cat([self.expected_positions()[:, :self.cached],
-                               self.prefill["positions"].reshape(3, -1).cpu()], dim=1)
+    def _reference_greedy(self, embeds: torch.Tensor, positions: torch.Tensor,
+                          rule: Callable[[int], int]) -> Tuple[List[int], List[float]]:
+        """With the DeepStack rows vLLM used at the kept video tokens (check_deepstack)."""
         visual = self.is_video[self.keep]
         deepstack = [level[visual] for level in self.expected_deepstack()]
-        tokens, gaps = self.reference.greedy(embeds[None], positions[:, None], STEPS, rule, visual[None], deepstack)
-        vllm_gaps = [self._logprob_gap(t) for t in range(len(self.tokens))]
-        common = [t for t in range(min(len(tokens), len(self.tokens))) if tokens[:t] == self.tokens[:t]]
-        spread = max(abs(gaps[t] - vllm_gaps[t]) for t in common)
-        METRICS[f"{self.label}: greedy top-2 logit gap, transformers (min) / |vLLM - transformers| (max)"] = (
-            f"{min(gaps):.3g} / {spread:.3g}")
-        if tokens != self.tokens:
-            t = next(i for i, (a, b) in enumerate(zip(tokens, self.tokens)) if a != b)
-            assert gaps[t] < LOGIT_TIE, (f"greedy token {t}: vLLM {self.tokens[t]}, transformers {tokens[t]} with a "
-                                         f"top-2 logit gap of {gaps[t]:.3g} (not a tie: bound {LOGIT_TIE})")
+        return self.reference.greedy(embeds[None], positions[:, None], STEPS, rule, visual[None], deepstack)
+
+
+def qwen3_run(engine: Any, clip: Dict[str, Any], reference: Any, full: Any, compressed: Any, client: Any, label: str,
+              cached_from: "Qwen3Run | None" = None) -> Qwen3Run:
+    """The clip through a Qwen3-Omni engine (made with record_video_rows)."""
+    return Qwen3Run(engine, clip, reference, full, compressed, client, mode="reference", label=label,
+                    request=qwen3_request(clip), video_rows=engine.video_rows, cached_from=cached_from)

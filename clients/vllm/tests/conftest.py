@@ -98,6 +98,33 @@ def reference(model_dir: Path):
 
 
 @pytest.fixture(scope="session")
+def q3_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import tiny_qwen3_model
+
+    out = tmp_path_factory.mktemp("tiny-qwen3-omni")
+    tiny_qwen3_model.build(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def q3_reference(q3_dir: Path):
+    from hf_reference_qwen3 import HFReferenceQwen3
+
+    return HFReferenceQwen3(q3_dir)
+
+
+@pytest.fixture(scope="session")
+def q3_full(q3_reference, clip):
+    """The uncompressed Qwen3-Omni prompt as the reference builds it (transformers, float32)."""
+    return q3_reference.prompt(clip["audio"], clip["frames"])
+
+
+@pytest.fixture(scope="session")
+def q3_compressed(q3_reference, q3_full, client):
+    return q3_reference.compress(client, q3_full)
+
+
+@pytest.fixture(scope="session")
 def clip():
     frames = media.frames()
     return {"audio": media.audio(), "frames": frames}

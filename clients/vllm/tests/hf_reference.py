@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Tuple
+from typing import Any, Callable, List, Tuple
 
 import numpy as np
 import torch
@@ -114,23 +114,30 @@ class HFReference:
         return self.model(input_ids=c.input_ids, inputs_embeds=c.inputs_embeds, attention_mask=c.attention_mask,
                           position_ids=c.position_ids, use_cache=False).logits
 
-    @torch.no_grad()
     def greedy(self, inputs_embeds: torch.Tensor, position_ids: torch.Tensor, steps: int,
                decode_position: Callable[[int], int]) -> Tuple[List[int], List[float]]:
         """Greedy tokens: prefill ``inputs_embeds [1, K, D]`` at ``position_ids [3, 1, K]``,
         then generated token t at ``decode_position(t)`` on all three M-RoPE axes. Also each
         step's logit margin (top-1 minus top-2): how close that step was to a tie."""
-        m = self.model
-        cache = DynamicCache(config=self.config.text_config)
-        out = m.model(inputs_embeds=inputs_embeds, position_ids=position_ids, past_key_values=cache, use_cache=True)
-        tokens: List[int] = []
-        gaps: List[float] = []
-        for t in range(steps):
-            if t:
-                pos = torch.full((3, 1, 1), decode_position(t - 1), dtype=torch.long)
-                emb = m.get_input_embeddings()(torch.tensor([[tokens[-1]]]))
-                out = m.model(inputs_embeds=emb, position_ids=pos, past_key_values=cache, use_cache=True)
-            top2 = m.lm_head(out.last_hidden_state[0, -1]).topk(2)
-            tokens.append(int(top2.indices[0]))
-            gaps.append(float(top2.values[0] - top2.values[1]))
-        return tokens, gaps
+        return greedy(self.model, self.config.text_config, inputs_embeds, position_ids, steps, decode_position)
+
+
+@torch.no_grad()
+def greedy(thinker: Any, text_config: Any, inputs_embeds: torch.Tensor, position_ids: torch.Tensor, steps: int,
+           decode_position: Callable[[int], int], **prefill: Any) -> Tuple[List[int], List[float]]:
+    """A thinker's greedy tokens and top-1 minus top-2 logits after a prefill of
+    ``inputs_embeds`` (with ``prefill``'s extra arguments to its text model)."""
+    cache = DynamicCache(config=text_config)
+    out = thinker.model(inputs_embeds=inputs_embeds, position_ids=position_ids, past_key_values=cache, use_cache=True,
+                        **prefill)
+    tokens: List[int] = []
+    gaps: List[float] = []
+    for t in range(steps):
+        if t:
+            pos = torch.full((3, 1, 1), decode_position(t - 1), dtype=torch.long)
+            emb = thinker.get_input_embeddings()(torch.tensor([[tokens[-1]]]))
+            out = thinker.model(inputs_embeds=emb, position_ids=pos, past_key_values=cache, use_cache=True)
+        top2 = thinker.lm_head(out.last_hidden_state[0, -1]).topk(2)
+        tokens.append(int(top2.indices[0]))
+        gaps.append(float(top2.values[0] - top2.values[1]))
+    return tokens, gaps

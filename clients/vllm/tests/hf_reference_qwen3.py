@@ -19,10 +19,11 @@ import torch
 from omnizip_client import Client, apply
 from omnizip_client.models import MODELS
 from omnizip_vllm.scores import QKVCapture
-from transformers import AutoProcessor, DynamicCache
+from transformers import AutoProcessor
 from transformers.models.qwen3_omni_moe.modeling_qwen3_omni_moe import Qwen3OmniMoeThinkerForConditionalGeneration
 
 import media
+from hf_reference import Compressed, greedy  # the sliced prefill inputs and decoding, as for Qwen2.5
 
 #: Qwen3-Omni's paper defaults (the plugin's defaults for this architecture).
 PARAMS = {k: MODELS["qwen3-omni"][k] for k in ("rho_audio", "rho_video", "contextual_ratio", "g")}
@@ -49,19 +50,6 @@ class Prompt:
     video_grid_thw: torch.Tensor  # [1, 3]
     second_per_grid: float
     audio_feature_length: int
-
-    @property
-    def length(self) -> int:
-        return int(self.input_ids.shape[1])
-
-
-@dataclass
-class Compressed:
-    result: object
-    inputs_embeds: torch.Tensor
-    attention_mask: torch.Tensor
-    position_ids: torch.Tensor
-    input_ids: torch.Tensor
 
     @property
     def length(self) -> int:
@@ -120,7 +108,6 @@ class HFReferenceQwen3:
         return Compressed(result, applied.inputs_embeds, applied.attention_mask, applied.position_ids,
                           prompt.input_ids[:, keep])
 
-    @torch.no_grad()
     def greedy(self, inputs_embeds: torch.Tensor, position_ids: torch.Tensor, steps: int,
                decode_position: Callable[[int], int], visual_pos_masks: torch.Tensor,
                deepstack: List[torch.Tensor]) -> Tuple[List[int], List[float]]:
@@ -128,18 +115,5 @@ class HFReferenceQwen3:
         [3, 1, K]`` with the DeepStack rows ``deepstack`` (per level, one row per True of
         ``visual_pos_masks [1, K]``), then token t at ``decode_position(t)``; and each step's
         top-1 minus top-2 logit."""
-        m = self.model
-        cache = DynamicCache(config=self.config.text_config)
-        out = m.model(inputs_embeds=inputs_embeds, position_ids=position_ids, past_key_values=cache, use_cache=True,
+        return greedy(self.model, self.config.text_config, inputs_embeds, position_ids, steps, decode_position,
                       visual_pos_masks=visual_pos_masks, deepstack_visual_embeds=deepstack)
-        tokens: List[int] = []
-        gaps: List[float] = []
-        for t in range(steps):
-            if t:
-                pos = torch.full((3, 1, 1), decode_position(t - 1), dtype=torch.long)
-                emb = m.get_input_embeddings()(torch.tensor([[tokens[-1]]]))
-                out = m.model(inputs_embeds=emb, position_ids=pos, past_key_values=cache, use_cache=True)
-            top2 = m.lm_head(out.last_hidden_state[0, -1]).topk(2)
-            tokens.append(int(top2.indices[0]))
-            gaps.append(float(top2.values[0] - top2.values[1]))
-        return tokens, gaps

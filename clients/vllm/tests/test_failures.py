@@ -21,15 +21,6 @@ print("LOADED")
 """
 
 
-@pytest.fixture(scope="module")
-def q3_dir(tmp_path_factory):
-    import tiny_qwen3_model
-
-    out = tmp_path_factory.mktemp("tiny-qwen3-omni-failures")
-    tiny_qwen3_model.build(out)
-    return out
-
-
 @pytest.mark.parametrize("architecture", ["OmniZipQwen2_5OmniThinker", "OmniZipQwen3OmniMoeThinker"])
 def test_model_load_fails_when_sidecar_is_not_ready(request, architecture):
     """The model checks /readyz while loading: no sidecar, no engine, and the error names the URL."""

@@ -20,7 +20,6 @@ from omnizip_client.budget import budget
 from omnizip_vllm.positions import span_layout, span_layout_qwen3
 
 import media
-import tiny_qwen3_model
 from conftest import METRICS
 from hf_reference_qwen3 import PARAMS as QWEN3_PARAMS
 
@@ -34,15 +33,13 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module", params=["qwen2.5-omni", "qwen3-omni"])
-def served(request, model_dir, tmp_path_factory):
+def served(request, model_dir):
     """The model served, its architecture, and how its span is laid out (1 s per temporal
     grid: the mp4 is 2 fps) and compressed by default."""
     if request.param == "qwen2.5-omni":
         return SimpleNamespace(name=request.param, dir=model_dir, architecture="OmniZipQwen2_5OmniThinker",
                                layout=lambda grid, audio: span_layout(grid, 1.0, audio), params={})
-    out = tmp_path_factory.mktemp("tiny-qwen3-omni-serve")
-    tiny_qwen3_model.build(out)
-    return SimpleNamespace(name=request.param, dir=out, architecture="OmniZipQwen3OmniMoeThinker",
+    return SimpleNamespace(name=request.param, dir=request.getfixturevalue("q3_dir"), architecture="OmniZipQwen3OmniMoeThinker",
                            layout=lambda grid, audio: span_layout_qwen3(grid, 1.0, audio), params=QWEN3_PARAMS)
 
 

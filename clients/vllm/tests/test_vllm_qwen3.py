@@ -3,44 +3,19 @@ prompt in one step, against the transformers harness (hf_reference_qwen3.py)."""
 
 from __future__ import annotations
 
-from typing import List
-
 import numpy as np
 import pytest
 import torch
 from omnizip_client.local_server import LocalServer
 from vllm import SamplingParams
 
-import tiny_qwen3_model
-from checks_qwen3 import Qwen3Run, qwen3_request
+from checks_qwen3 import qwen3_request, qwen3_run, record_video_rows
 from conftest import METRICS, Engine
-from hf_reference_qwen3 import PROMPT_WITH_IMAGE, HFReferenceQwen3
+from hf_reference_qwen3 import PROMPT_WITH_IMAGE
 
 pytestmark = pytest.mark.vllm
 
 ARCH = "OmniZipQwen3OmniMoeThinker"
-
-
-@pytest.fixture(scope="module")
-def q3_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tiny-qwen3-omni-vllm")
-    tiny_qwen3_model.build(out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def q3_reference(q3_dir):
-    return HFReferenceQwen3(q3_dir)
-
-
-@pytest.fixture(scope="module")
-def q3_full(q3_reference, clip):
-    return q3_reference.prompt(clip["audio"], clip["frames"])
-
-
-@pytest.fixture(scope="module")
-def q3_compressed(q3_reference, q3_full, client):
-    return q3_reference.compress(client, q3_full)
 
 
 @pytest.fixture(scope="module")
@@ -54,20 +29,13 @@ def own_sidecar(omnizip_bin):
 def engine(q3_dir, own_sidecar):
     e = Engine(q3_dir, own_sidecar.url, {}, architecture=ARCH, enable_prefix_caching=False,
                limit_mm_per_prompt={"audio": 1, "video": 1, "image": 1})
-    e.video_rows: List[torch.Tensor] = []
-    e.model.visual.register_forward_hook(lambda module, args, out: e.video_rows.append(out.detach().clone()))
-    yield e
+    yield record_video_rows(e)
     e.close()
-
-
-def new_run(engine, clip, q3_reference, q3_full, q3_compressed, client, label, **kwargs):
-    return Qwen3Run(engine, clip, q3_reference, q3_full, q3_compressed, client, mode="reference", label=label,
-                    request=qwen3_request(clip), video_rows=engine.video_rows, **kwargs)
 
 
 @pytest.fixture(scope="module")
 def run(engine, clip, q3_reference, q3_full, q3_compressed, client):
-    r = new_run(engine, clip, q3_reference, q3_full, q3_compressed, client, "vLLM Qwen3")
+    r = qwen3_run(engine, clip, q3_reference, q3_full, q3_compressed, client, "vLLM Qwen3")
     assert r.new_calls == 1 and r.prefill["chunks"] == 1
     return r
 
@@ -118,7 +86,7 @@ def test_greedy_tokens_equal_transformers_on_vllm_inputs(run):
 
 
 def test_repeated_request_uses_encoder_cache(run, engine, clip, q3_reference, q3_full, q3_compressed, client):
-    again = new_run(engine, clip, q3_reference, q3_full, q3_compressed, client, "vLLM Qwen3 repeated",
+    again = qwen3_run(engine, clip, q3_reference, q3_full, q3_compressed, client, "vLLM Qwen3 repeated",
                     cached_from=run)
     assert again.new_calls == 0  # and the vision tower did not run again (Qwen3Run checks that)
     assert again.prompt_ids == run.prompt_ids and again.tokens == run.tokens

@@ -3,15 +3,10 @@ rows reach the model in slices) and prefix caching on."""
 
 from __future__ import annotations
 
-from typing import List
-
 import pytest
-import torch
 
-import tiny_qwen3_model
-from checks_qwen3 import Qwen3Run, qwen3_request
+from checks_qwen3 import qwen3_run, record_video_rows
 from conftest import Engine
-from hf_reference_qwen3 import HFReferenceQwen3
 
 pytestmark = pytest.mark.vllm
 
@@ -19,45 +14,16 @@ BATCHED_TOKENS = 64
 
 
 @pytest.fixture(scope="module")
-def q3_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tiny-qwen3-omni-chunked")
-    tiny_qwen3_model.build(out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def q3_reference(q3_dir):
-    return HFReferenceQwen3(q3_dir)
-
-
-@pytest.fixture(scope="module")
-def q3_full(q3_reference, clip):
-    return q3_reference.prompt(clip["audio"], clip["frames"])
-
-
-@pytest.fixture(scope="module")
-def q3_compressed(q3_reference, q3_full, client):
-    return q3_reference.compress(client, q3_full)
-
-
-@pytest.fixture(scope="module")
 def engine(q3_dir, sidecar):
     e = Engine(q3_dir, sidecar.url, {}, architecture="OmniZipQwen3OmniMoeThinker", enable_chunked_prefill=True,
                max_num_batched_tokens=BATCHED_TOKENS, enable_prefix_caching=True)
-    e.video_rows: List[torch.Tensor] = []
-    e.model.visual.register_forward_hook(lambda module, args, out: e.video_rows.append(out.detach().clone()))
-    yield e
+    yield record_video_rows(e)
     e.close()
-
-
-def new_run(engine, clip, q3_reference, q3_full, q3_compressed, client, label, cached_from=None):
-    return Qwen3Run(engine, clip, q3_reference, q3_full, q3_compressed, client, mode="reference", label=label,
-                    request=qwen3_request(clip), video_rows=engine.video_rows, cached_from=cached_from)
 
 
 @pytest.fixture(scope="module")
 def run(engine, clip, q3_reference, q3_full, q3_compressed, client):
-    r = new_run(engine, clip, q3_reference, q3_full, q3_compressed, client, "vLLM Qwen3 chunked")
+    r = qwen3_run(engine, clip, q3_reference, q3_full, q3_compressed, client, "vLLM Qwen3 chunked")
     assert r.new_calls == 1
     assert r.prefill["chunks"] >= len(r.prompt_ids) // BATCHED_TOKENS  # really chunked
     return r
@@ -85,7 +51,7 @@ def test_chunked_greedy_tokens_equal_transformers_on_vllm_inputs(run):
 
 def test_chunked_repeated_request_prefix_and_encoder_cache(run, engine, clip, q3_reference, q3_full, q3_compressed,
                                                            client):
-    again = new_run(engine, clip, q3_reference, q3_full, q3_compressed, client, "vLLM Qwen3 chunked repeated",
+    again = qwen3_run(engine, clip, q3_reference, q3_full, q3_compressed, client, "vLLM Qwen3 chunked repeated",
                     cached_from=run)
     assert again.new_calls == 0 and again.cached > 0
     assert again.prompt_ids == run.prompt_ids and again.tokens == run.tokens

@@ -18,7 +18,7 @@ span keeps its uncompressed positions (computed in ``get_mrope_input_positions``
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 from vllm.model_executor.models.interfaces import SupportsMultiModal
@@ -29,7 +29,7 @@ from vllm.model_executor.models.qwen2_5_omni_thinker import (
 )
 from vllm.multimodal import MULTIMODAL_REGISTRY
 
-from .positions import audio_token_count, is_joint, item_float, layout_for, prompt_positions
+from .positions import audio_token_count, item_float, layout_for, prompt_positions
 from .processor import OmniZipProcessor
 from .scores import QKCapture, audio_scores
 from .thinker import OmniZipThinker, check_vllm_version
@@ -40,6 +40,8 @@ __all__ = ["OmniZipQwen2_5OmniThinker", "check_vllm_version"]
 @MULTIMODAL_REGISTRY.register_processor(OmniZipProcessor, info=Qwen2_5OmniThinkerProcessingInfo,
                                         dummy_inputs=Qwen2_5OmniThinkerDummyInputsBuilder)
 class OmniZipQwen2_5OmniThinker(OmniZipThinker, Qwen2_5OmniThinkerForConditionalGeneration):
+    prompt_positions = staticmethod(prompt_positions)
+
     def __init__(self, *, vllm_config: Any, prefix: str = "") -> None:
         version = check_vllm_version()
         super().__init__(vllm_config=vllm_config, prefix=prefix)
@@ -52,11 +54,6 @@ class OmniZipQwen2_5OmniThinker(OmniZipThinker, Qwen2_5OmniThinkerForConditional
                              "in float32 already")
 
     # -- encoders + sidecar -----------------------------------------------------------------
-
-    def embed_multimodal(self, **kwargs: object) -> Any:
-        if not is_joint(kwargs):
-            return super().embed_multimodal(**kwargs)
-        return self._embed_joint(kwargs)
 
     def _embed_joint(self, kwargs: Dict[str, Any]) -> Tuple[torch.Tensor, ...]:
         inputs = self._parse_and_validate_multimodal_inputs(**kwargs)
@@ -95,10 +92,3 @@ class OmniZipQwen2_5OmniThinker(OmniZipThinker, Qwen2_5OmniThinkerForConditional
         # No two items overlap any more (the fused item replaced the audio/video pair), so the
         # plain ordered scatter is right; the parent's interleaved path splits by modality.
         return SupportsMultiModal.embed_input_ids(self, input_ids, multimodal_embeddings, is_multimodal=is_multimodal)
-
-    # -- positions ----------------------------------------------------------------------------
-
-    def get_mrope_input_positions(self, input_tokens: List[int], mm_features: List[Any]) -> Tuple[torch.Tensor, int]:
-        if not any(is_joint(f.data) for f in mm_features):
-            return super().get_mrope_input_positions(input_tokens, mm_features)
-        return self._omnizip_positions(input_tokens, mm_features, prompt_positions)

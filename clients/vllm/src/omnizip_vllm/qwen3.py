@@ -31,7 +31,7 @@ from vllm.model_executor.models.utils import _merge_multimodal_embeddings
 from vllm.multimodal import MULTIMODAL_REGISTRY
 from vllm.multimodal.parse import VideoProcessorItems
 
-from .positions import (POSITION_CHANNELS, is_joint, item_float, layout_for_qwen3, prompt_positions_qwen3)
+from .positions import POSITION_CHANNELS, item_float, layout_for_qwen3, prompt_positions_qwen3
 from .processor import OmniZipProcessor
 from .scores import QKVCapture
 from .thinker import OmniZipThinker, check_vllm_version
@@ -100,6 +100,8 @@ class OmniZipQwen3Processor(OmniZipProcessor, Qwen3OmniMoeThinkerMultiModalProce
 @MULTIMODAL_REGISTRY.register_processor(OmniZipQwen3Processor, info=Qwen3OmniMoeThinkerProcessingInfo,
                                         dummy_inputs=Qwen3OmniMoeThinkerDummyInputsBuilder)
 class OmniZipQwen3OmniMoeThinker(OmniZipThinker, Qwen3OmniMoeThinkerForConditionalGeneration):
+    prompt_positions = staticmethod(prompt_positions_qwen3)
+
     def __init__(self, *, vllm_config: Any, prefix: str = "") -> None:
         version = check_vllm_version()
         super().__init__(vllm_config=vllm_config, prefix=prefix)
@@ -115,11 +117,6 @@ class OmniZipQwen3OmniMoeThinker(OmniZipThinker, Qwen3OmniMoeThinkerForCondition
                            video_id=self.config.video_token_id, row_width=self.hidden_size * (1 + levels))
 
     # -- encoders + sidecar -----------------------------------------------------------------
-
-    def embed_multimodal(self, **kwargs: object) -> Any:
-        if not is_joint(kwargs):
-            return super().embed_multimodal(**kwargs)
-        return self._embed_joint(kwargs)
 
     def _embed_joint(self, kwargs: Dict[str, Any]) -> Tuple[torch.Tensor, ...]:
         inputs = self._parse_and_validate_multimodal_inputs(**kwargs)
@@ -177,10 +174,3 @@ class OmniZipQwen3OmniMoeThinker(OmniZipThinker, Qwen3OmniMoeThinkerForCondition
                                                  multimodal_embeddings=deep, is_multimodal=is_deep)
             self._set_deepstack_input_embeds(stack.view(embeds.size(0), levels, d).permute(1, 0, 2).contiguous())
         return _merge_multimodal_embeddings(inputs_embeds=embeds, multimodal_embeddings=main, is_multimodal=is_multimodal)
-
-    # -- positions ----------------------------------------------------------------------------
-
-    def get_mrope_input_positions(self, input_tokens: List[int], mm_features: List[Any]) -> Tuple[torch.Tensor, int]:
-        if not any(is_joint(f.data) for f in mm_features):
-            return super().get_mrope_input_positions(input_tokens, mm_features)
-        return self._omnizip_positions(input_tokens, mm_features, prompt_positions_qwen3)

@@ -2,8 +2,8 @@
 yields, the position channels and their recompute, decoding positions, the per-span log.
 
 A model class mixes :class:`OmniZipThinker` in before vLLM's thinker and sets, in its
-``__init__``, the token ids and row width it uses (:meth:`_init_omnizip`); it supplies the
-span layouts and the prompt positions of its model.
+``__init__``, the token ids and row width it uses (:meth:`_init_omnizip`); it supplies
+``_embed_joint`` (encoders, scores, the span layouts of its model) and ``prompt_positions``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 from vllm.logger import init_logger
 
 from .config import SUPPORTED_VLLM, OmniZipConfig
-from .positions import POSITION_CHANNELS, decode_delta, decode_positions, encode_positions
+from .positions import POSITION_CHANNELS, decode_delta, decode_positions, encode_positions, is_joint
 from .processor import span_budget
 from .sidecar import SidecarError, compress_split, make_client, wait_ready
 
@@ -66,6 +66,9 @@ class OmniZipThinker:
     omnizip: OmniZipConfig
     #: The last sidecar calls (sizes, timings, request id, packed keep masks), newest last.
     omnizip_calls: Deque[Dict[str, Any]]
+    #: The model's request-time positions: (tokens, features, thinker config) -> (positions
+    #: [3, K], uncompressed length, uncompressed maximum). Set by each model class.
+    prompt_positions: Callable[..., Tuple[np.ndarray, int, int]]
 
     def _init_omnizip(self, vllm_config: Any, version: str, *, audio_id: int, video_id: int, row_width: int) -> None:
         self.omnizip = OmniZipConfig.from_hf_config(vllm_config.model_config.hf_config)
@@ -152,11 +155,17 @@ class OmniZipThinker:
                     layout.audio_len, kept_audio, layout.video_len, kept_video, elapsed_ms,
                     record["server_ms"], result.request_id)
 
-    # -- positions ----------------------------------------------------------------------------
+    # -- the model's hooks ------------------------------------------------------------------
 
-    def _omnizip_positions(self, input_tokens: List[int], mm_features: List[Any],
-                           prompt_positions: Callable[..., Tuple[np.ndarray, int, int]]) -> Tuple[torch.Tensor, int]:
-        pos, full_len, full_max = prompt_positions(input_tokens, mm_features, self.config)
+    def embed_multimodal(self, **kwargs: object) -> Any:
+        if not is_joint(kwargs):
+            return super().embed_multimodal(**kwargs)  # type: ignore[misc]
+        return self._embed_joint(kwargs)
+
+    def get_mrope_input_positions(self, input_tokens: List[int], mm_features: List[Any]) -> Tuple[torch.Tensor, int]:
+        if not any(is_joint(f.data) for f in mm_features):
+            return super().get_mrope_input_positions(input_tokens, mm_features)  # type: ignore[misc]
+        pos, full_len, full_max = type(self).prompt_positions(input_tokens, mm_features, self.config)
         positions = torch.from_numpy(pos)
         # Read back by recompute_mrope_positions (the V1 runner keeps this very tensor).
         positions.omnizip_full_len = full_len  # type: ignore[attr-defined]

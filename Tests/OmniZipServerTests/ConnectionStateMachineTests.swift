@@ -48,6 +48,16 @@ struct ConnectionStateMachineTests {
         #expect(!closed4, "closing twice is a no-op")
     }
 
+    @Test func aConnectionIsSilentUntilItsFirstRequestBegins() {
+        var m = machine()
+        #expect(!m.isSilent, "not before it opened")
+        _ = m.opened()
+        #expect(m.isSilent && m.openedAt == at(0))
+        clock.advance(by: .seconds(2))
+        _ = m.requestStarted()
+        #expect(!m.isSilent)
+    }
+
     @Test func theFirstByteTimeoutNeverExceedsTheIdleTimeout() {
         var short = limits
         short.idleTimeout = .seconds(3)

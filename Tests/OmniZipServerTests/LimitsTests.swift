@@ -101,6 +101,29 @@ struct LimitsTests {
         }
     }
 
+    @Test func aSilentConnectionGivesUpItsSlotToANewOne() throws {
+        let server = try TestServer { $0.maxConnections = 3 }
+        defer { server.shutdown() }
+        let busy = try server.raw(timeout: 5)
+        try busy.send(Raw.get("/livez"))
+        #expect(try busy.readResponse().status == 200)
+        var silent: [RawClient] = []
+        for _ in 0..<2 {
+            silent.append(try server.raw(timeout: 5))
+            usleep(50_000) // distinct opening times: the first is the oldest
+        }
+        // All three slots are held; a client that sends is served, the oldest silent socket closed.
+        let client = try server.raw(timeout: 5)
+        try client.send(Raw.get("/livez"))
+        #expect(try client.readResponse().status == 200)
+        #expect(silent[0].closedByPeer(), "the oldest silent connection made room")
+        try busy.send(Raw.get("/livez"))
+        #expect(try busy.readResponse().status == 200, "a connection that sent requests keeps its slot")
+        try client.send(Raw.get("/metrics"))
+        let text = String(decoding: try client.readResponse().body, as: UTF8.self)
+        #expect(text.contains(#"omnizip_http_connections_rejected_total{reason="silent"} 1"#))
+    }
+
     @Test func connectionsPastTheCapAreClosedAndCounted() async throws {
         let server = try TestServer { $0.maxConnections = 3 }
         defer { server.shutdown() }

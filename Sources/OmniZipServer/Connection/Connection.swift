@@ -32,6 +32,8 @@ final class Connection {
     private var openHandles = 0
 
     var phase: Machine.Phase { machine.phase }
+    /// Opened and not a byte of a request since (see ServerLoop.accept).
+    var silentSince: ContinuousClock.Instant? { machine.isSilent ? machine.openedAt : nil }
 
     init?(server: ServerLoop, transport: ClientSocket.Transport) {
         self.server = server

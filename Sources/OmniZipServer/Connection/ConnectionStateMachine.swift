@@ -115,11 +115,16 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
     /// The request whose bytes are arriving, if any.
     var receivingID: RequestID? { receiving?.id }
     var isParsing: Bool { phase == .open && parsing }
+    /// When the connection opened, and whether it has sent nothing since: what the server
+    /// may close first when it runs out of connection slots.
+    private(set) var openedAt: C.Instant?
+    var isSilent: Bool { phase == .open && openedAt != nil && nextID == 0 }
 
     // MARK: Events
 
     mutating func opened() -> [Action] {
-        [.armTimer(clock.now.advanced(by: min(limits.firstByteTimeout, limits.idleTimeout)))] + readingActions()
+        openedAt = clock.now
+        return [.armTimer(clock.now.advanced(by: min(limits.firstByteTimeout, limits.idleTimeout)))] + readingActions()
     }
 
     /// The first byte of a request; nil when no request may start (the connection is closing).

@@ -202,11 +202,19 @@ final class ServerLoop {
             return
         }
         if connections.count > configuration.maxConnections {
-            // Accepted only to be closed: the client sees a clean FIN at once instead of a
-            // queue that never drains.
-            metrics.connectionRejected(reason: "limit")
-            connection.close()
-            return
+            // Out of slots: the connection that has stayed silent longest gives up its slot (a
+            // socket that never sends must not keep a client that does out), or else the new
+            // one is accepted only to be closed: a clean FIN at once, not a queue that never drains.
+            if let silent = connections.values.filter({ $0 !== connection && $0.silentSince != nil })
+                .min(by: { $0.silentSince! < $1.silentSince! })
+            {
+                metrics.connectionRejected(reason: "silent")
+                silent.close()
+            } else {
+                metrics.connectionRejected(reason: "limit")
+                connection.close()
+                return
+            }
         }
         metrics.setConnections(connections.count)
         connection.start()

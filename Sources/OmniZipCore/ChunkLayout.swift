@@ -23,8 +23,12 @@ public struct ChunkLayout: Sendable, Equatable {
     public static let maxGridValue = 1 << 24
     /// Largest T*P a grid may give.
     public static let maxGridTokens = 1 << 40
-    /// Largest frame: the DPC-kNN stage builds a P×P matrix, which must fit in memory.
-    public static let maxTokensPerFrame = 16_384
+    /// Largest frame. The DPC-kNN stage builds a P×P float matrix on every busy worker, so P
+    /// bounds that scratch: 4,096² × 4 B = 64 MiB a worker (16,384 allowed 1 GiB, which four small
+    /// requests could claim on two workers). Qwen-Omni frames have at most 768 tokens.
+    public static let maxTokensPerFrame = 4_096
+    /// The DPC-kNN similarity scratch one worker may hold: maxTokensPerFrame² floats.
+    public static var maxFrameScratchBytes: Int { maxTokensPerFrame * maxTokensPerFrame * MemoryLayout<Float>.size }
 
     /// Sizes given directly: P, and the budget base T*P (the video token count when nil).
     public init(audioRunLengths: [Int], videoRunLengths: [Int], tokensPerFrame: Int, gridTokens: Int? = nil) throws(OmniZipError) {

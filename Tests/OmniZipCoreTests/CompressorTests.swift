@@ -26,6 +26,16 @@ struct CompressorTests {
             audioScores: clip.audioScores(), layout: layout, parameters: parameters)
     }
 
+    @Test("P is bounded, so each worker's P×P DPC-kNN scratch is at most 64 MiB")
+    func framesAreBounded() throws {
+        #expect(ChunkLayout.maxFrameScratchBytes == 64 << 20)
+        let p = ChunkLayout.maxTokensPerFrame
+        _ = try ChunkLayout(audioRunLengths: [1], videoRunLengths: [2 * p], tokensPerFrame: p)
+        #expect(throws: OmniZipError.tokensPerFrame(p + 1)) {
+            try ChunkLayout(audioRunLengths: [1], videoRunLengths: [2 * (p + 1)], tokensPerFrame: p + 1)
+        }
+    }
+
     @Test("the same input gives identical results at any worker count", arguments: [1, 2, 3, 8])
     func workerInvariance(workers: Int) throws {
         let embeddings = OwnedRows(clip.promptEmbeddings(), dimension: clip.dimension)

@@ -121,6 +121,22 @@ struct ConnectionStateMachineTests {
         #expect(message.contains("60 bytes/s"))
     }
 
+    @Test func aBodyThatCannotArriveBeforeTheDeadlineIsCutOffAfterTheGrace() {
+        var m = machine()
+        _ = m.opened()
+        _ = start(&m, body: .length(1_000_000))
+        clock.advance(by: .seconds(1))
+        _ = m.bodyReceived(1000)
+        // 2,000 bytes/s: above the 1,000 minimum, but 990,000 more bytes need 495 s and the
+        // request timeout leaves 24 s at t = 6.
+        for _ in 0..<5 {
+            clock.advance(by: .seconds(1))
+            _ = m.bodyReceived(2000)
+        }
+        guard case let .timeOut(_, message) = m.timerFired().last else { Issue.record("hopeless body not cut off"); return }
+        #expect(message.contains("cannot arrive within the request timeout of 30.0 s") && message.contains("989000 bytes"))
+    }
+
     @Test func aFastBodyIsNotCutOff() {
         var m = machine()
         _ = m.opened()

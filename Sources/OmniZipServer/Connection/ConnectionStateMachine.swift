@@ -83,6 +83,8 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
         var startedAt: C.Instant
         var bodyStartedAt: C.Instant?
         var bodyBytes = 0
+        /// The Content-Length, when there is one.
+        var declared: Int?
     }
 
     let limits: Limits
@@ -144,6 +146,7 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
         guard let i = index(id) else { return [] }
         queue[i].body = body
         queue[i].wantsContinue = continueAllowed && body != .none
+        if case let .length(n) = body, receiving?.id == id { receiving!.declared = n }
         return queue[i].answered ? [] : [.admit(id)]
     }
 
@@ -350,15 +353,24 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
         return min(deadline, check)
     }
 
-    /// Past the grace period, a body averaging less than the minimum rate is cut off. Headers
+    /// Past the grace period, a body averaging less than the minimum rate is cut off, and so is
+    /// one whose declared rest cannot arrive before the request timeout at the rate it has
+    /// averaged: it would only hold its memory reservation until then (issue 21, D5). Headers
     /// are bounded by the request timeout alone.
     private func tooSlow(_ r: Receiving, _ now: C.Instant) -> String? {
         guard limits.minUploadRate > 0, let start = r.bodyStartedAt else { return nil }
         let elapsed = start.duration(to: now)
         guard elapsed >= limits.uploadGrace else { return nil }
         let rate = Double(r.bodyBytes) / max(seconds(elapsed), 1e-9)
-        guard rate < Double(limits.minUploadRate) else { return nil }
-        return "the request body arrived at \(Int(rate)) bytes/s, below the minimum of \(limits.minUploadRate) bytes/s"
+        if rate < Double(limits.minUploadRate) {
+            return "the request body arrived at \(Int(rate)) bytes/s, below the minimum of \(limits.minUploadRate) bytes/s"
+        }
+        guard let declared = r.declared else { return nil }
+        let left = seconds(now.duration(to: r.startedAt.advanced(by: limits.requestTimeout)))
+        let rest = Double(declared - r.bodyBytes)
+        guard rest > rate * left else { return nil }
+        return "the request body arrives at \(Int(rate)) bytes/s: its remaining \(declared - r.bodyBytes) bytes cannot "
+            + "arrive within the request timeout of \(seconds(limits.requestTimeout)) s"
     }
 
     private func seconds(_ d: Duration) -> Double {

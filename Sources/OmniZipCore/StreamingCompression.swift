@@ -38,12 +38,15 @@ public final class StreamingCompression: @unchecked Sendable {
 
     /// `bodyStart` is where the request body starts, `keepAlive` owns its memory; the rows of
     /// `input` point into it, and may not have arrived yet. Throws what `compress` would throw
-    /// for the plan.
-    public init(_ input: CompressionInput, compressor: Compressor, bodyStart: UnsafeRawPointer, keepAlive: AnyObject) throws(OmniZipError) {
+    /// for the plan. `trace`, when given, records what `Compressor.compress(_:trace:)` would.
+    public init(
+        _ input: CompressionInput, compressor: Compressor, bodyStart: UnsafeRawPointer, keepAlive: AnyObject,
+        trace: CompressionTrace? = nil
+    ) throws(OmniZipError) {
         let clock = ContinuousClock(), start = clock.now
         let plan = try BudgetPlan(scores: input.audioScores, layout: input.layout, parameters: input.parameters)
         timings.plan = (clock.now - start).seconds
-        let work = CompressionWork(input, plan: plan, path: compressor.crossModalPath(input), buffers: compressor.pool.buffers)
+        let work = CompressionWork(input, plan: plan, path: compressor.crossModalPath(input), buffers: compressor.pool.buffers, trace: trace)
         self.work = work
         total = work.units.count
         pool = compressor.pool

@@ -50,12 +50,13 @@ public struct DecodedRequest: Sendable {
         }
     }
 
-    /// Compresses the request with `compressor`: what /v1/compress, /v1/explain and the CLI
-    /// do, with core refusals mapped to their wire errors in one place.
-    public func compress(with compressor: Compressor) throws(WireError) -> CompressionResult {
+    /// Compresses the request with `compressor` (recording into `trace` when given): what
+    /// /v1/compress, /v1/explain and the CLI do, with core refusals mapped to their wire errors
+    /// in one place.
+    public func compress(with compressor: Compressor, trace: CompressionTrace? = nil) throws(WireError) -> CompressionResult {
         let input = try compressionInput()
         do throws(OmniZipError) {
-            return try compressor.compress(input)
+            return try compressor.compress(input, trace: trace)
         } catch {
             throw .core(error)
         }

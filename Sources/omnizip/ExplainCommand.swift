@@ -34,15 +34,9 @@ struct ExplainCommand: ParsableCommand {
         let page: String
         do throws(WireError) {
             let decoded = try RequestDecoder.decode(file.bytes, overrides: parameters.overrides, requireEmbeddings: true)
-            let input = try decoded.compressionInput()
             // Traced: the page shows the values the core ranked by, from this very compression.
             let trace = CompressionTrace()
-            let result: CompressionResult
-            do throws(OmniZipError) {
-                result = try Compressor(workers: workers).compress(input, trace: trace)
-            } catch {
-                throw WireError.core(error)
-            }
+            let result = try decoded.compress(with: Compressor(workers: workers), trace: trace)
             let name = request.split(separator: "/").last.map(String.init) ?? request
             page = ExplainReport(request: decoded, result: result, trace: trace, detail: detail, source: name).html()
         } catch {

@@ -8,6 +8,8 @@ struct CompressedJob {
 
     let decoded: DecodedRequest
     let result: CompressionResult
+    /// What the compression ranked by, when the job was built `traced`.
+    let trace: CompressionTrace?
     private let start: ContinuousClock.Instant, decodedAt: ContinuousClock.Instant, compressedAt: ContinuousClock.Instant
     private let queueMs: Double
 
@@ -16,14 +18,16 @@ struct CompressedJob {
         let outcome: JobOutcome
     }
 
-    /// The body buffer outlives `decoded` and the compression: `job` holds it.
-    init(_ job: Job, compressor: Compressor) throws(Refusal) {
+    /// The body buffer outlives `decoded` and the compression: `job` holds it. `traced`: record
+    /// a `CompressionTrace` (a streamed explain request's compression already does).
+    init(_ job: Job, compressor: Compressor, traced: Bool = false) throws(Refusal) {
         start = .now
         let queueMs = (start - job.receivedAt).milliseconds
         self.queueMs = queueMs
         do throws(WireError) {
             if let streamed = job.streaming {
                 decoded = streamed.decoded
+                trace = streamed.trace
                 decodedAt = .now
                 do throws(OmniZipError) {
                     result = try streamed.compression.finish()
@@ -33,7 +37,8 @@ struct CompressedJob {
             } else {
                 decoded = try RequestDecoder.decode(job.body.bytes, overrides: job.overrides, requireEmbeddings: true)
                 decodedAt = .now
-                result = try decoded.compress(with: compressor)
+                trace = traced ? CompressionTrace() : nil
+                result = try decoded.compress(with: compressor, trace: trace)
             }
             compressedAt = .now
         } catch {

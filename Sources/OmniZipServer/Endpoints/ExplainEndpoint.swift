@@ -9,21 +9,15 @@ enum ExplainEndpoint {
     static func run(_ job: Job, detail: ExplainDetail, compressor: Compressor) -> JobOutcome {
         let compressed: CompressedJob
         do {
-            compressed = try CompressedJob(job, compressor: compressor)
+            // Traced: the page draws the values this very compression ranked by.
+            compressed = try CompressedJob(job, compressor: compressor, traced: true)
         } catch {
             return error.outcome
         }
-        // The page's ranking values come from a traced run of the same compression (the first
-        // may have run while the body arrived, untraced); it gives the same result, which the
-        // page then draws with its trace. Counted in the render phase.
-        let trace = CompressionTrace()
-        var result = compressed.result, traced: CompressionTrace?
-        if let input = try? compressed.decoded.compressionInput(), let again = try? compressor.compress(input, trace: trace) {
-            result = again
-            traced = trace
-        }
         // No request id or time in the page: the same request gives the same bytes, as everywhere.
-        let page = ExplainReport(request: compressed.decoded, result: result, trace: traced, detail: detail, source: "POST /v1/explain").html()
+        let page = ExplainReport(
+            request: compressed.decoded, result: compressed.result, trace: compressed.trace, detail: detail, source: "POST /v1/explain"
+        ).html()
         let phases = compressed.phases(last: "render")
         var response = HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: .bytes(Array(page.utf8)))
         response.headers = [CompressedJob.serverTiming(phases)]

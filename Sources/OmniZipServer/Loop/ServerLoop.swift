@@ -278,10 +278,12 @@ final class ServerLoop {
             exchange.prefixNeeded = nil
         case let .ready(decoded):
             exchange.prefixNeeded = nil
+            // The explain page draws the values the compression ranked by: trace that one.
+            let trace = exchange.endpoint == .explain ? CompressionTrace() : nil
             guard let input = try? decoded.compressionInput(),
-                let compression = try? StreamingCompression(input, compressor: compressor, bodyStart: base, keepAlive: body)
+                let compression = try? StreamingCompression(input, compressor: compressor, bodyStart: base, keepAlive: body, trace: trace)
             else { return }
-            exchange.streaming = StreamedRequest(decoded: decoded, compression: compression)
+            exchange.streaming = StreamedRequest(decoded: decoded, compression: compression, trace: trace)
             streams.append(WeakStream(stream: compression))
             metrics.streamStarted()
             if compression.received(body.count) { startJobs() }

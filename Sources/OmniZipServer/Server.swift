@@ -5,7 +5,6 @@ import Dispatch
 import Logging
 import OmniZipCore
 import Prometheus
-import Synchronization
 
 /// The omnizip HTTP server.
 ///
@@ -18,7 +17,7 @@ public final class Server: Sendable {
     /// The registry `/metrics` serves (this server's own; see `ServerMetrics`).
     public let registry: PrometheusCollectorRegistry
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let finished = DispatchGroup()
 
     private struct State {
@@ -47,7 +46,7 @@ public final class Server: Sendable {
         }
         // A client that vanishes must cost us an EPIPE, not the process.
         signal(SIGPIPE, SIG_IGN)
-        let outcome = Mutex<Result<Int?, ServerError>?>(nil)
+        let outcome = Locked<Result<Int?, ServerError>?>(nil)
         let ready = DispatchSemaphore(value: 0)
         finished.enter()
         let started = DetachedThread.start(name: "omnizip-loop") { [self] in

@@ -1,4 +1,4 @@
-import Synchronization
+import OmniZipCore
 
 /// A clock that moves only when told: state-machine tests read deadlines without sleeping.
 final class ManualClock: Clock, Sendable {
@@ -9,7 +9,7 @@ final class ManualClock: Clock, Sendable {
         static func < (a: Instant, b: Instant) -> Bool { a.offset < b.offset }
     }
 
-    private let current = Mutex(Instant(offset: .zero))
+    private let current = Locked(Instant(offset: .zero))
     var now: Instant { current.withLock { $0 } }
     var minimumResolution: Duration { .nanoseconds(1) }
 

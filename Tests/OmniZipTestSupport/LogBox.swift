@@ -1,8 +1,8 @@
-import Synchronization
+import OmniZipCore
 
 /// Lines collected from another thread (a logger, a child process's output) for inspection.
 public final class LogBox: Sendable {
-    private let storage = Mutex<[String]>([])
+    private let storage = Locked<[String]>([])
 
     public init() {}
 

@@ -1,7 +1,6 @@
 import CUV
 import Dispatch
 import OmniZipCore
-import Synchronization
 
 /// The only way into the loop from other threads. Workers (and `Server.stop`) append an item
 /// under a lock and wake the loop with `uv_async_send`, the one thread-safe libuv call; the
@@ -14,7 +13,7 @@ import Synchronization
 final class CompletionQueue: @unchecked Sendable {
     enum Item: Sendable {
         case finished(LoopBound<Exchange>, JobOutcome)
-        /// A pump job gave its workers back (`ServerLoop.startJobs`).
+        /// A pump job gave its workers back (`JobScheduler`).
         case pumped(StreamingCompression)
         case drain(DispatchSemaphore?)
     }
@@ -24,7 +23,7 @@ final class CompletionQueue: @unchecked Sendable {
         var open = true
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let handle: UnsafeMutablePointer<uv_async_t>
 
     /// Must run on the loop thread. `callback` runs there whenever items may be waiting.

@@ -2,9 +2,9 @@
     import Glibc
 #endif
 import Dispatch
+import OmniZipCore
 import OmniZipWire
 import Logging
-import Synchronization
 
 /// Writes log lines to stdout from a thread of its own, so that a slow or stuck reader of our
 /// stdout (a full pipe) never blocks the event loop. Lines wait in a bounded queue; past the
@@ -23,7 +23,7 @@ public final class StdoutWriter: Sendable {
     }
 
     private static let limit = 8 << 20
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let wake = DispatchSemaphore(value: 0)
 
     private init() {

@@ -66,7 +66,7 @@ public struct ServerConfiguration: Sendable, Equatable {
 }
 
 extension ServerConfiguration {
-    var connectionLimits: ConnectionStateMachine<ContinuousClock>.Limits {
+    var connectionLimits: Connection.Machine.Limits {
         .init(
             idleTimeout: .seconds(idleTimeout), requestTimeout: .seconds(requestTimeout), lingerTimeout: .seconds(lingerTimeout),
             drainGrace: .seconds(drainGrace), minUploadRate: minUploadRate, uploadGrace: .seconds(uploadGrace),

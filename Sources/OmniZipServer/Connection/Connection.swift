@@ -5,12 +5,14 @@ import CUV
 /// One client socket: carries out what its `ConnectionStateMachine` decides. Loop thread only:
 /// every field is touched from libuv and http_parser callbacks, which all run there.
 ///
-/// Requests are parsed as bytes arrive and queued as exchanges; the machine says when each
-/// response is written (strictly in request order), when to read, and when to close. The
-/// connection stays registered with the server, which keeps it alive, until both its libuv
-/// handles have been closed; their close callbacks free the memory.
+/// Requests are parsed as bytes arrive; the machine owns their exchanges and says when each
+/// response is written (strictly in request order), when to read, and when to close. Its
+/// actions are queued and carried out one at a time, never from inside another: an event that
+/// arrives while one is carried out (a refusal decided during admission) only queues more.
+/// The connection stays registered with the server, which keeps it alive, until both its
+/// libuv handles have been closed; their close callbacks free the memory.
 final class Connection {
-    typealias Machine = ConnectionStateMachine<ContinuousClock>
+    typealias Machine = ConnectionStateMachine<ContinuousClock, Exchange>
 
     unowned let server: ServerLoop
     let socket: ClientSocket
@@ -18,10 +20,11 @@ final class Connection {
     let parser: UnsafeMutablePointer<http_parser>
 
     var headers = HeaderAccumulator()
-    /// Exchanges in request order; the last one may be `current`, still being received.
-    private(set) var exchanges: [Exchange] = []
-    private(set) var current: Exchange?
     private(set) var machine: Machine
+    /// The exchange still being received, whose bytes the parser callbacks fill in.
+    var current: Exchange? { machine.receivingPayload }
+    private var pendingActions: [Machine.Action] = []
+    private var performing = false
     /// Why a parser callback stopped the parser (it only reports "callback failed").
     var parseFailure: String?
     /// The bytes http_parser is parsing now, and whether those before them ended at the start
@@ -72,11 +75,9 @@ final class Connection {
 
     /// A new request's first byte (from the parser).
     func beginRequest() -> Exchange? {
-        guard let (id, actions) = machine.requestStarted() else { return nil }
-        let exchange = Exchange(id: id, startedAt: .now)
+        let started = machine.requestStarted { id in Exchange(id: id, startedAt: .now) }
+        guard let (exchange, actions) = started else { return nil }
         exchange.connection = self
-        current = exchange
-        exchanges.append(exchange)
         perform(actions)
         return exchange
     }
@@ -90,15 +91,12 @@ final class Connection {
     }
 
     func requestComplete(_ exchange: Exchange, closeAfter: Bool) {
-        if current === exchange { current = nil }
         perform(machine.requestComplete(exchange.id, closeAfter: closeAfter))
     }
 
     /// `exchange.response` is set: the machine decides when it goes out.
     func responseReady(_ exchange: Exchange, close: Bool) {
-        let actions = machine.responseReady(exchange.id, close: close)
-        if current === exchange, machine.receivingID != exchange.id { current = nil }
-        perform(actions)
+        perform(machine.responseReady(exchange.id, close: close))
     }
 
     /// After anything that may have made a response writable or changed what to read.
@@ -116,44 +114,45 @@ final class Connection {
 
     // MARK: Carrying out actions
 
+    /// Queues `actions` and, unless some are being carried out already (an event raised by an
+    /// action), carries out the queue in order.
     private func perform(_ actions: [Machine.Action]) {
         server.assertOnLoopThread()
-        for action in actions {
+        pendingActions += actions
+        guard !performing else { return }
+        performing = true
+        defer { performing = false }
+        while !pendingActions.isEmpty {
+            let action = pendingActions.removeFirst()
             // A write that failed may have closed the connection midway.
-            if phase == .closed { return }
-            switch action {
-            case .startReading: startReading()
-            case .stopReading: uv_read_stop(stream)
-            case .stopParsing:
-                // A parser already in error has stopped by itself (and may not be paused).
-                if UInt32(parser.pointee.http_errno) == HPE_OK.rawValue { http_parser_pause(parser, 1) }
-            case let .admit(id): exchange(id).map { server.headersComplete($0) }
-            case let .sendContinue(id): exchange(id).map { sendContinue(for: $0) }
-            case let .write(id, closing):
-                guard let exchange = exchange(id) else { continue }
-                exchanges.removeAll { $0 === exchange }
-                if current === exchange { current = nil }
-                if let response = exchange.response { send(response, for: exchange, closing: closing) }
-            case let .drop(id):
-                guard let exchange = exchange(id) else { continue }
-                exchanges.removeAll { $0 === exchange }
-                if current === exchange { current = nil }
-                server.abandon(exchange)
-            case let .armTimer(deadline): armTimer(deadline)
-            case .disarmTimer: uv_timer_stop(timer)
-            case let .timeOut(id, message):
-                guard let exchange = exchange(id) else { continue }
-                if current === exchange { current = nil }
-                exchange.rejectError(408, .requestTimeout, message, close: true)
-                afterEvent()
-            case .shutdown: shutdown()
-            case .close: close()
+            if phase == .closed {
+                pendingActions = []
+                return
             }
+            carryOut(action)
         }
     }
 
-    private func exchange(_ id: Machine.RequestID) -> Exchange? {
-        exchanges.first { $0.id == id }
+    private func carryOut(_ action: Machine.Action) {
+        switch action {
+        case .startReading: startReading()
+        case .stopReading: uv_read_stop(stream)
+        case .stopParsing:
+            // A parser already in error has stopped by itself (and may not be paused).
+            if UInt32(parser.pointee.http_errno) == HPE_OK.rawValue { http_parser_pause(parser, 1) }
+        case let .admit(exchange): server.headersComplete(exchange)
+        case let .sendContinue(exchange): sendContinue(for: exchange)
+        case let .write(exchange, closing):
+            if let response = exchange.response { send(response, for: exchange, closing: closing) }
+        case let .drop(exchange): server.abandon(exchange)
+        case let .armTimer(deadline): armTimer(deadline)
+        case .disarmTimer: uv_timer_stop(timer)
+        case let .timeOut(exchange, message):
+            exchange.rejectError(408, .requestTimeout, message, close: true)
+            afterEvent()
+        case .shutdown: shutdown()
+        case .close: close()
+        }
     }
 
     private func armTimer(_ deadline: ContinuousClock.Instant) {
@@ -264,11 +263,9 @@ final class Connection {
     }
 
     func close() {
-        guard machine.closed() else { return }
+        guard let unanswered = machine.closed() else { return }
         uv_read_stop(stream)
-        for exchange in exchanges { server.abandon(exchange) }
-        exchanges = []
-        current = nil
+        for exchange in unanswered { server.abandon(exchange) }
         if openHandles == 2 { uv_timer_stop(timer) }
         let handles = [socket.handle] + (openHandles == 2 ? [timer.handleRef] : [])
         for handle in handles {

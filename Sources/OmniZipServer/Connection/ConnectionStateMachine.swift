@@ -4,11 +4,13 @@
 /// to admission, write a response or `100 Continue`, arm the timer, time out, shut down,
 /// close). It holds no socket and reads the time only from its clock, so every rule is tested
 /// with a manual clock (ConnectionStateMachineTests); `Connection` only carries actions out.
+/// It owns the connection's requests: each queued request's `Payload` (the server's
+/// `Exchange`) lives here and nowhere else, and actions hand it over.
 ///
 /// Requests are queued in arrival order and answered strictly in that order. One timer serves
 /// every deadline: the first byte of a new connection, idle keep-alive, the whole-request
 /// timeout, the upload-rate check, the drain grace and the linger after the last response.
-struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
+struct ConnectionStateMachine<C: Clock, Payload> where C.Duration == Duration {
     struct Limits: Equatable {
         var idleTimeout: Duration
         var requestTimeout: Duration
@@ -21,14 +23,14 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
         var minUploadRate: Int
         var uploadGrace: Duration
         /// Requests parsed ahead of their responses before reading pauses.
-        var maxPipelined = 16
+        var maxPipelined: Int
         /// Response bytes queued in the socket before reading pauses (a client that sends but
         /// does not read).
         var maxWriteBacklog = 8 << 20
         /// How long a new connection may stay silent before its first request begins: far
         /// shorter than the keep-alive idle timeout, so sockets that never send cannot hold
         /// connection slots for a minute.
-        var firstByteTimeout: Duration = .seconds(10)
+        var firstByteTimeout: Duration
     }
 
     enum Phase: Equatable { case open, lingering, closed }
@@ -42,23 +44,23 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
 
     typealias RequestID = Int
 
-    enum Action: Equatable {
+    enum Action {
         case startReading
         case stopReading
         /// Stop feeding the parser; bytes still arriving are read and dropped.
         case stopParsing
         /// Headers are in: route the request and admit it (or answer it).
-        case admit(RequestID)
-        case sendContinue(RequestID)
+        case admit(Payload)
+        case sendContinue(Payload)
         /// Write this request's response. `closing`: it is the last (Connection: close).
-        case write(RequestID, closing: Bool)
+        case write(Payload, closing: Bool)
         /// Forget a request that will never be answered (the peer went away, or an earlier
         /// response closed the connection).
-        case drop(RequestID)
+        case drop(Payload)
         case armTimer(C.Instant)
         case disarmTimer
         /// Answer this request, still being received, with 408 and this message, then close.
-        case timeOut(RequestID, String)
+        case timeOut(Payload, String)
         /// After the last response: send FIN once it is flushed, keep reading and dropping.
         case shutdown
         case close
@@ -66,6 +68,7 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
 
     private struct Request {
         let id: RequestID
+        let payload: Payload
         var body = Body.none
         var wantsContinue = false
         var continueSent = false
@@ -116,6 +119,8 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
     var pending: Int { queue.count }
     /// The request whose bytes are arriving, if any.
     var receivingID: RequestID? { receiving?.id }
+    /// That request's payload: what the parser's callbacks fill in.
+    var receivingPayload: Payload? { receiving.flatMap { r in queue.first { $0.id == r.id }?.payload } }
     var isParsing: Bool { phase == .open && parsing }
     /// When the connection opened, and whether it has sent nothing since: what the server
     /// may close first when it runs out of connection slots.
@@ -129,15 +134,17 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
         return [.armTimer(clock.now.advanced(by: min(limits.firstByteTimeout, limits.idleTimeout)))] + readingActions()
     }
 
-    /// The first byte of a request; nil when no request may start (the connection is closing).
-    mutating func requestStarted() -> (RequestID, [Action])? {
+    /// The first byte of a request, whose payload `make` creates from its id; nil when no
+    /// request may start (the connection is closing).
+    mutating func requestStarted(_ make: (RequestID) -> Payload) -> (Payload, [Action])? {
         guard isParsing else { return nil }
         let now = clock.now
         let id = nextID
         nextID += 1
-        queue.append(Request(id: id))
+        let payload = make(id)
+        queue.append(Request(id: id, payload: payload))
         receiving = Receiving(id: id, startedAt: now)
-        return (id, [.armTimer(nextCheck(now))])
+        return (payload, [.armTimer(nextCheck(now))])
     }
 
     /// Headers parsed. `continueAllowed`: the client sent `Expect: 100-continue` and speaks
@@ -147,7 +154,7 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
         queue[i].body = body
         queue[i].wantsContinue = continueAllowed && body != .none
         if case let .length(n) = body, receiving?.id == id { receiving!.declared = n }
-        return queue[i].answered ? [] : [.admit(id)]
+        return queue[i].answered ? [] : [.admit(queue[i].payload)]
     }
 
     /// Body bytes arrived. The first ones start the upload-rate clock.
@@ -217,14 +224,14 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
         while phase == .open, let head = queue.first {
             if head.wantsContinue, !head.continueSent, !head.answered, !head.received {
                 queue[0].continueSent = true
-                actions.append(.sendContinue(head.id))
+                actions.append(.sendContinue(head.payload))
                 continue
             }
             guard head.writable else { break }
             queue.removeFirst()
             if receiving?.id == head.id { receiving = nil }
             let closing = head.closeAfter || (queue.isEmpty && (draining || peerClosed))
-            actions.append(.write(head.id, closing: closing))
+            actions.append(.write(head.payload, closing: closing))
             if closing {
                 actions += linger()
                 break
@@ -239,10 +246,9 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
         peerClosed = true
         var actions = readingActions()
         guard phase == .open else { return actions + close() }
-        if let partial = receiving {
+        if let partial = receiving, let i = index(partial.id) {
             receiving = nil
-            queue.removeAll { $0.id == partial.id }
-            actions.append(.drop(partial.id))
+            actions.append(.drop(queue.remove(at: i).payload))
         }
         actions += stopParsing()
         return actions + (queue.isEmpty ? close() : advance(writeBacklog: writeBacklog))
@@ -271,7 +277,8 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
                 }
                 guard let message else { return [.armTimer(nextCheck(now))] }
                 receiving = nil
-                return stopParsing() + [.timeOut(r.id, message)]
+                guard let i = index(r.id) else { return stopParsing() }
+                return stopParsing() + [.timeOut(queue[i].payload, message)]
             }
             return queue.isEmpty ? close() : []
         }
@@ -289,15 +296,15 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
         }
     }
 
-    /// The connection is closing (whoever decided it); false if it already was. Every request
-    /// still queued is the caller's to drop.
-    mutating func closed() -> Bool {
-        guard phase != .closed else { return false }
+    /// The connection is closing (whoever decided it): the payloads of the requests still
+    /// queued, for the caller to drop; nil if it already was closing.
+    mutating func closed() -> [Payload]? {
+        guard phase != .closed else { return nil }
         phase = .closed
         receiving = nil
-        queue = []
+        defer { queue = [] }
         reading = false
-        return true
+        return queue.map(\.payload)
     }
 
     // MARK: Rules
@@ -319,7 +326,7 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
         phase = .lingering
         receiving = nil
         var actions = stopParsing()
-        actions += queue.map { .drop($0.id) }
+        actions += queue.map { .drop($0.payload) }
         queue = []
         actions.append(.armTimer(clock.now.advanced(by: max(limits.idleTimeout, limits.lingerTimeout))))
         actions.append(.shutdown)
@@ -378,3 +385,5 @@ struct ConnectionStateMachine<C: Clock> where C.Duration == Duration {
         return Double(s) + Double(attoseconds) * 1e-18
     }
 }
+
+extension ConnectionStateMachine.Action: Equatable where Payload: Equatable {}

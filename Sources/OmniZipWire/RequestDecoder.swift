@@ -14,6 +14,13 @@ public enum RequestDecoder {
         } catch {
             throw .notSafetensors(error, body: body)
         }
+        return try decode(file, body: body, overrides: overrides, requireEmbeddings: requireEmbeddings)
+    }
+
+    /// Decodes a body whose header `file` is already parsed (a streamed body's prefix).
+    public static func decode(
+        _ file: SafetensorsFile, body: UnsafeRawBufferPointer, overrides: [String: String], requireEmbeddings: Bool
+    ) throws(WireError) -> DecodedRequest {
         let reader = TensorReader(file: file, body: body)
         let options = try RequestOptions(metadata: file.metadata, overrides: overrides)
         if file.tensor("input_ids") != nil {

@@ -9,7 +9,7 @@ import Testing
 struct InlineWorkTests {
     func job(_ json: String, _ kind: Job.Kind) throws -> Job {
         let body = try #require(ByteBuffer(copying: Array(json.utf8)))
-        return Job(kind: kind, body: body, streaming: nil, overrides: [:], requestID: "t", receivedAt: .now)
+        return Job(kind: kind, body: body, prefix: nil, overrides: [:], requestID: "t", receivedAt: .now)
     }
 
     static let score = Job.Kind.score(json: true, safetensorsAnswer: false)

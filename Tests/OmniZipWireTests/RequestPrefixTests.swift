@@ -44,10 +44,20 @@ struct RequestPrefixTests {
         }
     }
 
-    @Test("embeddings first, a header too large for the loop, a bad header or a bad request: whole body only")
+    @Test("a request refused from its prefix gets the whole-body path's error")
+    func refused() throws {
+        let body = Self.body(order: Self.smallFirst, scores: 3)
+        let embeddingsStart = body.count - 8 * 4 * 4
+        guard case let .refused(error) = decode(body, received: embeddingsStart) else {
+            Issue.record("\(decode(body, received: embeddingsStart))")
+            return
+        }
+        #expect(throws: error) { try body.withUnsafeBytes { _ = try RequestDecoder.decode($0, requireEmbeddings: true) } }
+    }
+
+    @Test("embeddings first, a header too large for the loop or a bad header: whole body only")
     func wholeBodyOnly() {
         var bodies = [Self.body(order: ["inputs_embeds"] + Self.smallFirst.dropLast())]
-        bodies.append(Self.body(order: Self.smallFirst, scores: 3))
         var garbage = Self.body(order: Self.smallFirst)
         garbage[9] = 0xFF
         bodies.append(garbage)

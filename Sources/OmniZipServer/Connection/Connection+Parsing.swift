@@ -100,7 +100,7 @@ extension Connection {
             }
             return 0
         }
-        if exchange.prefixNeeded != nil || exchange.streaming != nil { server.bodyProgress(exchange) }
+        if exchange.prefixNeeded != nil || exchange.prefix != nil { server.bodyProgress(exchange) }
         return 0
     }
 

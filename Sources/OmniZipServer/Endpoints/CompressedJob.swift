@@ -25,7 +25,8 @@ struct CompressedJob {
         let queueMs = (start - job.receivedAt).milliseconds
         self.queueMs = queueMs
         do throws(WireError) {
-            if let streamed = job.streaming {
+            switch job.prefix {
+            case let .streamed(streamed):
                 decoded = streamed.decoded
                 trace = streamed.trace
                 decodedAt = .now
@@ -34,7 +35,9 @@ struct CompressedJob {
                 } catch {
                     throw WireError.core(error)
                 }
-            } else {
+            case let .refused(error):
+                throw error
+            case nil:
                 decoded = try RequestDecoder.decode(job.body.bytes, overrides: job.overrides, requireEmbeddings: true)
                 decodedAt = .now
                 trace = traced ? CompressionTrace() : nil

@@ -12,10 +12,16 @@ struct Job: Sendable {
         case explain(detail: ExplainDetail)
     }
 
+    /// What the loop already decided from a compress or explain body's prefix: the job
+    /// finishes that compression, or answers that refusal, and decodes nothing again.
+    enum Prefix: Sendable {
+        case streamed(StreamedRequest)
+        case refused(WireError)
+    }
+
     let kind: Kind
     let body: ByteBuffer
-    /// The compression already running on `body` (compress and explain), to be finished.
-    let streaming: StreamedRequest?
+    let prefix: Prefix?
     let overrides: [String: String]
     let requestID: String
     /// When the body was complete (queue_ms runs from here to the job's start).
@@ -32,6 +38,11 @@ struct Job: Sendable {
         case let .explain(detail):
             ExplainEndpoint.run(self, detail: detail, compressor: compressor)
         }
+    }
+
+    /// The client went away while the job was queued: stop the compression running on its body.
+    func cancel() {
+        if case let .streamed(streamed) = prefix { streamed.compression.cancel() }
     }
 
     /// A score or budget job answered where it is (the loop thread), or nil when it declares more

@@ -29,15 +29,13 @@ final class Exchange {
     /// Dropping the body cancels a compression running on it.
     var body: ByteBuffer? {
         didSet {
-            if body == nil, let streaming {
-                streaming.compression.cancel()
-                self.streaming = nil
-            }
+            if body == nil, case let .streamed(streamed) = prefix { streamed.compression.cancel() }
+            if body == nil { prefix = nil }
         }
     }
-    /// The compression running while the body arrives (compress and explain with a
-    /// Content-Length), once its header and small tensors are in.
-    var streaming: StreamedRequest?
+    /// What the loop decided from the body's first bytes (compress and explain with a
+    /// Content-Length), once its header and small tensors are in; handed to the job.
+    var prefix: Job.Prefix?
     /// Body bytes needed before the prefix is worth decoding again; nil: not streamed.
     var prefixNeeded: Int?
     /// Content-Length when given (a direct socket read may fill the body in place).
@@ -52,9 +50,6 @@ final class Exchange {
     var response: HTTPResponse?
     /// What admission granted (compress, score and budget only), given back once at the end.
     var ticket: Admission.Ticket?
-    // The job's side, kept by the server loop.
-    var jobRunning = false
-    var abandoned = false
     var loggedDone = false
     /// What the finished job adds to the request's log line.
     var outcome: RequestLog.Outcome?

@@ -53,7 +53,7 @@ extension ServerLoop {
     }
 
     func maybeFinish() {
-        guard draining, !finished, connections.isEmpty, runningJobs == 0 else { return }
+        guard draining, !finished, connections.isEmpty, scheduler.isIdle else { return }
         finished = true
         logger.info("stopped")
         completions.close()

@@ -15,11 +15,11 @@ struct AnchorAssignment {
         self.similarity = similarity
     }
 
-    init(_ audio: AudioFeatures, pooled: Int, anchors: Int, buffers: BufferPool) {
+    init(_ audio: AudioFeatures, pooled: Int, anchors: Int, buffers: BufferPool) throws(OmniZipError) {
         anchor = [Int](repeating: 0, count: pooled)
         similarity = [Float](repeating: 0, count: pooled)
         guard pooled > 0, anchors > 0 else { return }
-        let sims = Scratch<Float>(pooled * anchors, from: buffers)
+        let sims = try Scratch<Float>.required(pooled * anchors, from: buffers)
         Kernels.gemmABt(audio.poolUnit.base, audio.anchorUnit.base, sims.base, m: pooled, n: anchors, k: audio.dimension)
         for i in 0..<pooled {
             let row = UnsafeBufferPointer(start: sims.base + i * anchors, count: anchors)

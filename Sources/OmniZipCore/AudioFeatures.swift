@@ -20,14 +20,14 @@ final class AudioFeatures: @unchecked Sendable {
     private let finite: UnsafeMutableBufferPointer<Bool>
     private let divisors: UnsafeMutableBufferPointer<Float>
 
-    init(_ rows: TokenRows, plan: AudioSelection, buffers: BufferPool, path: CrossModalPath) {
+    init(_ rows: TokenRows, plan: AudioSelection, buffers: BufferPool, path: CrossModalPath) throws(OmniZipError) {
         self.rows = rows
         let d = rows.dimension
         dimension = d
         let pooled = plan.pool, anchors = plan.anchors
         poolCount = pooled.count
-        poolUnit = Scratch<Float>(pooled.count * d, from: buffers)
-        anchorUnit = Scratch<Float>(anchors.count * d, from: buffers)
+        poolUnit = try .required(pooled.count * d, from: buffers)
+        anchorUnit = try .required(anchors.count * d, from: buffers)
         var destination = [Int](repeating: -1, count: rows.count)
         for (i, a) in pooled.enumerated() { destination[a] = i }
         for (c, a) in anchors.enumerated() { destination[a] = pooled.count + c }
@@ -36,7 +36,7 @@ final class AudioFeatures: @unchecked Sendable {
         finite.initialize(repeating: true)
         divisors = .allocate(capacity: pooled.count)
         divisors.initialize(repeating: 1)
-        packedPool = path == .bfloat16 && !pooled.isEmpty ? PackedBF16Rows(rows, indices: pooled, buffers: buffers) : nil
+        packedPool = path == .bfloat16 && !pooled.isEmpty ? try PackedBF16Rows(rows, indices: pooled, buffers: buffers) : nil
     }
 
     deinit {

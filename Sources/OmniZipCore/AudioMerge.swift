@@ -19,7 +19,7 @@ struct AudioMerge {
     private let chosen: [[Int]]
     private let crossModal: [Float]
 
-    init(plan: AudioSelection, assignment: [Int], crossModal: [Float], g: Int, rows: TokenRows, pool: WorkerPool) {
+    init(plan: AudioSelection, assignment: [Int], crossModal: [Float], g: Int, rows: TokenRows, pool: WorkerPool) throws(OmniZipError) {
         let d = rows.dimension
         var members = [[Int]](repeating: [], count: plan.anchors.count) // pool slots per anchor
         for (slot, anchor) in assignment.enumerated() {
@@ -31,12 +31,20 @@ struct AudioMerge {
             return Selection.ranked(slots.count, min(g, slots.count)) { crossModal[slots[$0]] }.map { slots[$0] }
         }
         var values = [Float](repeating: 0, count: merging.count * d)
+        let failure = Locked<OmniZipError?>(nil)
         values.withUnsafeMutableBufferPointer { values in
             pool.run(
                 units: merging.count,
-                prepare: { _ in (Scratch<Float>(d, from: pool.buffers), Scratch<Float>(d, from: pool.buffers)) }
+                prepare: { _ -> (Scratch<Float>, Scratch<Float>)? in
+                    guard let anchor = Scratch<Float>(d, from: pool.buffers), let member = Scratch<Float>(d, from: pool.buffers) else {
+                        failure.withLock { $0 = .insufficientMemory(bytes: 2 * d * MemoryLayout<Float>.stride) }
+                        return nil
+                    }
+                    return (anchor, member)
+                }
             ) { rowScratch, m in
-                let (anchorRow, memberRow) = (rowScratch.0.base, rowScratch.1.base)
+                guard let (anchorScratch, memberScratch) = rowScratch else { return }
+                let (anchorRow, memberRow) = (anchorScratch.base, memberScratch.base)
                 let weights = Self.softmax(chosen[m].map { crossModal[$0] })
                 var weightSum: Float = 0
                 for w in weights { weightSum += w }
@@ -51,6 +59,7 @@ struct AudioMerge {
                 for j in 0..<d { sum[j] = (anchorRow[j] + sum[j]) / (1 + weightSum) }
             }
         }
+        if let failure = failure.withLock({ $0 }) { throw failure }
         anchors = merging.map { plan.anchors[$0] }
         embeddings = values
         sources = chosen.map { $0.map { plan.pool[$0] } }

@@ -55,8 +55,9 @@ public struct Compressor: Sendable {
     /// Whether BF16 requests may use the BF16 dot-product kernel (when the CPU has it).
     public let allowsBF16DotProducts: Bool
 
-    public init(workers: Int, allowBF16DotProducts: Bool = true, niceness: Int32 = 0) {
-        pool = WorkerPool(width: workers, niceness: niceness)
+    /// `scratchLimit`: bytes of scratch lent out at once (`BufferPool.lendingLimit`).
+    public init(workers: Int, allowBF16DotProducts: Bool = true, niceness: Int32 = 0, scratchLimit: Int = .max) {
+        pool = WorkerPool(width: workers, niceness: niceness, buffers: BufferPool(lendingLimit: scratchLimit))
         allowsBF16DotProducts = allowBF16DotProducts
     }
 
@@ -84,14 +85,16 @@ public struct Compressor: Sendable {
         }
         let plan = try BudgetPlan(scores: input.audioScores, layout: layout, parameters: input.parameters)
         timings.plan = lap()
-        let work = CompressionWork(input, plan: plan, path: crossModalPath(input), buffers: pool.buffers, trace: trace)
+        let work = try CompressionWork(input, plan: plan, path: crossModalPath(input), buffers: pool.buffers, trace: trace)
         run(work, work.units.indices[..<work.panelsStart])
+        try work.checkScratch()
         try work.audio.checkFinite()
         run(work, work.units.indices[work.panelsStart..<work.anchorsStart])
         timings.audio = lap()
         // The anchor assignment (one GEMM) runs beside the first frame units.
         run(work, work.units.indices[work.framesStart..<work.tilesStart], alongside: work.anchorsStart)
         timings.frames = lap()
+        try work.checkScratch()
         try work.video.checkFinite()
         run(work, work.units.indices[work.tilesStart...])
         timings.crossModal = lap()

@@ -26,13 +26,18 @@ final class CompressionWork: @unchecked Sendable {
     private(set) var anchors = AnchorAssignment.none
     /// Filled by `finish` (the video values by the frame units), only when asked.
     let trace: CompressionTrace?
+    /// Set by the first unit whose scratch could not be had; later units do nothing and
+    /// `finish` reports it.
+    private let failure = Locked<OmniZipError?>(nil)
 
-    init(_ input: CompressionInput, plan: BudgetPlan, path: CrossModalPath, buffers: BufferPool, trace: CompressionTrace? = nil) {
+    init(
+        _ input: CompressionInput, plan: BudgetPlan, path: CrossModalPath, buffers: BufferPool, trace: CompressionTrace? = nil
+    ) throws(OmniZipError) {
         self.input = input
         self.plan = plan
         self.buffers = buffers
         self.trace = trace
-        audio = AudioFeatures(input.audio, plan: plan.audio, buffers: buffers, path: path)
+        audio = try AudioFeatures(input.audio, plan: plan.audio, buffers: buffers, path: path)
         video = VideoPass(input.video, layout: input.layout, plan: plan, audio: audio, traced: trace != nil)
         var units = (0..<audio.blocks).map(Unit.audioBlock)
         panelsStart = units.count
@@ -49,7 +54,7 @@ final class CompressionWork: @unchecked Sendable {
     /// A worker's scratch, made on first use of each kind and reused for every unit it runs.
     final class Workspace {
         let buffers: BufferPool
-        lazy var row = Scratch<Float>(dimension, from: buffers)
+        var row: Scratch<Float>?
         let dimension: Int
         var video: VideoWorkspace?
         var addresses: Scratch<UnsafeRawPointer?>?
@@ -62,17 +67,30 @@ final class CompressionWork: @unchecked Sendable {
     func workspace() -> Workspace { Workspace(dimension: input.audio.dimension, buffers: buffers) }
 
     func run(_ index: Int, in ws: Workspace) {
-        switch units[index] {
-        case let .audioBlock(block): audio.run(block: block, row: ws.row.base)
-        case let .panel(panel): audio.packedPool?.pack(panel: panel)
-        case .anchors: anchors = AnchorAssignment(audio, pooled: plan.audio.pool.count, anchors: plan.audio.anchors.count, buffers: buffers)
-        case let .frames(u):
-            if ws.video == nil { ws.video = video.workspace(buffers) }
-            video.run(frames: u, workspace: ws.video!)
-        case let .tile(t):
-            if ws.addresses == nil { ws.addresses = Scratch(video.maxRows, from: buffers) }
-            video.run(tile: t, addresses: ws.addresses!.base)
+        guard failure.withLock({ $0 == nil }) else { return }
+        do throws(OmniZipError) {
+            switch units[index] {
+            case let .audioBlock(block):
+                if ws.row == nil { ws.row = try .required(ws.dimension, from: buffers) }
+                audio.run(block: block, row: ws.row!.base)
+            case let .panel(panel): audio.packedPool?.pack(panel: panel)
+            case .anchors:
+                anchors = try AnchorAssignment(audio, pooled: plan.audio.pool.count, anchors: plan.audio.anchors.count, buffers: buffers)
+            case let .frames(u):
+                if ws.video == nil { ws.video = try video.workspace(buffers) }
+                video.run(frames: u, workspace: ws.video!)
+            case let .tile(t):
+                if ws.addresses == nil { ws.addresses = try .required(video.maxRows, from: buffers) }
+                video.run(tile: t, addresses: ws.addresses!.base)
+            }
+        } catch {
+            failure.withLock { $0 = $0 ?? error }
         }
+    }
+
+    /// The first scratch failure of the units run so far, as the request's refusal.
+    func checkScratch() throws(OmniZipError) {
+        if let error = failure.withLock({ $0 }) { throw error }
     }
 
     /// Units that must have finished before unit `index` starts.
@@ -104,6 +122,7 @@ final class CompressionWork: @unchecked Sendable {
 
     /// After every unit: the result, or the request's first bad row (audio before video).
     func finish(pool: WorkerPool, timings: PhaseTimings) throws(OmniZipError) -> CompressionResult {
+        try checkScratch()
         try audio.checkFinite()
         try video.checkFinite()
         var timings = timings
@@ -111,7 +130,7 @@ final class CompressionWork: @unchecked Sendable {
         let (keep, videoCrossModal) = video.finish()
         // Without video, a pooled token's cross-modal score is its best anchor similarity.
         let crossModal = input.video.count > 0 ? videoCrossModal : anchors.similarity
-        let merge = AudioMerge(
+        let merge = try AudioMerge(
             plan: plan.audio, assignment: anchors.anchor, crossModal: crossModal, g: input.parameters.g, rows: input.audio, pool: pool)
         timings.merge = (clock.now - start).seconds
         if let trace {

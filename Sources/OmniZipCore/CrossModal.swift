@@ -29,10 +29,10 @@ struct PackedBF16Rows {
     /// The pooled tokens' rows, in panel order.
     let indices: [Int]
 
-    init(_ source: TokenRows, indices: [Int], buffers: BufferPool) {
+    init(_ source: TokenRows, indices: [Int], buffers: BufferPool) throws(OmniZipError) {
         count = indices.count
         panelWords = omnizip_bf16_packed_size(Self.panelColumns, source.dimension)
-        panels = Scratch<UInt32>(omnizip_bf16_packed_size(count, source.dimension), from: buffers)
+        panels = try .required(omnizip_bf16_packed_size(count, source.dimension), from: buffers)
         self.source = source
         self.indices = indices
     }

@@ -28,6 +28,9 @@ public enum OmniZipError: Error, Sendable, Equatable, CustomStringConvertible {
     case embeddingCount(Modality, rows: Int, tokens: Int)
     case dimensionMismatch(audio: Int, video: Int)
     case nonFiniteEmbedding(Modality, tokens: Range<Int>)
+    /// Scratch memory for the compression could not be had (the process's, or the pool's
+    /// lending limit): the request may succeed later, the process lives on.
+    case insufficientMemory(bytes: Int)
 
     public var description: String {
         switch self {
@@ -46,6 +49,7 @@ public enum OmniZipError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .dimensionMismatch(audio, video): "audio embeddings have dimension \(audio) but video embeddings have \(video)"
         case let .nonFiniteEmbedding(m, tokens):
             "\(m) embeddings contain NaN or infinite values (in \(m) tokens \(tokens.lowerBound)..<\(tokens.upperBound))"
+        case let .insufficientMemory(bytes): "cannot allocate \(bytes) bytes of scratch memory for this compression; retry later"
         }
     }
 }

@@ -70,8 +70,8 @@ final class VideoPass: @unchecked Sendable {
         traceValues?.deallocate()
     }
 
-    func workspace(_ buffers: BufferPool) -> VideoWorkspace {
-        VideoWorkspace(rows: maxRows, d: rows.dimension, p: tokensPerFrame, crossColumns: float32Products ? pooled : 0, buffers: buffers)
+    func workspace(_ buffers: BufferPool) throws(OmniZipError) -> VideoWorkspace {
+        try VideoWorkspace(rows: maxRows, d: rows.dimension, p: tokensPerFrame, crossColumns: float32Products ? pooled : 0, buffers: buffers)
     }
 
     func run(frames u: Int, workspace ws: VideoWorkspace) {

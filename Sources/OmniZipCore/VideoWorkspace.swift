@@ -7,14 +7,14 @@ final class VideoWorkspace {
 
     /// `crossColumns`: pooled audio tokens when this pass computes the float32 cross-modal
     /// products, else 0.
-    init(rows: Int, d: Int, p: Int, crossColumns: Int, buffers: BufferPool) {
-        raw = Scratch(rows * d, from: buffers)
-        unit = Scratch(rows * d, from: buffers)
-        norms = Scratch(rows, from: buffers)
-        cross = Scratch(crossColumns * rows, from: buffers)
-        similarity = Scratch(p * p, from: buffers)
-        transposed = Scratch(omnizip_gram_scratch(p, d), from: buffers)
-        density = Scratch(p, from: buffers)
-        score = Scratch(p, from: buffers)
+    init(rows: Int, d: Int, p: Int, crossColumns: Int, buffers: BufferPool) throws(OmniZipError) {
+        raw = try .required(rows * d, from: buffers)
+        unit = try .required(rows * d, from: buffers)
+        norms = try .required(rows, from: buffers)
+        cross = try .required(crossColumns * rows, from: buffers)
+        similarity = try .required(p * p, from: buffers)
+        transposed = try .required(omnizip_gram_scratch(p, d), from: buffers)
+        density = try .required(p, from: buffers)
+        score = try .required(p, from: buffers)
     }
 }

@@ -54,6 +54,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// ScoreEndpoint); the rest go to a worker.
     public var inlineScoreBytes = 16 << 10
     public var inlineScoreTokens = 1 << 16
+    /// Bytes of compression scratch lent out at once (all workers); a compression that cannot
+    /// get its scratch is answered 503 (`Compressor(scratchLimit:)`). Unlimited by default.
+    public var scratchLimitBytes = Int.max
     /// Requests parsed ahead on one connection before reading pauses.
     public var maxPipelinedRequests = 64
     /// Reported by `/v1/info` and the startup line.

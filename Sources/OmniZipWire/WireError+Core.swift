@@ -47,6 +47,8 @@ extension WireError {
             return WireError(.invalidShape, "tensor 'audio_embeds' has dimension \(audio) but 'video_embeds' has \(video)")
         case .gridTooLarge, .nonFiniteEmbedding:
             return WireError(.invalidInput, error.description)
+        case .insufficientMemory:
+            return WireError(.insufficientMemory, error.description)
         case let .tokensPerFrame(p):
             if case .tokensPerFrame = wording.frames {
                 return WireError(.invalidValue, "field 'tokens_per_frame' must be an integer in [1, \(ChunkLayout.maxTokensPerFrame)], got \(p)")

@@ -10,14 +10,14 @@ struct BufferPoolTests {
         let pool = BufferPool()
         var first: UnsafeMutablePointer<Float>?
         do {
-            let scratch = Scratch<Float>(1000, from: pool)
+            let scratch = Scratch<Float>(1000, from: pool)!
             first = scratch.base
         }
         #expect(pool.retainedBytes == 4000)
-        let smaller = Scratch<Float>(10, from: pool)
+        let smaller = Scratch<Float>(10, from: pool)!
         #expect(smaller.base == first)
         #expect(pool.retainedBytes == 0)
-        let another = Scratch<Float>(10, from: pool)
+        let another = Scratch<Float>(10, from: pool)!
         #expect(another.base != first)
     }
 
@@ -26,11 +26,11 @@ struct BufferPoolTests {
         let pool = BufferPool()
         var small: UnsafeMutablePointer<Float>?
         do {
-            let large = Scratch<Float>(4096, from: pool), medium = Scratch<Float>(512, from: pool)
+            let large = Scratch<Float>(4096, from: pool)!, medium = Scratch<Float>(512, from: pool)!
             small = medium.base
             _ = large
         }
-        #expect(Scratch<Float>(100, from: pool).base == small)
+        #expect(Scratch<Float>(100, from: pool)!.base == small)
     }
 
     @Test("A kept block larger than the taker's bound is not handed out")
@@ -61,11 +61,50 @@ struct BufferPoolTests {
         #expect(pool.retainedBytes == 0)
     }
 
+    @Test("Past the lending limit take fails, and what is given back can be lent again")
+    func lendingLimit() throws {
+        let pool = BufferPool(lendingLimit: 10_000)
+        let a = try #require(pool.take(bytes: 6000))
+        #expect(pool.take(bytes: 6000) == nil, "6,000 more would lend 12,000")
+        #expect(Scratch<Float>(1500, from: pool) == nil)
+        #expect(pool.lentBytes == 6000)
+        pool.give(a)
+        #expect(pool.lentBytes == 0 && pool.retainedBytes == 6000)
+        // The kept block is lent again; a request larger than the limit never is.
+        let again = try #require(pool.take(bytes: 5000))
+        #expect(again.base == a.base && pool.lentBytes == 6000)
+        pool.give(again)
+        #expect(pool.take(bytes: 10_001) == nil && pool.lentBytes == 0)
+    }
+
+    @Test("A compression whose scratch cannot be had is refused, and gives back what it took", arguments: [1, 2])
+    func scratchRefusal(workers: Int) throws {
+        let name = try #require(Golden.cases.first { $0.hasPrefix("public-001") } ?? Golden.cases.first)
+        let request = try Golden.request(name)
+        // Enough for some of the request's scratch and not all: every stage may be the one that fails.
+        for limit in [64, 4 << 10, 64 << 10, 256 << 10] {
+            let compressor = Compressor(workers: workers, scratchLimit: limit)
+            do {
+                _ = try compressGolden(request, compressor: compressor)
+                Issue.record("limit \(limit): compressed")
+            } catch let error as OmniZipError {
+                guard case .insufficientMemory = error else {
+                    Issue.record("limit \(limit): \(error)")
+                    continue
+                }
+            }
+            #expect(compressor.pool.buffers.lentBytes == 0, "limit \(limit): every block came back")
+        }
+        // The same compressor type with room for everything keeps parity.
+        let response = try compressGolden(request, compressor: Compressor(workers: workers, scratchLimit: 64 << 20))
+        #expect(try GoldenParity.mismatches(response: response, expected: TensorBundle(try Golden.expected(name))) == [])
+    }
+
     @Test("Nothing beyond the limit is kept")
     func limit() {
         let pool = BufferPool(retainedLimit: 6000)
         do {
-            let a = Scratch<Float>(1000, from: pool), b = Scratch<Float>(1000, from: pool)
+            let a = Scratch<Float>(1000, from: pool)!, b = Scratch<Float>(1000, from: pool)!
             _ = (a, b)
         }
         #expect(pool.retainedBytes == 4000)

@@ -27,13 +27,15 @@ struct StreamingCompressionTests {
     }
 
     /// Streams `body` in pieces of random length (at most `largest`), then finishes.
-    func streamed(_ body: [UInt8], workers: Int, seed: UInt64, largest: Int, allowBF16: Bool = true) throws -> CompressionResult {
+    func streamed(
+        _ body: [UInt8], workers: Int, seed: UInt64, largest: Int, allowBF16: Bool = true, scratchLimit: Int = .max
+    ) throws -> CompressionResult {
         let arriving = Arriving(count: body.count)
         let buffer = UnsafeRawBufferPointer(arriving.memory)
         var random = SeededRandom(seed)
         var received = 0
         var stream: StreamingCompression?
-        let compressor = Compressor(workers: workers, allowBF16DotProducts: allowBF16)
+        let compressor = Compressor(workers: workers, allowBF16DotProducts: allowBF16, scratchLimit: scratchLimit)
         while received < body.count {
             let n = min(body.count - received, random.int(1...largest))
             body.withUnsafeBytes { source in
@@ -59,6 +61,20 @@ struct StreamingCompressionTests {
         try body.withUnsafeBytes { bytes in
             let decoded = try RequestDecoder.decode(bytes, overrides: [:], requireEmbeddings: true)
             return try Compressor(workers: 1, allowBF16DotProducts: allowBF16).compress(decoded.compressionInput())
+        }
+    }
+
+    @Test("a stream whose scratch cannot be had is refused when it starts or when it finishes", arguments: [4 << 10, 64 << 10, 256 << 10])
+    func scratchRefusal(limit: Int) throws {
+        let name = try #require(Golden.cases.first { $0.hasPrefix("public-001") } ?? Golden.cases.first)
+        do {
+            _ = try streamed(try Golden.request(name), workers: 2, seed: 7, largest: 4096, scratchLimit: limit)
+            Issue.record("compressed within \(limit) bytes of scratch")
+        } catch let error as OmniZipError {
+            guard case .insufficientMemory = error else {
+                Issue.record("\(error)")
+                return
+            }
         }
     }
 

@@ -37,4 +37,25 @@ struct ByteBufferTests {
         #expect(pool.retainedBytes == 1 << 20)
         #expect(Array(body.bytes) == bytes)
     }
+
+    /// A compression reads a streamed body in place: moving it would pull the rows from under it.
+    @Test("a pinned buffer cannot grow: the process stops rather than move it")
+    func pinnedCannotGrow() async {
+        await #expect(processExitsWith: .failure) {
+            let body = ByteBuffer(capacity: 16)!
+            body.pin()
+            let bytes = [UInt8](repeating: 1, count: 32)
+            _ = bytes.withUnsafeBytes { body.append($0.baseAddress!, count: 32, limit: 1 << 20) }
+        }
+    }
+
+    @Test("a pinned buffer still counts bytes read into place")
+    func pinnedCounts() throws {
+        let body = try #require(ByteBuffer(capacity: 1024))
+        body.pin()
+        let tail = try #require(body.tail.baseAddress)
+        tail.initializeMemory(as: UInt8.self, repeating: 7, count: 100)
+        #expect(body.append(tail, count: 100, limit: 1024))
+        #expect(body.count == 100 && body.bytes.allSatisfy { $0 == 7 })
+    }
 }

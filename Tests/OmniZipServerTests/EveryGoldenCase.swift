@@ -6,12 +6,12 @@ import Testing
 enum EveryGoldenCase {
     /// `body` returns what is wrong with one case (empty: nothing). Failures name the case.
     static func expectNoProblems(
-        width: Int = 3, sourceLocation: SourceLocation = #_sourceLocation,
+        _ cases: [String] = Golden.cases, width: Int = 3, sourceLocation: SourceLocation = #_sourceLocation,
         _ body: @escaping @Sendable (String) async throws -> [String]
     ) async throws {
         let problems = try await withThrowingTaskGroup(of: (String, [String]).self) { group in
             var results: [String: [String]] = [:]
-            var pending = Golden.cases[...]
+            var pending = cases[...]
             for _ in 0..<width {
                 if let name = pending.popFirst() { group.addTask { (name, try await body(name)) } }
             }
@@ -21,7 +21,7 @@ enum EveryGoldenCase {
             }
             return results
         }
-        #expect(problems.count == Golden.cases.count, sourceLocation: sourceLocation)
+        #expect(problems.count == cases.count, sourceLocation: sourceLocation)
         for (name, found) in problems.sorted(by: { $0.key < $1.key }) {
             #expect(found.isEmpty, "\(name): \(found)", sourceLocation: sourceLocation)
         }

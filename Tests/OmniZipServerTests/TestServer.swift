@@ -5,11 +5,12 @@ import Foundation
 import Logging
 import OmniZipServer
 import OmniZipTestSupport
-import Synchronization
 import Testing
 
 /// A server on 127.0.0.1 and a free port (or a Unix socket), with signals left alone (they
-/// are process-wide and tests run in parallel) and its log lines captured for inspection.
+/// are process-wide and tests run in parallel) and its log lines captured for inspection. No
+/// minimum upload rate unless a test sets one: on a loaded machine (parallel suites, TSan) a
+/// test client may legitimately upload slower than the production minimum.
 final class TestServer: Sendable {
     let server: Server
     let port: Int
@@ -19,6 +20,7 @@ final class TestServer: Sendable {
         configuration.host = "127.0.0.1"
         configuration.port = 0
         configuration.handleSignals = false
+        configuration.minUploadRate = 0
         configure(&configuration)
         let box = LogBox()
         let logger = Logger(label: "test") { _ in LineLogHandler(format: .json) { line in box.append(line) } }

@@ -36,6 +36,19 @@ public enum Golden {
     /// Every case, sorted.
     public static let cases: [String] = sources.keys.sorted()
 
+    /// One case of each shape (`public-NNN-<shape>`), and each named case (bf16, no audio, no
+    /// video, ties): what a property that does not depend on the values (JSON against
+    /// safetensors, the explain page's counts) is checked on. Parity itself runs on every case,
+    /// once per layer.
+    public static let sample: [String] = {
+        var seen = Set<String>()
+        return cases.filter { name in
+            let parts = name.split(separator: "-", maxSplits: 2)
+            guard parts.count == 3, parts[1].allSatisfy(\.isNumber) else { return true }
+            return seen.insert(String(parts[2])).inserted
+        }
+    }()
+
     /// The cases with an exact-budget expectation, sorted.
     public static let exactCases: [String] = cases.filter { FileManager.default.fileExists(atPath: exactURL($0).path) }
 

@@ -13,7 +13,8 @@ struct CompressedJob {
     private let start: ContinuousClock.Instant, decodedAt: ContinuousClock.Instant, compressedAt: ContinuousClock.Instant
     private let queueMs: Double
 
-    /// A request that did not decode or compress: the 400 to answer, with its queue time.
+    /// A request that did not decode or compress: the 400 to answer (503 when memory ran out),
+    /// with its queue time.
     struct Refusal: Error {
         let outcome: JobOutcome
     }
@@ -45,9 +46,11 @@ struct CompressedJob {
             }
             compressedAt = .now
         } catch {
-            throw Refusal(
-                outcome: JobOutcome(
-                    response: ErrorBody.response(400, error.code, error.message, requestID: job.requestID), phases: [("queue", queueMs)]))
+            let response =
+                error.code == .insufficientMemory
+                ? ErrorBody.response(503, error.code, error.message, requestID: job.requestID, headers: [("Retry-After", "1")])
+                : ErrorBody.response(400, error.code, error.message, requestID: job.requestID)
+            throw Refusal(outcome: JobOutcome(response: response, phases: [("queue", queueMs)]))
         }
     }
 

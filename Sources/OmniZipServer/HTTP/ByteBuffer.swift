@@ -13,6 +13,12 @@ final class ByteBuffer: @unchecked Sendable {
     private(set) var count = 0
     /// Where the memory came from and goes back to, when it is a reused block.
     private var block: (pool: BufferPool, block: BufferPool.Block)?
+    /// A compression reads the bytes in place as they arrive (`pin`): the memory may no longer
+    /// move, so `append` may only count bytes read into place or copy within the capacity.
+    private(set) var pinned = false
+
+    /// From now on the memory stays where it is, for as long as the buffer lives.
+    func pin() { pinned = true }
 
     /// nil when the memory cannot be had (a client must not be able to crash us with a header).
     init?(capacity: Int) {
@@ -66,6 +72,8 @@ final class ByteBuffer: @unchecked Sendable {
         }
         guard n <= limit - count else { return false }
         if count + n > capacity {
+            // Streams start only on Content-Length bodies, whose buffer holds the whole length.
+            precondition(!pinned, "a pinned body buffer cannot grow: a compression reads it in place")
             let wanted = min(limit, max(count + n, capacity * 2, 64 << 10))
             if let reused = block {
                 // A pool's block is not realloc's to move: copy out and give it back.

@@ -63,6 +63,8 @@ extension ServerLoop {
             exchange.prefixNeeded = nil
             // The explain page draws the values the compression ranked by: trace that one.
             let trace = exchange.endpoint == .explain ? CompressionTrace() : nil
+            // The compression reads the rows where they land.
+            body.pin()
             let compression: StreamingCompression
             do throws(WireError) {
                 let input = try decoded.compressionInput()

@@ -54,7 +54,7 @@ final class ServerLoop {
         self.configuration = configuration
         self.logger = logger
         metrics = ServerMetrics(registry: registry, version: configuration.version)
-        compressor = Compressor(workers: configuration.workers, niceness: Self.workerNiceness)
+        compressor = Compressor(workers: configuration.workers, niceness: Self.workerNiceness, scratchLimit: configuration.scratchLimitBytes)
         admission = Admission(maxQueued: configuration.maxInflight, maxBufferedBytes: configuration.maxBufferedBytes)
         scheduler = JobScheduler(workers: configuration.workers)
         loop = .allocate(capacity: 1)

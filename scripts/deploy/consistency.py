@@ -272,7 +272,7 @@ def check_omnizip_container(rep, s, docs, deploy, pod, labels, c, where, df_info
     if len(cmd) == 2 and cmd[0].endswith("sleep"):
         pre = int(cmd[1])
     rep.check(grace > pre + timeout + LONGEST_COMPRESSION_S,
-              f"{where}: terminationGracePeriodSeconds {grace} > preStop {pre} + request timeout {timeout} + compression {LONGEST_COMPRESSION_S}")
+              f"{where}: terminationGracePeriodSeconds {grace} > preStop {pre} + request timeout {timeout:g} + compression {LONGEST_COMPRESSION_S}")
 
     sc = c.get("securityContext") or {}
     user = (df_info["runtime"]["user"] or "").split(":")[0]

@@ -3,8 +3,8 @@
 .PHONY: check-deploy smoke-container smoke-image
 
 ## Lint and validate the Dockerfile and deploy/ (hadolint, yamllint, kustomize render,
-## kubernetes-validate, consistency with the server). Tools go to a venv (.venv-deploy/).
-check-deploy:
+## kubernetes-validate, consistency with the option table of the release build). Tools go to a venv (.venv-deploy/).
+check-deploy: release
 	bash scripts/deploy/check.sh
 
 ## Build with `make release` and run the binary as the image would, in a chroot holding only

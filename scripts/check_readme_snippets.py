@@ -15,6 +15,8 @@ Each block is preceded by a directive the page does not render, saying how it is
   <!-- check: make -->       each `make TARGET` exists (make -n), each `bash FILE` parses.
   <!-- check: json [post=/PATH] -->    valid JSON; with post, the server answers it with 200.
   <!-- check: skip REASON -->   not runnable here; the reason is printed with the results.
+  <!-- check: serve-options -->   before a Markdown table (not a fenced block): its rows are
+        exactly `omnizip serve --dump-options`'s options (`--flag VALUE`, variable, default).
 
 A block without a directive fails: every snippet is either checked or says why it is not.
 usage: check_readme_snippets.py REPO BIN README...
@@ -94,6 +96,18 @@ def blocks_of(repo, rel):
         out.append(Block(rel, start + 1, lang, "\n".join(body), mode, args))
         i = j + 1
     return out
+
+
+def option_tables(repo, rel):
+    """(line, rows) of each Markdown table after a `serve-options` directive, header skipped."""
+    lines = open(os.path.join(repo, rel), encoding="utf-8").read().split("\n")
+    for i, line in enumerate(lines):
+        d = DIRECTIVE.match(line)
+        if d and d.group(1) == "serve-options":
+            j = i + 1
+            while j < len(lines) and lines[j].startswith("|"):
+                j += 1
+            yield i + 2, [[c.strip().strip("`") for c in row.strip().strip("|").split("|")] for row in lines[i + 3:j]]
 
 
 def statements(text):
@@ -298,6 +312,19 @@ class Checker:
             return f"valid; POST {path} answered 200"
         return "valid JSON"
 
+    def check_serve_options(self, rows):
+        """The README's table of serve options against the server's own table (names, variables,
+        defaults); the help column is the README's own wording."""
+        dump = json.loads(self.run("omnizip serve --dump-options", self.env))["options"]
+        want = {f"{o['flag']} {o['value_name']}": (o["variable"], o["default"]) for o in dump}
+        got = {row[0]: tuple(row[1:3]) for row in rows}
+        problems = [f"no row for {k} ({v[0]}, default {v[1]})" for k, v in want.items() if k not in got]
+        problems += [f"row {k} is not an option of `omnizip serve`" for k in got if k not in want]
+        problems += [f"{k}: the README says {got[k]}, the server {want[k]}" for k in want if k in got and got[k] != want[k]]
+        if problems:
+            raise RuntimeError("\n".join(problems))
+        return f"{len(got)} option(s) match `omnizip serve --dump-options`"
+
     def close(self):
         self.shared_server(False)
         shutil.rmtree(self.scratch, ignore_errors=True)
@@ -315,6 +342,13 @@ def main():
                 except Exception as e:  # every failure is reported, the rest still run
                     verdict, detail, failed = "FAILED", str(e), failed + 1
                 rows.append((block.where, block.mode or "-", verdict, time.monotonic() - start, detail))
+            for line, table in option_tables(repo, rel):
+                start = time.monotonic()
+                try:
+                    verdict, detail = "ok", checker.check_serve_options(table)
+                except Exception as e:
+                    verdict, detail, failed = "FAILED", str(e), failed + 1
+                rows.append((f"{rel}:{line}", "serve-options", verdict, time.monotonic() - start, detail))
     finally:
         checker.close()
     for where, mode, verdict, seconds, detail in rows:

@@ -52,6 +52,8 @@ struct OpsEndpointTests {
         #expect(limits["max_inflight"] as? Int == 5)
         #expect(limits["max_body_bytes"] as? Int == 12345)
         #expect(limits["request_timeout_seconds"] as? Double == 30)
+        let settings = try #require(json["settings"] as? [String: Any])
+        #expect(settings["workers"] as? Int == 3 && settings["max-inflight"] as? Int == 5 && settings["max-body-bytes"] as? Int == 12345)
         let defaults = try #require(json["defaults"] as? [String: Any])
         #expect(defaults["rho_audio"] as? Double == 0.3)
         #expect(defaults["g"] as? Int == 3)

@@ -5,7 +5,7 @@
 #   2. yamllint            deploy/ (config: scripts/deploy/yamllint.yaml)
 #   3. kubectl kustomize   renders every overlay (and the base)
 #   4. kubernetes-validate --strict on each render, for every Kubernetes minor 1.29 .. 1.37
-#   5. consistency.py      ports, paths, flags, OMNIZIP_* names vs the server, and the sizing rules
+#   5. consistency.py      ports, paths, flags, OMNIZIP_* names vs the server's option table, and the sizing rules
 #   6. shellcheck          scripts/deploy/*.sh
 #
 # Tools come from PyPI into a venv (DEPLOY_VENV, default .venv-deploy/), created once and reused
@@ -13,8 +13,9 @@
 #
 # Environment:
 #   DEPLOY_VENV=path                 venv location (default: <repo>/.venv-deploy)
-#   DEPLOY_ALLOW_MISSING_SERVER=1    pass while `omnizip serve` does not exist yet (server checks skipped)
-#   OMNIZIP_BIN=path                 an omnizip binary whose `serve --help` is the source of truth
+#   OMNIZIP_BIN=path                 an omnizip binary whose `serve --dump-options` is the source of truth
+#                                    (else .build/release/omnizip, else .build/debug/omnizip; one older
+#                                    than Sources/ is not used, so build first: `make release`)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -91,7 +92,6 @@ step "consistency (Dockerfile + manifests vs the server)"
 cargs=(--root . --monitoring deploy/monitoring/servicemonitor.yaml)
 for o in "${OVERLAYS[@]}"; do [[ -s "$OUT/$o.yaml" ]] && cargs+=(--rendered "$o=$OUT/$o.yaml"); done
 for b in ${OMNIZIP_BIN:+"$OMNIZIP_BIN"} .build/release/omnizip .build/debug/omnizip; do cargs+=(--binary "$b"); done
-[[ "${DEPLOY_ALLOW_MISSING_SERVER:-0}" == 1 ]] && cargs+=(--allow-missing-server)
 record consistency python "$HERE/consistency.py" "${cargs[@]}"
 
 # --- 6. shellcheck ---------------------------------------------------------------------------

@@ -6,20 +6,19 @@ kustomize overlays and the ServiceMonitor name must exist in the server, and the
 depend on each other (workers vs CPU limit, memory vs in-flight x body size, grace period vs
 drain, ports across Service / container / ConfigMap / image) must agree.
 
-Source of truth for the server, in order:
-  1. `omnizip serve --help` of a built binary that is newer than every file under Sources/;
-  2. the Swift sources: Sources/omnizip/*.swift for the serve command, its flags and OMNIZIP_*
-     names, Sources/OmniZipServer/**/*.swift for OMNIZIP_* names and route paths;
-  3. openapi.yaml `paths` (each path the deployment uses must be documented there too).
+Source of truth for the server: `omnizip serve --dump-options` of a built binary newer than every
+file under Sources/ (the option table the server itself parses with: flags, OMNIZIP_* variables,
+defaults, accepted values), and openapi.yaml `paths` for the routes.
 
     consistency.py --root . --rendered service=out/service.yaml --rendered sidecar=out/sidecar.yaml \
-        --monitoring deploy/monitoring/servicemonitor.yaml [--binary .build/release/omnizip]
+        --monitoring deploy/monitoring/servicemonitor.yaml --binary .build/release/omnizip
 
 Exit 0 when every check passes, 1 otherwise. Needs PyYAML (installed in the deploy venv).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -33,20 +32,12 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dockerfile  # noqa: E402
 
-ENV_RE = re.compile(r"\bOMNIZIP_[A-Z0-9_]+\b")
 # Memory per in-flight request is at most this many times the largest body (body buffer,
 # decoded tensors, scratch), plus a fixed base for the process (binary, OpenBLAS buffers,
 # allocator slack). deploy/README.md explains the numbers.
 MEM_FACTOR = 2
 MEM_BASE = 512 * 1024 * 1024
 LONGEST_COMPRESSION_S = 5
-
-
-def kebab(name: str) -> str:
-    """swift-argument-parser's default long name for a property (maxInflight -> max-inflight)."""
-    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1-\2", name)
-    s = re.sub(r"([a-z0-9])([A-Z])", r"\1-\2", s)
-    return s.lower()
 
 
 def quantity_bytes(q: str | int) -> int:
@@ -65,109 +56,40 @@ def quantity_cpu(q: str | int) -> float:
 
 @dataclass
 class Surface:
-    """What the server offers."""
+    """What the server offers: its option table (by flag) and the documented routes."""
     origin: list[str] = field(default_factory=list)
-    has_serve: bool = False
-    flags: set[str] = field(default_factory=set)
-    envs: set[str] = field(default_factory=set)
-    routes: set[str] = field(default_factory=set)
+    options: dict[str, dict] = field(default_factory=dict)
     openapi_paths: set[str] | None = None
-    default_port: int | None = None
-    log_formats: set[str] = field(default_factory=set)
+
+    @property
+    def flags(self) -> set[str]:
+        return set(self.options)
+
+    @property
+    def envs(self) -> set[str]:
+        return {o["variable"] for o in self.options.values()}
+
+    def default(self, flag: str) -> str:
+        return self.options[flag]["default"]
 
 
 def newest_mtime(root: Path) -> float:
     return max((p.stat().st_mtime for p in root.rglob("*.swift")), default=0.0)
 
 
-def surface_from_help(binary: Path, surface: Surface) -> bool:
+def surface_from_dump(binary: Path, surface: Surface) -> bool:
     try:
-        top = subprocess.run([str(binary), "--help"], capture_output=True, text=True, timeout=20)
-        serve = subprocess.run([str(binary), "serve", "--help"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        print(f"note: cannot run {binary}: {e}")
+        p = subprocess.run([str(binary), "serve", "--dump-options"], capture_output=True, text=True, timeout=20)
+        options = json.loads(p.stdout)["options"] if p.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError, KeyError) as e:
+        print(f"note: cannot read the option table from {binary}: {e}")
         return False
-    if serve.returncode != 0 or "serve" not in top.stdout:
+    if not options:
+        print(f"note: `{binary} serve --dump-options` failed: {p.stderr.strip()[-300:]}")
         return False
-    text = serve.stdout
-    surface.has_serve = True
-    surface.flags |= set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", text))
-    surface.envs |= set(ENV_RE.findall(text))
-    block = re.search(r"--port\b(.*?)(?=\n\s*-|\Z)", text, re.S)
-    if block:
-        m = re.search(r"default:?\s*(\d+)", block.group(1))
-        if m:
-            surface.default_port = int(m.group(1))
-    block = re.search(r"--log-format\b(.*?)(?=\n\s*-|\Z)", text, re.S)
-    if block:
-        surface.log_formats |= set(re.findall(r"\b(json|text|logfmt|console)\b", block.group(1)))
-    surface.origin.append(f"`{binary} serve --help`")
+    surface.options = {o["flag"]: o for o in options}
+    surface.origin.append(f"`{binary} serve --dump-options`")
     return True
-
-
-SWIFT_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
-
-
-def surface_from_sources(root: Path, surface: Surface, use_flags: bool) -> None:
-    cli = root / "Sources" / "omnizip"
-    server = root / "Sources" / "OmniZipServer"
-    serve_files = []
-    for p in sorted(cli.glob("*.swift")) if cli.is_dir() else []:
-        t = p.read_text(errors="replace")
-        if re.search(r'commandName:\s*"serve"', t) or p.name == "ServeCommand.swift":
-            serve_files.append(p)
-    server_files = sorted(server.rglob("*.swift")) if server.is_dir() else []
-    registered = False
-    main_cmd = cli / "OmniZipCommand.swift"
-    if main_cmd.is_file():
-        m = re.search(r"subcommands:\s*\[([^\]]*)\]", main_cmd.read_text())
-        registered = bool(m and re.search(r"\bServe\w*\.self", m.group(1)))
-    if serve_files and registered:
-        surface.has_serve = True
-    elif serve_files:
-        print(f"note: {serve_files[0].relative_to(root)} exists but no Serve*.self in OmniZipCommand's subcommands")
-    flag_files = serve_files + server_files
-    for p in flag_files:
-        t = p.read_text(errors="replace")
-        surface.envs |= set(ENV_RE.findall(t))
-        if use_flags:
-            for m in re.finditer(r"@(Option|Flag)\s*(\((?:[^()]|\([^()]*\))*\))?\s*(?:(?:public|internal|private|fileprivate)\s+)?var\s+(\w+)", t):
-                args, prop = m.group(2) or "", m.group(3)
-                longs = re.findall(r'customLong\("([^"]+)"', args)
-                if longs:
-                    surface.flags |= {f"--{n}" for n in longs}
-                elif ".short)" in args.replace(" ", "") or "name:.short," in args.replace(" ", ""):
-                    pass
-                else:
-                    surface.flags.add(f"--{kebab(prop)}")
-            if p in serve_files:
-                for line in t.splitlines():
-                    if re.search(r"\bport\b", line, re.I) and surface.default_port is None:
-                        nums = re.findall(r"(?<![\w.])(\d{2,5})(?![\w.])", line.split("//")[0])
-                        if nums and re.search(r"\b(var|let)\s+port\b", line):
-                            surface.default_port = int(nums[-1])
-        # A table of (option, variable) pairs, e.g. ServerConfiguration.environmentNames.
-        for opt, var in re.findall(r'\(\s*"([a-z][a-z0-9-]*)"\s*,\s*"(OMNIZIP_[A-Z0-9_]+)"\s*\)', t):
-            if use_flags:
-                surface.flags.add(f"--{opt}")
-        if surface.default_port is None:
-            m = re.search(r"\bvar\s+port\s*(?::\s*Int\s*)?=\s*(\d{2,5})\b", t)
-            if m:
-                surface.default_port = int(m.group(1))
-        m = re.search(r"enum\s+LogFormat\b[^{]*\{\s*case\s+([a-z, ]+)", t)
-        if m:
-            surface.log_formats |= {x.strip() for x in m.group(1).split(",") if x.strip()}
-        # Env names built by interpolation ("OMNIZIP_\(...)") cannot be grepped: derive them
-        # from the flags, which is the only sane way such code maps them.
-        if '"OMNIZIP_\\(' in t or '"OMNIZIP_"' in t:
-            surface.envs |= {"OMNIZIP_" + f[2:].upper().replace("-", "_") for f in surface.flags}
-    for p in server_files + serve_files:
-        for s in SWIFT_STRING.findall(p.read_text(errors="replace")):
-            if re.fullmatch(r"/[A-Za-z0-9_.{}/-]+", s) and not s.startswith(("/sys/", "/proc/", "/dev/", "/tmp", "/etc/")):
-                surface.routes.add(s)
-    if serve_files or server_files:
-        surface.origin.append("Swift sources (" + ", ".join(str(p.relative_to(root)) for p in (serve_files + server_files)[:6])
-                              + (", ..." if len(serve_files + server_files) > 6 else "") + ")")
 
 
 def surface_from_openapi(root: Path, surface: Surface) -> None:
@@ -233,16 +155,14 @@ def container_env(c: dict, docs: list[dict], rep: Report, where: str) -> dict[st
 
 
 def check_route(rep: Report, s: Surface, path: str, where: str) -> None:
-    if s.routes:
-        rep.check(path in s.routes, f"{where}: path {path} is a server route", f"server routes: {sorted(s.routes)}")
     if s.openapi_paths is not None:
-        rep.check(path in s.openapi_paths, f"{where}: path {path} is in openapi.yaml",
+        rep.check(path in s.openapi_paths, f"{where}: path {path} is a server route (openapi.yaml)",
                   f"openapi paths: {sorted(s.openapi_paths)}")
 
 
 def check_env_names(rep: Report, s: Surface, names, where: str) -> None:
     for n in sorted(names):
-        if n.startswith("OMNIZIP_") and s.envs:
+        if n.startswith("OMNIZIP_") and s.options:
             rep.check(n in s.envs, f"{where}: {n} is read by the server", f"server reads: {sorted(s.envs)}")
 
 
@@ -250,7 +170,7 @@ def check_flags(rep: Report, s: Surface, args: list[str], where: str) -> None:
     for a in args:
         if a.startswith("--"):
             flag = a.split("=", 1)[0]
-            if s.flags:
+            if s.options:
                 rep.check(flag in s.flags, f"{where}: flag {flag} exists in `omnizip serve`", f"serve flags: {sorted(s.flags)}")
 
 
@@ -306,8 +226,7 @@ def check_omnizip_container(rep, s, docs, deploy, pod, labels, c, where, df_info
                   f"{where}: command keeps the image's `omnizip serve`", str(c["command"]))
     check_flags(rep, s, c.get("args", []) or [], where)
 
-    default_port = s.default_port or 8080
-    port = int(env.get("OMNIZIP_PORT", default_port))
+    port = int(env.get("OMNIZIP_PORT", s.default("--port")))
     ports = {p.get("name"): p["containerPort"] for p in c.get("ports", []) or []}
     rep.check(port in ports.values(), f"{where}: containerPort {port} = the port omnizip listens on (OMNIZIP_PORT/default)",
               f"containerPorts {ports}")
@@ -326,7 +245,7 @@ def check_omnizip_container(rep, s, docs, deploy, pod, labels, c, where, df_info
 
     fmt = env.get("OMNIZIP_LOG_FORMAT")
     if fmt is not None:
-        allowed = s.log_formats or {"json", "text"}
+        allowed = set(s.options["--log-format"]["choices"])
         rep.check(fmt in allowed, f"{where}: OMNIZIP_LOG_FORMAT={fmt} in {sorted(allowed)}")
 
     limits = (c.get("resources") or {}).get("limits") or {}
@@ -335,7 +254,7 @@ def check_omnizip_container(rep, s, docs, deploy, pod, labels, c, where, df_info
         cpu = quantity_cpu(limits["cpu"])
         workers = int(env.get("OMNIZIP_WORKERS", "0") or 0)
         rep.check(workers == cpu, f"{where}: OMNIZIP_WORKERS ({workers}) = CPU limit ({limits['cpu']})")
-        body = int(env.get("OMNIZIP_MAX_BODY_BYTES", 1 << 30))
+        body = int(env.get("OMNIZIP_MAX_BODY_BYTES", s.default("--max-body-bytes")))
         mem = quantity_bytes(limits["memory"])
         # Bodies held are bounded by --max-buffered-bytes (default: half the cgroup limit); each
         # running job adds its response and working rows (about MEM_FACTOR x its body).
@@ -347,13 +266,13 @@ def check_omnizip_container(rep, s, docs, deploy, pod, labels, c, where, df_info
                   f"{where}: requests = limits (Guaranteed QoS, exclusive cores)")
 
     grace = pod.get("terminationGracePeriodSeconds", 30)
-    timeout = int(env.get("OMNIZIP_REQUEST_TIMEOUT", 30))
+    timeout = float(env.get("OMNIZIP_REQUEST_TIMEOUT", s.default("--request-timeout")))
     pre = 0
     cmd = (((c.get("lifecycle") or {}).get("preStop") or {}).get("exec") or {}).get("command") or []
     if len(cmd) == 2 and cmd[0].endswith("sleep"):
         pre = int(cmd[1])
     rep.check(grace > pre + timeout + LONGEST_COMPRESSION_S,
-              f"{where}: terminationGracePeriodSeconds {grace} > preStop {pre} + request timeout {timeout} + compression {LONGEST_COMPRESSION_S}")
+              f"{where}: terminationGracePeriodSeconds {grace} > preStop {pre} + request timeout {timeout:g} + compression {LONGEST_COMPRESSION_S}")
 
     sc = c.get("securityContext") or {}
     user = (df_info["runtime"]["user"] or "").split(":")[0]
@@ -450,9 +369,9 @@ def check_dockerfile(rep: Report, s: Surface, df_path: Path, df_info: dict, root
     check_flags(rep, s, argv[2:], "Dockerfile ENTRYPOINT/CMD")
     check_env_names(rep, s, [k for k in rt["env"] if k.startswith("OMNIZIP_")], "Dockerfile ENV")
     rep.check(rt["env"].get("OPENBLAS_NUM_THREADS") == "1", "ENV OPENBLAS_NUM_THREADS=1")
-    port = int(rt["env"].get("OMNIZIP_PORT", s.default_port or 8080))
-    if s.default_port:
-        rep.check(s.default_port == 8080, f"server default port {s.default_port} = 8080 (docs, EXPOSE)")
+    default_port = int(s.default("--port"))
+    port = int(rt["env"].get("OMNIZIP_PORT", default_port))
+    rep.check(default_port == 8080, f"server default port {default_port} = 8080 (docs, EXPOSE)")
     rep.check(rt["expose"] == [str(port)], f"EXPOSE {rt['expose']} = listening port {port}")
     user = rt["user"] or ""
     rep.check(bool(re.fullmatch(r"[1-9]\d*(:\d+)?", user)), f"USER {user} is numeric and non-root")
@@ -464,7 +383,7 @@ def check_dockerfile(rep: Report, s: Surface, df_path: Path, df_info: dict, root
         if rep.check(bool(m), "HEALTHCHECK sends an HTTP GET"):
             check_route(rep, s, m.group(1), "HEALTHCHECK")
         m = re.search(r"\$\{OMNIZIP_PORT:-(\d+)\}", text)
-        rep.check(bool(m) and int(m.group(1)) == (s.default_port or 8080),
+        rep.check(bool(m) and int(m.group(1)) == default_port,
                   "HEALTHCHECK port follows OMNIZIP_PORT (fallback = server default)")
     build = df_info["stages"][0]
     rep.check(any(re.search(r"\bmake release\b", r) for r in build["run"]), "build stage runs `make release` (CI's command)")
@@ -505,48 +424,31 @@ def main() -> int:
     ap.add_argument("--rendered", action="append", default=[], help="NAME=FILE of a rendered overlay")
     ap.add_argument("--monitoring", action="append", default=[], type=Path)
     ap.add_argument("--binary", action="append", default=[], type=Path, help="candidate omnizip binaries")
-    ap.add_argument("--allow-missing-server", action="store_true",
-                    help="pass (with a warning) when the server does not exist yet; only internal checks run")
     a = ap.parse_args()
     root = a.root.resolve()
     rep = Report()
 
     s = Surface()
     src_mtime = newest_mtime(root / "Sources")
-    used_help = False
     for b in a.binary:
         b = b if b.is_absolute() else root / b
         if b.is_file() and os.access(b, os.X_OK):
             if b.stat().st_mtime < src_mtime:
                 print(f"note: {b} is older than the sources; not used as the source of truth")
-                continue
-            if surface_from_help(b, s):
-                used_help = True
+            elif surface_from_dump(b, s):
                 break
-    surface_from_sources(root, s, use_flags=not used_help)
     surface_from_openapi(root, s)
     print("server surface from: " + ("; ".join(s.origin) or "nothing"))
-    print(f"  serve: {s.has_serve}; flags: {sorted(s.flags)}")
+    print(f"  flags: {sorted(s.flags)}")
     print(f"  env: {sorted(s.envs)}")
-    print(f"  routes: {sorted(s.routes)}; openapi: {sorted(s.openapi_paths) if s.openapi_paths is not None else 'absent'}")
-    print(f"  default port: {s.default_port}")
+    print(f"  routes (openapi): {sorted(s.openapi_paths) if s.openapi_paths is not None else 'absent'}")
 
-    missing = not s.has_serve
-    if missing:
-        msg = "the server has no `serve` subcommand yet (no ServeCommand registered, no working `omnizip serve --help`)"
-        if a.allow_missing_server:
-            print(f"WARNING: {msg}; checking against what the sources already have")
-        else:
-            rep.check(False, "server surface exists", msg)
-    else:
-        rep.check(bool(s.flags), "server flags found")
-        rep.check(bool(s.envs), "server OMNIZIP_* names found")
-        rep.check(bool(s.routes), "server routes found")
-        for expected in ("/livez", "/readyz", "/metrics"):
-            if s.routes:
-                rep.check(expected in s.routes, f"server route {expected} exists")
-        if s.openapi_paths is None:
-            rep.note("openapi.yaml absent: paths checked against the sources only")
+    if not rep.check(bool(s.options), "server option table read",
+                     "no omnizip binary newer than Sources/ answered `serve --dump-options`: run `make release` first"):
+        return 1
+    rep.check(s.openapi_paths is not None, "openapi.yaml lists the routes")
+    for expected in ("/livez", "/readyz", "/metrics"):
+        check_route(rep, s, expected, "server")
 
     df_path = a.dockerfile or root / "Dockerfile"
     df_info = dockerfile.parse(df_path)

@@ -23,6 +23,8 @@ enum OpsEndpoints {
         }
     }
 
+    /// `workers` and `limits` keep the names clients and the deploy smoke tests read; `settings`
+    /// is every option the table marks as reported, by option name.
     static func info(_ c: ServerConfiguration, inflight: Int, queued: Int) -> String {
         let limits = JSONText.object([
             ("max_inflight", String(c.maxInflight)), ("max_body_bytes", String(c.maxBodyBytes)),
@@ -35,6 +37,7 @@ enum OpsEndpoints {
             ("workers", String(c.workers)), ("inflight", String(inflight)), ("queued", String(queued)), ("defaults", RequestOptions.defaultsJSON),
             ("models", RequestOptions.modelsJSON), ("limits", limits),
             ("parameters", "[" + RequestOptions.overrideNames.sorted().map(JSONText.string).joined(separator: ",") + "]"),
+            ("settings", ServerOption.settingsJSON(c)),
         ]) + "\n"
     }
 }

@@ -10,3 +10,4 @@ TSAN_BUILD := .build-tsan
 test-tsan: deps
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 		$(SWIFT) test --scratch-path $(TSAN_BUILD) --sanitize=thread --filter OmniZipServerTests
+	bash scripts/tsan-sigterm.sh $(TSAN_BUILD)/debug/omnizip

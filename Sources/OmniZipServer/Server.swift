@@ -46,6 +46,16 @@ public final class Server: Sendable {
         }
         // A client that vanishes must cost us an EPIPE, not the process.
         signal(SIGPIPE, SIG_IGN)
+        if configuration.handleSignals {
+            // SIGINT and SIGTERM go to the loop thread alone (it unblocks them; threads started
+            // from here inherit the block). A thread parked in a wait that ThreadSanitizer does
+            // not intercept would otherwise take the signal and never run the handler.
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGINT)
+            sigaddset(&set, SIGTERM)
+            pthread_sigmask(SIG_BLOCK, &set, nil)
+        }
         let outcome = Locked<Result<Int?, ServerError>?>(nil)
         let ready = DispatchSemaphore(value: 0)
         finished.enter()

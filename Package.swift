@@ -80,6 +80,8 @@ if Context.environment["OMNIZIP_FUZZ"] != nil {
         .executableTarget(
             name: "FuzzHTTP", dependencies: ["OmniZipServer", .product(name: "Logging", package: "swift-log")],
             path: "Fuzz/FuzzHTTP"),
+        // The protocol core without sockets (internal types: a debug build's testable import).
+        .executableTarget(name: "FuzzConnectionCore", dependencies: ["OmniZipServer"], path: "Fuzz/FuzzConnectionCore"),
     ]
 }
 

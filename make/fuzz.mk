@@ -1,9 +1,10 @@
-# libFuzzer targets (Fuzz/): request decoding (safetensors and JSON) and the HTTP request path
-# through a real in-process server. Built with -sanitize=fuzzer,address in their own scratch
+# libFuzzer targets (Fuzz/): request decoding (safetensors and JSON), the connection's protocol
+# core driven directly (bytes in, actions out, no socket), and the HTTP request path through a
+# real in-process server. Built with -sanitize=fuzzer,address in their own scratch
 # folder; each runs FUZZ_SECONDS on a copy of its committed seed corpus (Fuzz/corpus/NAME), so
 # the corpus in git only grows when someone copies new inputs in on purpose.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := FuzzRequestDecoding FuzzHTTP
+FUZZ_TARGETS := FuzzRequestDecoding FuzzConnectionCore FuzzHTTP
 # FuzzHTTP's server lives on its own thread across inputs, and Swift keeps a weak reference's
 # side table behind a tagged pointer in the object header that LeakSanitizer cannot follow, so
 # every live connection's side table reads as a "direct leak" there; its leaks are not checked

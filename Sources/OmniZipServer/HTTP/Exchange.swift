@@ -4,7 +4,8 @@ import OmniZipWire
 /// response is written. Loop thread only; a worker sees at most the body buffer and a
 /// `LoopBound` token of it.
 final class Exchange {
-    weak var connection: Connection?
+    /// The core of the connection it came in on, which decides when its answer goes out.
+    weak var owner: (any ExchangeOwner)?
     /// The connection state machine's name for this request.
     let id: Int
     var requestID: String
@@ -64,7 +65,7 @@ final class Exchange {
     /// The response, decided; the connection's state machine says when it goes out.
     func respond(_ response: HTTPResponse) {
         self.response = response
-        connection?.responseReady(self, close: false)
+        owner?.responseReady(self, close: false)
     }
 
     /// A response decided before the body is in (or instead of it): the body is not kept, and
@@ -74,7 +75,7 @@ final class Exchange {
         self.response = response
         discardBody = true
         body = nil
-        connection?.responseReady(self, close: close)
+        owner?.responseReady(self, close: close)
     }
 
     func rejectError(_ status: Int, _ code: ErrorCode, _ message: String, headers: [(String, String)] = [], close: Bool = false) {

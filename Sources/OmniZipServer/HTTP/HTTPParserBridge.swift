@@ -1,8 +1,25 @@
 import CHTTPParser
 
-/// http_parser's callbacks, turned into calls on the `Connection` whose parser it is
-/// (`parser.data` holds the connection, unretained: the connection owns the parser).
+/// What http_parser's callbacks are turned into (ConnectionCore+Parsing).
+protocol HTTPParserEvents: AnyObject {
+    func onMessageBegin() -> Int32
+    func onURL(_ bytes: UnsafeRawBufferPointer) -> Int32
+    func onHeaderField(_ bytes: UnsafeRawBufferPointer) -> Int32
+    func onHeaderValue(_ bytes: UnsafeRawBufferPointer) -> Int32
+    func onHeadersComplete() -> Int32
+    func onChunkHeader() -> Int32
+    func onBody(_ bytes: UnsafeRawBufferPointer) -> Int32
+    func onMessageComplete() -> Int32
+}
+
+/// http_parser's callbacks, turned into calls on the core whose parser it is (`parser.data`
+/// holds its `Target`, unretained: the core owns both the parser and the target).
 enum HTTPParserBridge {
+    /// The core behind a parser, reached from C without knowing the core's clock type.
+    final class Target {
+        unowned(unsafe) var core: (any HTTPParserEvents)?
+    }
+
     /// Written once here, then only read (by the loop thread).
     nonisolated(unsafe) static let settings: UnsafeMutablePointer<http_parser_settings> = {
         let s = UnsafeMutablePointer<http_parser_settings>.allocate(capacity: 1)
@@ -18,9 +35,9 @@ enum HTTPParserBridge {
         return s
     }()
 
-    private static func connection(_ parser: UnsafeMutablePointer<http_parser>?) -> Connection? {
+    private static func connection(_ parser: UnsafeMutablePointer<http_parser>?) -> (any HTTPParserEvents)? {
         guard let data = parser?.pointee.data else { return nil }
-        return Unmanaged<Connection>.fromOpaque(data).takeUnretainedValue()
+        return Unmanaged<Target>.fromOpaque(data).takeUnretainedValue().core
     }
 
     private static func bytes(_ at: UnsafePointer<CChar>?, _ n: Int) -> UnsafeRawBufferPointer {

@@ -54,7 +54,7 @@ extension ServerLoop {
             abandon(exchange)
         } else {
             exchange.respond(outcome.response)
-            exchange.connection?.afterEvent()
+            exchange.owner?.afterEvent()
         }
         carryOut(starts)
     }

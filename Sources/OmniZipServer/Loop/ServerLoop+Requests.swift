@@ -6,7 +6,9 @@ import OmniZipWire
 /// One request's way through the loop: admitted from its headers, its body streamed into a
 /// compression where it can be, handed to the scheduler when complete, its ticket released
 /// exactly once (answered or abandoned).
-extension ServerLoop {
+extension ServerLoop: RequestHandler {
+    var maxBodyBytes: Int { configuration.maxBodyBytes }
+
     /// From the headers alone: route, limits, media type, parameters, then admission; only
     /// then is the body's buffer allocated (once, sized from Content-Length).
     func headersComplete(_ exchange: Exchange) {

@@ -2,7 +2,7 @@ import CHTTPParser
 
 /// The parser's view of a connection: each callback feeds the exchange being received and
 /// tells the state machine what happened.
-extension Connection {
+extension ConnectionCore: HTTPParserEvents {
     func onMessageBegin() -> Int32 {
         guard beginRequest() != nil else { return 1 }
         headers = HeaderAccumulator()
@@ -67,7 +67,7 @@ extension Connection {
     /// its bytes arrive (`content_length` holds the chunk's size here).
     func onChunkHeader() -> Int32 {
         guard let exchange = current, machine.isParsing, !exchange.discardBody, let body = exchange.body else { return 0 }
-        let limit = server.configuration.maxBodyBytes
+        let limit = handler.maxBodyBytes
         let announced = parser.pointee.content_length
         if announced > UInt64(limit - body.count) {
             exchange.rejectError(
@@ -82,8 +82,8 @@ extension Connection {
         exchange.bytesIn += bytes.count
         bodyReceived(bytes.count)
         guard !exchange.discardBody, let body = exchange.body else { return 0 }
-        let limit = server.configuration.maxBodyBytes
-        if body.count + bytes.count <= limit, !server.reserveBody(exchange, upTo: body.count + bytes.count) {
+        let limit = handler.maxBodyBytes
+        if body.count + bytes.count <= limit, !handler.reserveBody(exchange, upTo: body.count + bytes.count) {
             exchange.rejectError(
                 429, .tooManyRequests,
                 "the chunked body passed \(body.count) bytes and no more memory for request bodies is free (--max-buffered-bytes); retry after 1 s",
@@ -100,7 +100,7 @@ extension Connection {
             }
             return 0
         }
-        if exchange.prefixNeeded != nil || exchange.prefix != nil { server.bodyProgress(exchange) }
+        if exchange.prefixNeeded != nil || exchange.prefix != nil { handler.bodyProgress(exchange) }
         return 0
     }
 
@@ -110,7 +110,7 @@ extension Connection {
         // Connection: close, HTTP/1.0 without keep-alive, or a protocol switch we do not speak:
         // answer this one, read no further.
         requestComplete(exchange, closeAfter: http_should_keep_alive(parser) == 0 || parser.pointee.upgrade != 0)
-        server.requestReceived(exchange)
+        handler.requestReceived(exchange)
         return 0
     }
 

@@ -35,7 +35,9 @@ struct JobScheduler<Key: Hashable, Work, Stream: PumpedStream> {
 
     let workers: Int
     private(set) var busy = 0
-    private var ready: [(key: Key, work: Work)] = []
+    /// Waiting requests from `readyHead` on; a slot is emptied as its job starts, so the
+    /// scheduler never keeps a started job's work (its body) alive.
+    private var ready: [(key: Key, work: Work)?] = []
     private var readyHead = 0
     /// Running jobs, and whether their client has gone.
     private var running: [Key: Bool] = [:]
@@ -95,14 +97,14 @@ struct JobScheduler<Key: Hashable, Work, Stream: PumpedStream> {
             running[key] = true
             return .running
         }
-        guard let i = ready[readyHead...].firstIndex(where: { $0.key == key }) else { return .unknown }
-        return .queued(ready.remove(at: i).work)
+        guard let i = ready[readyHead...].firstIndex(where: { $0?.key == key }), let entry = ready.remove(at: i) else { return .unknown }
+        return .queued(entry.work)
     }
 
     private mutating func schedule() -> [Start] {
         var starts: [Start] = []
-        while busy < workers, readyHead < ready.count {
-            let next = ready[readyHead]
+        while busy < workers, readyHead < ready.count, let next = ready[readyHead] {
+            ready[readyHead] = nil
             readyHead += 1
             busy += 1
             running[next.key] = false

@@ -14,6 +14,10 @@ statuses, latency percentiles and the server's peak RSS):
               /livez: statuses, 429s that came after a whole upload, /livez p50/p99, peak RSS.
   drain       10 runs: keep-alive connections with a request sent just after SIGTERM; counts
               requests that got no answer (reset or closed without a status line).
+  resets      80 clients upload the clip and reset at once, while 2 clients keep both workers
+              busy, under --max-buffered-bytes 1024 MiB (issue 21, D1): peak RSS, and what
+              /v1/info still counts in flight afterwards (expected: within the budget plus
+              the workers' scratch, and 0).
 
 Only the standard library; loopback only.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -319,9 +324,60 @@ async def drain(args: argparse.Namespace) -> None:
            statuses, [], f"answered {answered}, unanswered (reset or closed) {unanswered}; server exit codes {exits}")
 
 
+async def resets(args: argparse.Namespace) -> None:
+    path = args.clip
+    if not os.path.exists(path):
+        subprocess.run([args.bin, "bench", "--emit", path], check=True, stdout=subprocess.DEVNULL)
+    body = open(path, "rb").read()
+    server = Server(args.bin, "--workers", "2", "--max-buffered-bytes", str(1024 << 20), "--max-inflight", "100")
+    try:
+        busy_until = time.monotonic() + 60
+        statuses: Dict[str, int] = {}
+
+        async def busy() -> None:
+            # Clip after clip on one connection, answers read as they come.
+            r, w = await asyncio.open_connection("127.0.0.1", server.port)
+            while time.monotonic() < busy_until and not stop.is_set():
+                w.write(request_head("/v1/compress", len(body)) + body)
+                await w.drain()
+                status, _ = await read_status(r, 60)
+                statuses[str(status)] = statuses.get(str(status), 0) + 1
+            w.close()
+
+        async def upload_and_reset() -> None:
+            try:
+                r, w = await asyncio.open_connection("127.0.0.1", server.port)
+                w.write(request_head("/v1/compress", len(body)) + body)
+                await w.drain()
+                await asyncio.sleep(0.2)
+                sock = w.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                w.transport.abort()
+            except OSError:
+                pass
+
+        stop = asyncio.Event()
+        busy_tasks = [asyncio.create_task(busy()) for _ in range(2)]
+        await asyncio.sleep(2)
+        for start in range(0, args.resets, 8):
+            await asyncio.gather(*(upload_and_reset() for _ in range(min(8, args.resets - start))))
+        await asyncio.sleep(2)
+        stop.set()
+        await asyncio.gather(*busy_tasks)
+        await asyncio.sleep(1)
+        r, w = await asyncio.open_connection("127.0.0.1", server.port)
+        w.write(b"GET /v1/info HTTP/1.1\r\nHost: load\r\nConnection: close\r\n\r\n")
+        data = await r.read()
+        info = json.loads(data.split(b"\r\n\r\n", 1)[1])
+        report(f"resets: {args.resets} clients upload the {len(body) >> 20} MB clip and reset beside 2 busy clients, --max-buffered-bytes 1024 MiB",
+               statuses, [], f"afterwards inflight {info['inflight']}, queued {info['queued']}; server peak RSS {server.peak_rss_mb():.0f} MiB")
+    finally:
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenario", choices=["stalled", "uploads", "clip", "drain", "all"])
+    parser.add_argument("scenario", choices=["stalled", "uploads", "clip", "drain", "resets", "all"])
     parser.add_argument("--bin", default=".build/release/omnizip")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--clients", type=int, default=32)
@@ -332,8 +388,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--resets", type=int, default=80)
     args = parser.parse_args()
-    scenarios = ["stalled", "uploads", "clip", "drain"] if args.scenario == "all" else [args.scenario]
+    scenarios = ["stalled", "uploads", "clip", "drain", "resets"] if args.scenario == "all" else [args.scenario]
     for name in scenarios:
         asyncio.run(globals()[name](args))
 

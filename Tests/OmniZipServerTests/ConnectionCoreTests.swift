@@ -3,89 +3,17 @@ import Testing
 
 @testable import OmniZipServer
 
-/// A server side for the core: the real router, bodies allocated from the headers, every
-/// complete request answered with 200 and its path (or held, for the test to answer).
-final class FakeHandler: RequestHandler {
-    var maxBodyBytes = 1 << 20
-    var answerAtOnce = true
-    private(set) var received: [Exchange] = []
-    private(set) var abandoned: [Int] = []
-
-    func headersComplete(_ exchange: Exchange) {
-        Router.check(exchange, limits: .init(maxBodyBytes: maxBodyBytes, draining: false))
-        guard exchange.response == nil, exchange.endpoint?.isWork == true else { return }
-        exchange.body = ByteBuffer(capacity: exchange.contentLength ?? 64 << 10)
-    }
-
-    func reserveBody(_ exchange: Exchange, upTo bytes: Int) -> Bool { bytes <= maxBodyBytes }
-    func bodyProgress(_ exchange: Exchange) {}
-
-    func requestReceived(_ exchange: Exchange) {
-        received.append(exchange)
-        guard exchange.response == nil, answerAtOnce else { return }
-        answer(exchange)
-    }
-
-    /// As the server does when a job comes back: the answer, then whatever it made writable.
-    func answer(_ exchange: Exchange) {
-        exchange.respond(HTTPResponse(status: 200, contentType: "text/plain", body: .bytes(Array(exchange.path.utf8))))
-        exchange.owner?.afterEvent()
-    }
-
-    func abandon(_ exchange: Exchange) { abandoned.append(exchange.id) }
-}
-
 /// The connection's protocol with no socket and no thread: bytes and a manual clock in, the
 /// core's outputs and the exchanges' answers out.
 @Suite("Connection core: bytes in, actions out")
 struct ConnectionCoreTests {
-    typealias Core = ConnectionCore<ManualClock>
-    let clock = ManualClock()
-    let handler = FakeHandler()
-    let core: Core
-    let log = OutputLog()
+    let harness = CoreHarness()
+    var handler: FakeHandler { harness.handler }
+    var core: CoreHarness.Core { harness.core }
+    var clock: ManualClock { harness.clock }
 
-    /// The outputs as short strings: "write 0 200", "write 1 400 closing", "continue 0", "arm 30".
-    final class OutputLog {
-        var lines: [String] = []
-        func take() -> [String] {
-            defer { lines = [] }
-            return lines
-        }
-    }
-
-    init() {
-        let limits = Core.Machine.Limits(
-            idleTimeout: .seconds(60), requestTimeout: .seconds(30), lingerTimeout: .seconds(2), drainGrace: .seconds(1),
-            minUploadRate: 0, uploadGrace: .seconds(5), maxPipelined: 16, firstByteTimeout: .seconds(10))
-        core = Core(handler: handler, limits: limits, clock: clock)
-        let (clock, log, core) = (clock, log, core)
-        core.output = { [unowned core] output in
-            switch output {
-            case .startReading: log.lines.append("read")
-            case .stopReading: log.lines.append("stop reading")
-            case let .armTimer(deadline): log.lines.append("arm \((deadline.offset - clock.now.offset).components.seconds)")
-            case .disarmTimer: log.lines.append("disarm")
-            case let .sendContinue(exchange): log.lines.append("continue \(exchange.id)")
-            case let .write(exchange, closing):
-                log.lines.append("write \(exchange.id) \(exchange.response?.status ?? 0)\(closing ? " closing" : "")")
-            case .shutdown: log.lines.append("shutdown")
-            case .close:
-                log.lines.append("close")
-                _ = core.closed()
-            }
-        }
-        core.opened()
-        _ = log.take()
-    }
-
-    func send(_ text: String) {
-        var bytes = Array(text.utf8)
-        bytes.withUnsafeMutableBytes { core.received(UnsafeRawBufferPointer($0)) }
-    }
-
-    /// The writes among the outputs since the last look.
-    func writes() -> [String] { log.take().filter { $0.hasPrefix("write") || $0.hasPrefix("continue") } }
+    func send(_ text: String) { harness.send(text) }
+    func writes() -> [String] { harness.writes() }
 
     @Test("pipelined requests are answered in request order, whatever order they finish in")
     func pipelining() {
@@ -110,7 +38,7 @@ struct ConnectionCoreTests {
         ])
     func framing(request: String) {
         send(request)
-        let outputs = log.take()
+        let outputs = harness.take()
         #expect(outputs.contains("write 0 400 closing"), "\(outputs)")
         #expect(handler.received.isEmpty, "no request reached the server")
     }
@@ -118,7 +46,7 @@ struct ConnectionCoreTests {
     @Test("a method http_parser does not know is 501")
     func unknownMethod() {
         send("BREW /pot HTTP/1.1\r\nHost: t\r\n\r\n")
-        #expect(log.take().contains("write 0 501 closing"))
+        #expect(harness.take().contains("write 0 501 closing"))
     }
 
     @Test("100-continue: sent before the body; a refusal goes out instead, and the connection closes")
@@ -148,7 +76,7 @@ struct ConnectionCoreTests {
     func firstByteTimeout() {
         clock.advance(by: .seconds(10))
         core.timerFired()
-        #expect(log.take() == ["close"])
+        #expect(harness.take() == ["close"])
         #expect(core.phase == .closed)
     }
 
@@ -158,7 +86,7 @@ struct ConnectionCoreTests {
         send("GET /livez HTTP/1.1\r\nHost: t\r\n\r\n")
         core.drain()
         handler.answer(handler.received[0])
-        #expect(log.take().contains("write 0 200 closing"))
+        #expect(harness.take().contains("write 0 200 closing"))
     }
 
     @Test("the peer leaving mid-request abandons it; answered ones are not")
@@ -167,7 +95,7 @@ struct ConnectionCoreTests {
         #expect(writes() == ["write 0 200"], "answered while the client was still there")
         core.peerFinished()
         #expect(handler.abandoned == [1])
-        #expect(log.take().last == "close")
+        #expect(harness.take().last == "close")
     }
 
     @Test("bytes split anywhere give the same answers")

@@ -28,13 +28,14 @@ struct HTTPProtocolTests {
         }
     }
 
-    @Test func pipelinedRequestsAreAnsweredInOrder() throws {
-        let slow = Golden.largest
+    /// Pipelined requests answered in request order whatever order they finish in is the
+    /// core's (ConnectionCoreTests.pipelining); here, each answer on the wire carries its own
+    /// request's id.
+    @Test func pipelinedAnswersCarryTheirRequestIDs() throws {
         let server = try TestServer()
         defer { server.shutdown() }
         let raw = try server.raw()
-        // The slow compress first: the fast ones behind it must wait their turn.
-        var burst = Raw.post("/v1/compress", try Golden.request(slow), extra: "X-Request-Id: one\r\n")
+        var burst = Raw.post("/v1/compress", try Golden.smallest(), extra: "X-Request-Id: one\r\n")
         burst += Array(Raw.get("/livez", "X-Request-Id: two\r\n").utf8)
         burst += Raw.post("/v1/score", Self.scoreJSON(), type: "application/json", extra: "X-Request-Id: three\r\n")
         burst += Array(Raw.get("/nowhere", "X-Request-Id: four\r\n").utf8)

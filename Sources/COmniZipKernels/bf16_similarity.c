@@ -208,7 +208,11 @@ static void max_similarity_avx2(const void *const *rows, size_t m, size_t d, con
                             acc[r][1] = _mm256_load_ps(partial[r] + 16 * h + 8);
                         }
                     }
+                    // A half reads every other cache line of its panel, a pattern the
+                    // prefetchers follow poorly: the first half pulls the second's lines into L1.
+                    size_t sibling = h % 2 == 0 && h + 1 < halves ? 16 : 0;
                     for (size_t k = 0; k < k1 - k0; k++, b += PANEL) {
+                        if (sibling) _mm_prefetch((const char *)(b + sibling), _MM_HINT_T0);
                         __m256 p0 = _mm256_castsi256_ps(_mm256_and_si256(_mm256_loadu_si256((const __m256i *)b), high));
                         __m256 p1 = _mm256_castsi256_ps(_mm256_and_si256(_mm256_loadu_si256((const __m256i *)(b + 8)), high));
                         for (size_t r = 0; r < AVX2_ROWS; r++) {

@@ -72,11 +72,39 @@ static void gram_scalar(const float *rows, size_t p, size_t d, float *out, const
 // panel vectors and the broadcast in registers (a wider block spills every k). Each 32-column
 // panel is walked as two halves.
 #define AVX2_ROWS 6
+// A last half of at most 8 columns (P = 120 ends on one) as blocks of 12 rows x 8 columns: the
+// 16-wide blocks would spend half their FMAs on padding.
+#define AVX2_TAIL_ROWS 12
+__attribute__((target("avx2,fma")))
+static void gram_tail_avx2(const float *rows, size_t p, size_t d, float *out, const float *b0, size_t c0, size_t cols) {
+    for (size_t i0 = 0; i0 < p && i0 < c0 + cols; i0 += AVX2_TAIL_ROWS) {
+        size_t nrows = p - i0 < AVX2_TAIL_ROWS ? p - i0 : AVX2_TAIL_ROWS;
+        const float *arow[AVX2_TAIL_ROWS];
+        for (size_t r = 0; r < AVX2_TAIL_ROWS; r++) arow[r] = rows + (i0 + (r < nrows ? r : nrows - 1)) * d;
+        __m256 acc[AVX2_TAIL_ROWS];
+        for (size_t r = 0; r < AVX2_TAIL_ROWS; r++) acc[r] = _mm256_setzero_ps();
+        const float *b = b0;
+        for (size_t k = 0; k < d; k++, b += PANEL) {
+            __m256 v = _mm256_loadu_ps(b);
+            for (size_t r = 0; r < AVX2_TAIL_ROWS; r++) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(arow[r] + k), v, acc[r]);
+        }
+        for (size_t r = 0; r < nrows; r++) {
+            float values[8];
+            _mm256_storeu_ps(values, acc[r]);
+            for (size_t c = 0; c < cols; c++) out[(i0 + r) * p + c0 + c] = values[c];
+        }
+    }
+}
+
 __attribute__((target("avx2,fma")))
 static void gram_avx2(const float *rows, size_t p, size_t d, float *out, const float *packed) {
     for (size_t j0 = 0; j0 < p; j0 += PANEL) {
         const float *panel = packed + (j0 / PANEL) * PANEL * d;
         for (size_t half = 0; half < PANEL && j0 + half < p; half += 16) {
+            if (p - (j0 + half) <= 8) {
+                gram_tail_avx2(rows, p, d, out, panel + half, j0 + half, p - (j0 + half));
+                continue;
+            }
             for (size_t i0 = 0; i0 < p && i0 < j0 + half + 16; i0 += AVX2_ROWS) {
                 size_t nrows = p - i0 < AVX2_ROWS ? p - i0 : AVX2_ROWS;
                 const float *arow[AVX2_ROWS];

@@ -176,6 +176,26 @@ static void widen_rows_avx2(const uint8_t *const *arow, size_t k0, size_t k1, si
     }
 }
 
+// The same steps for a last half of at most 8 columns, one vector wide: 16-wide blocks would
+// spend half their FMAs or more on padding (375 pooled tokens end on 7 columns).
+__attribute__((target("avx2,fma")))
+static void tail_avx2(float (*odd)[AVX2_KPAIRS], float (*even)[AVX2_KPAIRS], const uint32_t *b, size_t kpairs, int first,
+                      float (*partial)[AVX2_COLS], size_t column) {
+    const __m256i high = _mm256_set1_epi32((int)0xFFFF0000u);
+    __m256 acc[AVX2_ROWS];
+    for (size_t r = 0; r < AVX2_ROWS; r++) acc[r] = first ? _mm256_setzero_ps() : _mm256_load_ps(partial[r] + column);
+    for (size_t k = 0; k < kpairs; k++, b += PANEL) {
+        __m256i w = _mm256_loadu_si256((const __m256i *)b);
+        __m256 p1 = _mm256_castsi256_ps(_mm256_and_si256(w, high)), p0 = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+        for (size_t r = 0; r < AVX2_ROWS; r++) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(odd[r] + k), p1, acc[r]);
+        for (size_t r = 0; r < AVX2_ROWS; r++) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(even[r] + k), p0, acc[r]);
+    }
+    for (size_t r = 0; r < AVX2_ROWS; r++) {
+        _mm256_store_ps(partial[r] + column, acc[r]);
+        _mm256_store_ps(partial[r] + column + 8, _mm256_setzero_ps());  // padding, never stored out
+    }
+}
+
 __attribute__((target("avx2,fma")))
 static void max_similarity_avx2(const void *const *rows, size_t m, size_t d, const uint32_t *packed, size_t n,
                                 const float *row_divisor, float *col_max) {
@@ -199,6 +219,10 @@ static void max_similarity_avx2(const void *const *rows, size_t m, size_t d, con
                 for (size_t h = 0; h < halves; h++) {
                     size_t j0 = c0 + 16 * h;  // a multiple of 16: half of panel j0 / PANEL
                     const uint32_t *b = packed + (j0 / PANEL) * pairs * PANEL + j0 % PANEL + k0 * PANEL;
+                    if (cols - 16 * h <= 8) {  // a last half of at most 8 columns: 6 x 8 blocks
+                        tail_avx2(odd, even, b, k1 - k0, k0 == 0, partial, 16 * h);
+                        continue;
+                    }
                     __m256 acc[AVX2_ROWS][2];
                     for (size_t r = 0; r < AVX2_ROWS; r++) {
                         if (k0 == 0) {

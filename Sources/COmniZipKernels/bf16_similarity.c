@@ -148,7 +148,7 @@ static inline float low_float(uint32_t w) {
 
 // 16 vector registers: a block of 6 rows x 16 columns keeps 12 accumulators, two panel vectors
 // and a broadcast in registers. Widening a BF16 pair takes two integer ops, which compete with
-// the FMAs for the vector pipes: done per row and pair in the loop (as before) they held the
+// the FMAs for the vector pipes: done for each row and pair inside the loop, they held the
 // kernel to two thirds of the FMA ceiling. So the rows are widened once per block of k into two
 // F32 arrays (odd and even elements) on the stack that the broadcasts read directly, and only
 // the panel side is widened in registers, shared by six rows. Per pair every row takes its odd

@@ -146,55 +146,133 @@ static inline float low_float(uint32_t w) {
     return f;
 }
 
-// 16 vector registers: 4 rows x 16 columns (8 accumulators), the 4 widened panel vectors and a
-// row's two broadcasts. Each 32-column panel is walked as two halves.
-#define AVX2_ROWS 4
+// 16 vector registers: a block of 6 rows x 16 columns keeps 12 accumulators, two panel vectors
+// and a broadcast in registers. Widening a BF16 pair takes two integer ops, which compete with
+// the FMAs for the vector pipes: done for each row and pair inside the loop, they held the
+// kernel to two thirds of the FMA ceiling. So the rows are widened once per block of k into two
+// F32 arrays (odd and even elements) on the stack that the broadcasts read directly, and only
+// the panel side is widened in registers, shared by six rows. Per pair every row takes its odd
+// product first, then its even one, as vdpbf16ps does; the partial sums are parked in memory
+// between blocks of k, so each dot product is still one chain in ascending k.
+#define AVX2_ROWS 6
+#define AVX2_KPAIRS 128  // pairs per block of k: 6 rows x 2 x 128 floats = 6 KiB, in L1
+#define AVX2_COLS 128    // columns per block: 6 x 128 partial sums, 3 KiB
+__attribute__((target("avx2,fma")))
+static void widen_rows_avx2(const uint8_t *const *arow, size_t k0, size_t k1, size_t whole, size_t d,
+                            float (*odd)[AVX2_KPAIRS], float (*even)[AVX2_KPAIRS]) {
+    const __m256i high = _mm256_set1_epi32((int)0xFFFF0000u);
+    for (size_t r = 0; r < AVX2_ROWS; r++) {
+        size_t k = k0;
+        for (; k + 8 <= k1 && k + 8 <= whole; k += 8) {
+            __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(arow[r] + 4 * k));
+            _mm256_storeu_ps(odd[r] + (k - k0), _mm256_castsi256_ps(_mm256_and_si256(w, high)));
+            _mm256_storeu_ps(even[r] + (k - k0), _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+        }
+        for (; k < k1; k++) {
+            uint32_t w = pair_word(arow[r], k, whole, d);
+            odd[r][k - k0] = high_float(w);
+            even[r][k - k0] = low_float(w);
+        }
+    }
+}
+
+// The same steps for a last half of at most 8 columns, one vector wide: 16-wide blocks would
+// spend half their FMAs or more on padding (375 pooled tokens end on 7 columns).
+__attribute__((target("avx2,fma")))
+static void tail_avx2(float (*odd)[AVX2_KPAIRS], float (*even)[AVX2_KPAIRS], const uint32_t *b, size_t kpairs, int first,
+                      float (*partial)[AVX2_COLS], size_t column) {
+    const __m256i high = _mm256_set1_epi32((int)0xFFFF0000u);
+    __m256 acc[AVX2_ROWS];
+    for (size_t r = 0; r < AVX2_ROWS; r++) acc[r] = first ? _mm256_setzero_ps() : _mm256_load_ps(partial[r] + column);
+    for (size_t k = 0; k < kpairs; k++, b += PANEL) {
+        __m256i w = _mm256_loadu_si256((const __m256i *)b);
+        __m256 p1 = _mm256_castsi256_ps(_mm256_and_si256(w, high)), p0 = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+        for (size_t r = 0; r < AVX2_ROWS; r++) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(odd[r] + k), p1, acc[r]);
+        for (size_t r = 0; r < AVX2_ROWS; r++) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(even[r] + k), p0, acc[r]);
+    }
+    for (size_t r = 0; r < AVX2_ROWS; r++) {
+        _mm256_store_ps(partial[r] + column, acc[r]);
+        _mm256_store_ps(partial[r] + column + 8, _mm256_setzero_ps());  // padding, never stored out
+    }
+}
+
 __attribute__((target("avx2,fma")))
 static void max_similarity_avx2(const void *const *rows, size_t m, size_t d, const uint32_t *packed, size_t n,
                                 const float *row_divisor, float *col_max) {
     size_t pairs = (d + 1) / 2, whole = d / 2;
-    size_t panels = (n + PANEL - 1) / PANEL;
     const __m256i high = _mm256_set1_epi32((int)0xFFFF0000u);
-    for (size_t p = 0; p < panels; p++) {
-        const uint32_t *panel = packed + p * pairs * PANEL;
-        for (size_t half = 0; half < PANEL && p * PANEL + half < n; half += 16) {
-            size_t j0 = p * PANEL + half;
-            size_t cols = n - j0 < 16 ? n - j0 : 16;
-            float best[16];
-            for (size_t c = 0; c < 16; c++) best[c] = c < cols ? col_max[j0 + c] : 0;
-            __m256 best0 = _mm256_loadu_ps(best), best1 = _mm256_loadu_ps(best + 8);
-            for (size_t i0 = 0; i0 < m; i0 += AVX2_ROWS) {
-                size_t nrows = m - i0 < AVX2_ROWS ? m - i0 : AVX2_ROWS;
-                const uint8_t *arow[AVX2_ROWS];
-                for (size_t r = 0; r < AVX2_ROWS; r++) arow[r] = (const uint8_t *)rows[i0 + (r < nrows ? r : nrows - 1)];
-                __m256 acc[AVX2_ROWS][2];
-                for (size_t r = 0; r < AVX2_ROWS; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-                const uint32_t *b = panel + half;
-                for (size_t k = 0; k < pairs; k++, b += PANEL) {
-                    __m256i w0 = _mm256_loadu_si256((const __m256i *)b), w1 = _mm256_loadu_si256((const __m256i *)(b + 8));
-                    __m256 odd0 = _mm256_castsi256_ps(_mm256_and_si256(w0, high));
-                    __m256 odd1 = _mm256_castsi256_ps(_mm256_and_si256(w1, high));
-                    __m256 even0 = _mm256_castsi256_ps(_mm256_slli_epi32(w0, 16));
-                    __m256 even1 = _mm256_castsi256_ps(_mm256_slli_epi32(w1, 16));
+    float odd[AVX2_ROWS][AVX2_KPAIRS] __attribute__((aligned(32)));
+    float even[AVX2_ROWS][AVX2_KPAIRS] __attribute__((aligned(32)));
+    float partial[AVX2_ROWS][AVX2_COLS] __attribute__((aligned(32)));
+    float best[AVX2_COLS] __attribute__((aligned(32)));
+    for (size_t c0 = 0; c0 < n; c0 += AVX2_COLS) {
+        size_t cols = n - c0 < AVX2_COLS ? n - c0 : AVX2_COLS;
+        size_t halves = (cols + 15) / 16;
+        for (size_t c = 0; c < AVX2_COLS; c++) best[c] = c < cols ? col_max[c0 + c] : 0;
+        for (size_t i0 = 0; i0 < m; i0 += AVX2_ROWS) {
+            size_t nrows = m - i0 < AVX2_ROWS ? m - i0 : AVX2_ROWS;
+            const uint8_t *arow[AVX2_ROWS];
+            for (size_t r = 0; r < AVX2_ROWS; r++) arow[r] = (const uint8_t *)rows[i0 + (r < nrows ? r : nrows - 1)];
+            for (size_t k0 = 0; k0 < pairs; k0 += AVX2_KPAIRS) {
+                size_t k1 = k0 + AVX2_KPAIRS < pairs ? k0 + AVX2_KPAIRS : pairs;
+                widen_rows_avx2(arow, k0, k1, whole, d, odd, even);
+                for (size_t h = 0; h < halves; h++) {
+                    size_t j0 = c0 + 16 * h;  // a multiple of 16: half of panel j0 / PANEL
+                    const uint32_t *b = packed + (j0 / PANEL) * pairs * PANEL + j0 % PANEL + k0 * PANEL;
+                    if (cols - 16 * h <= 8) {  // a last half of at most 8 columns: 6 x 8 blocks
+                        tail_avx2(odd, even, b, k1 - k0, k0 == 0, partial, 16 * h);
+                        continue;
+                    }
+                    __m256 acc[AVX2_ROWS][2];
                     for (size_t r = 0; r < AVX2_ROWS; r++) {
-                        __m256i w = k < whole ? _mm256_set1_epi32(*(const int32_t *)(const void *)(arow[r] + 4 * k))
-                                              : _mm256_set1_epi32((int)last_pair(arow[r], d));
-                        __m256 a1 = _mm256_castsi256_ps(_mm256_and_si256(w, high));
-                        __m256 a0 = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
-                        acc[r][0] = _mm256_fmadd_ps(a0, even0, _mm256_fmadd_ps(a1, odd0, acc[r][0]));
-                        acc[r][1] = _mm256_fmadd_ps(a0, even1, _mm256_fmadd_ps(a1, odd1, acc[r][1]));
+                        if (k0 == 0) {
+                            acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+                        } else {
+                            acc[r][0] = _mm256_load_ps(partial[r] + 16 * h);
+                            acc[r][1] = _mm256_load_ps(partial[r] + 16 * h + 8);
+                        }
+                    }
+                    // A half reads every other cache line of its panel, a pattern the
+                    // prefetchers follow poorly: the first half pulls the second's lines into L1.
+                    size_t sibling = h % 2 == 0 && h + 1 < halves ? 16 : 0;
+                    for (size_t k = 0; k < k1 - k0; k++, b += PANEL) {
+                        if (sibling) _mm_prefetch((const char *)(b + sibling), _MM_HINT_T0);
+                        __m256 p0 = _mm256_castsi256_ps(_mm256_and_si256(_mm256_loadu_si256((const __m256i *)b), high));
+                        __m256 p1 = _mm256_castsi256_ps(_mm256_and_si256(_mm256_loadu_si256((const __m256i *)(b + 8)), high));
+                        for (size_t r = 0; r < AVX2_ROWS; r++) {
+                            __m256 a = _mm256_broadcast_ss(odd[r] + k);
+                            acc[r][0] = _mm256_fmadd_ps(a, p0, acc[r][0]);
+                            acc[r][1] = _mm256_fmadd_ps(a, p1, acc[r][1]);
+                        }
+                        // Loaded again rather than kept: the compiler would otherwise hold the
+                        // raw words across the FMAs and spill them (no register is left).
+                        const uint32_t *again = b;
+                        __asm__("" : "+r"(again));
+                        p0 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)again), 16));
+                        p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(again + 8)), 16));
+                        for (size_t r = 0; r < AVX2_ROWS; r++) {
+                            __m256 a = _mm256_broadcast_ss(even[r] + k);
+                            acc[r][0] = _mm256_fmadd_ps(a, p0, acc[r][0]);
+                            acc[r][1] = _mm256_fmadd_ps(a, p1, acc[r][1]);
+                        }
+                    }
+                    for (size_t r = 0; r < AVX2_ROWS; r++) {
+                        _mm256_store_ps(partial[r] + 16 * h, acc[r][0]);
+                        _mm256_store_ps(partial[r] + 16 * h + 8, acc[r][1]);
                     }
                 }
-                for (size_t r = 0; r < nrows; r++) {  // rows ascending, `v > best ? v : best`
-                    __m256 divisor = _mm256_set1_ps(row_divisor[i0 + r]);
-                    best0 = _mm256_max_ps(_mm256_div_ps(acc[r][0], divisor), best0);
-                    best1 = _mm256_max_ps(_mm256_div_ps(acc[r][1], divisor), best1);
+            }
+            for (size_t r = 0; r < nrows; r++) {  // rows ascending, `v > best ? v : best`
+                __m256 divisor = _mm256_set1_ps(row_divisor[i0 + r]);
+                for (size_t h = 0; h < halves; h++) {
+                    for (size_t x = 0; x < 16; x += 8) {
+                        __m256 v = _mm256_div_ps(_mm256_load_ps(partial[r] + 16 * h + x), divisor);
+                        _mm256_store_ps(best + 16 * h + x, _mm256_max_ps(v, _mm256_load_ps(best + 16 * h + x)));
+                    }
                 }
             }
-            _mm256_storeu_ps(best, best0);
-            _mm256_storeu_ps(best + 8, best1);
-            for (size_t c = 0; c < cols; c++) col_max[j0 + c] = best[c];
         }
+        for (size_t c = 0; c < cols; c++) col_max[c0 + c] = best[c];
     }
 }
 

@@ -169,12 +169,33 @@ static int widen_avx512(const uint8_t *src, size_t n, float *dst) {
     }
     return widen_scalar(src, i, n, dst) && bad == 0;
 }
+
+// The scalar loop's finite flag kept the compiler from vectorising it: on the AVX2 path the
+// widening of every video row cost about a tenth of the per-frame pass.
+__attribute__((target("avx2")))
+static int widen_avx2(const uint8_t *src, size_t n, float *dst) {
+    __m256i exponent = _mm256_set1_epi32(0x7F800000);
+    __m256i bad = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i h0 = _mm_loadu_si128((const __m128i *)(src + 2 * i));
+        __m128i h1 = _mm_loadu_si128((const __m128i *)(src + 2 * i + 16));
+        __m256i w0 = _mm256_slli_epi32(_mm256_cvtepu16_epi32(h0), 16);
+        __m256i w1 = _mm256_slli_epi32(_mm256_cvtepu16_epi32(h1), 16);
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(w0, exponent), exponent));
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(w1, exponent), exponent));
+        _mm256_storeu_si256((__m256i *)(dst + i), w0);
+        _mm256_storeu_si256((__m256i *)(dst + i + 8), w1);
+    }
+    return widen_scalar(src, i, n, dst) && _mm256_testz_si256(bad, bad);
+}
 #endif
 
 int omnizip_widen_bf16(const void *src, size_t n, float *dst) {
     const uint8_t *bytes = (const uint8_t *)src;
 #if defined(__x86_64__)
     if (omnizip_isa_now() >= OMNIZIP_AVX512) return widen_avx512(bytes, n, dst);
+    if (omnizip_isa_now() == OMNIZIP_AVX2) return widen_avx2(bytes, n, dst);
 #endif
     return widen_scalar(bytes, 0, n, dst);
 }

@@ -72,11 +72,39 @@ static void gram_scalar(const float *rows, size_t p, size_t d, float *out, const
 // panel vectors and the broadcast in registers (a wider block spills every k). Each 32-column
 // panel is walked as two halves.
 #define AVX2_ROWS 6
+// A last half of at most 8 columns (P = 120 ends on one) as blocks of 12 rows x 8 columns: the
+// 16-wide blocks would spend half their FMAs on padding.
+#define AVX2_TAIL_ROWS 12
+__attribute__((target("avx2,fma")))
+static void gram_tail_avx2(const float *rows, size_t p, size_t d, float *out, const float *b0, size_t c0, size_t cols) {
+    for (size_t i0 = 0; i0 < p && i0 < c0 + cols; i0 += AVX2_TAIL_ROWS) {
+        size_t nrows = p - i0 < AVX2_TAIL_ROWS ? p - i0 : AVX2_TAIL_ROWS;
+        const float *arow[AVX2_TAIL_ROWS];
+        for (size_t r = 0; r < AVX2_TAIL_ROWS; r++) arow[r] = rows + (i0 + (r < nrows ? r : nrows - 1)) * d;
+        __m256 acc[AVX2_TAIL_ROWS];
+        for (size_t r = 0; r < AVX2_TAIL_ROWS; r++) acc[r] = _mm256_setzero_ps();
+        const float *b = b0;
+        for (size_t k = 0; k < d; k++, b += PANEL) {
+            __m256 v = _mm256_loadu_ps(b);
+            for (size_t r = 0; r < AVX2_TAIL_ROWS; r++) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(arow[r] + k), v, acc[r]);
+        }
+        for (size_t r = 0; r < nrows; r++) {
+            float values[8];
+            _mm256_storeu_ps(values, acc[r]);
+            for (size_t c = 0; c < cols; c++) out[(i0 + r) * p + c0 + c] = values[c];
+        }
+    }
+}
+
 __attribute__((target("avx2,fma")))
 static void gram_avx2(const float *rows, size_t p, size_t d, float *out, const float *packed) {
     for (size_t j0 = 0; j0 < p; j0 += PANEL) {
         const float *panel = packed + (j0 / PANEL) * PANEL * d;
         for (size_t half = 0; half < PANEL && j0 + half < p; half += 16) {
+            if (p - (j0 + half) <= 8) {
+                gram_tail_avx2(rows, p, d, out, panel + half, j0 + half, p - (j0 + half));
+                continue;
+            }
             for (size_t i0 = 0; i0 < p && i0 < j0 + half + 16; i0 += AVX2_ROWS) {
                 size_t nrows = p - i0 < AVX2_ROWS ? p - i0 : AVX2_ROWS;
                 const float *arow[AVX2_ROWS];
@@ -183,16 +211,61 @@ static void pack_avx512(const float *rows, size_t p, size_t d, float *scratch) {
 }
 #endif
 
+#if defined(__x86_64__)
+// The AVX2 path's packing through 8 x 8 register transposes, for the same reason.
+__attribute__((target("avx2")))
+static void transpose8(__m256 r[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xee);
+        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
+    }
+    for (int j = 0; j < 4; j++) {
+        r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
+        r[4 + j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
+    }
+}
+
+__attribute__((target("avx2")))
+static void pack_avx2(const float *rows, size_t p, size_t d, float *scratch) {
+    size_t panels = (p + PANEL - 1) / PANEL;
+    size_t whole = d - d % 8;
+    for (size_t q = 0; q < panels; q++) {
+        float *panel = scratch + q * PANEL * d;
+        for (size_t part = 0; part < PANEL; part += 8) {
+            size_t first = q * PANEL + part;
+            for (size_t k0 = 0; k0 < whole; k0 += 8) {
+                __m256 r[8];
+                for (size_t c = 0; c < 8; c++)
+                    r[c] = first + c < p ? _mm256_loadu_ps(rows + (first + c) * d + k0) : _mm256_setzero_ps();
+                transpose8(r);
+                for (size_t t = 0; t < 8; t++) _mm256_storeu_ps(panel + (k0 + t) * PANEL + part, r[t]);
+            }
+            for (size_t k = whole; k < d; k++)
+                for (size_t c = 0; c < 8; c++) panel[k * PANEL + part + c] = first + c < p ? rows[(first + c) * d + k] : 0;
+        }
+    }
+}
+#endif
+
 void omnizip_gram_fma(const float *rows, size_t p, size_t d, float *out, float *scratch) {
 #if defined(__x86_64__)
     enum omnizip_isa isa = omnizip_isa_now();
     if (isa >= OMNIZIP_AVX512) {
         pack_avx512(rows, p, d, scratch);
         gram_avx512(rows, p, d, out, scratch);
+    } else if (isa == OMNIZIP_AVX2) {
+        pack_avx2(rows, p, d, scratch);
+        gram_avx2(rows, p, d, out, scratch);
     } else {
         pack(rows, p, d, scratch);
-        if (isa == OMNIZIP_AVX2) gram_avx2(rows, p, d, out, scratch);
-        else gram_scalar(rows, p, d, out, scratch);
+        gram_scalar(rows, p, d, out, scratch);
     }
 #else
     pack(rows, p, d, scratch);

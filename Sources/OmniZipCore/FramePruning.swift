@@ -1,21 +1,28 @@
-/// Stage 3 on one unit whose rows are widened (`ws.raw`) with their norms (`ws.norms`):
-/// even frames by DPC-kNN saliency, odd frames by their change since the even frame before.
+/// Stage 3 on one unit whose rows are widened (`ws.raw`) with their norms (`ws.norms`), or
+/// already normalised (`ws.unit`, each row at its place in the unit): even frames by DPC-kNN
+/// saliency, odd frames by their change since the even frame before.
 enum FramePruning {
+    /// A row divided by its norm, as stage 3 compares rows.
+    @inline(__always)
+    static func normalise(_ row: UnsafePointer<Float>, norm: Float, into destination: UnsafeMutablePointer<Float>, _ d: Int) {
+        Kernels.divide(row, by: max(norm, 1e-12), into: destination, d)
+    }
+
     /// Marks the unit's kept tokens in `keep` (indexed by video token). With `traceValues` (the
     /// unit's first token's slot of a trace), every whole frame is scored, even one that keeps
     /// all or none, and its scores are copied there.
     static func prune(
         _ unit: VideoUnit, counts: [Int], tokensPerFrame p: Int, dimension d: Int, workspace ws: VideoWorkspace,
-        keep: UnsafeMutableBufferPointer<Bool>, traceValues: UnsafeMutablePointer<Float>? = nil
+        normalised: Bool = false, keep: UnsafeMutableBufferPointer<Bool>, traceValues: UnsafeMutablePointer<Float>? = nil
     ) {
         let raw = ws.raw.base, norms = ws.norms.base
         // Which frame's unit rows sit in ws.unit rows 0..<p: an even frame's rows are reused as
-        // the "previous frame" of the odd one that follows.
+        // the "previous frame" of the odd one that follows. Rows normalised beforehand are all
+        // in place already (a unit's first frame is even, so ws.unit's layout is the same).
         var unitRowsOffset = -1
         func normalise(_ offset: Int, into destination: UnsafeMutablePointer<Float>) {
-            for r in 0..<p {
-                Kernels.divide(raw + (offset + r) * d, by: max(norms[offset + r], 1e-12), into: destination + r * d, d)
-            }
+            guard !normalised else { return }
+            for r in 0..<p { Self.normalise(raw + (offset + r) * d, norm: norms[offset + r], into: destination + r * d, d) }
         }
         for f in 0..<(unit.count / p) {
             let frame = unit.firstFrame + f

@@ -77,9 +77,15 @@ final class VideoPass: @unchecked Sendable {
     func run(frames u: Int, workspace ws: VideoWorkspace) {
         let unit = units[u], d = rows.dimension, pooled = pooled
         let raw = ws.raw.base, norms = ws.norms.base
+        // Without float32 products (which need ws.unit first), each row of a pruned frame is
+        // normalised for stage 3 as soon as it is widened, while it is in L1: a unit's widened
+        // rows outgrow L2, and reading them back later cost as much as the widening.
+        let normaliseNow = !float32Products && unit.firstFrame >= 0 && frameKept[unit.run] != nil
         for r in 0..<unit.count {
-            if !rows.widen(unit.start + r, into: raw + r * d) { finite[u] = false }
-            norms[r] = Kernels.norm(raw + r * d, d)
+            let row = normaliseNow ? raw : raw + r * d
+            if !rows.widen(unit.start + r, into: row) { finite[u] = false }
+            norms[r] = Kernels.norm(row, d)
+            if normaliseNow { FramePruning.normalise(row, norm: norms[r], into: ws.unit.base + r * d, d) }
         }
         if !divisors.isEmpty {
             for r in 0..<unit.count { divisors[unit.start + r] = norms[r] + 1e-6 }
@@ -103,7 +109,7 @@ final class VideoPass: @unchecked Sendable {
         }
         guard unit.firstFrame >= 0 else { return } // rows past the last whole frame
         FramePruning.prune(
-            unit, counts: counts, tokensPerFrame: tokensPerFrame, dimension: d, workspace: ws, keep: keep,
+            unit, counts: counts, tokensPerFrame: tokensPerFrame, dimension: d, workspace: ws, normalised: normaliseNow, keep: keep,
             traceValues: traceValues.map { $0.baseAddress! + unit.start })
     }
 

@@ -139,6 +139,32 @@ struct ConnectionStateMachineTests {
         #expect(message.contains("cannot arrive within the request timeout of 30.0 s") && message.contains("989000 bytes"))
     }
 
+    /// Issue 21, D5: under memory pressure a hopeless upload gives its reservation back after
+    /// a second of body, not after the 5 s grace; one that can still make it keeps it.
+    @Test func aHopelessUploadIsReclaimedWhenMemoryIsShort() {
+        var m = machine()
+        _ = m.opened()
+        let id = start(&m, body: .length(1_000_000))
+        _ = m.bodyReceived(1000)
+        clock.advance(by: .milliseconds(500))
+        #expect(m.reclaimIfHopeless(minObserved: .seconds(1)) == nil, "judged on at least a second of body")
+        clock.advance(by: .milliseconds(500))
+        _ = m.bodyReceived(1000)
+        guard case let .timeOut(timedOut, message)? = m.reclaimIfHopeless(minObserved: .seconds(1))?.last else {
+            Issue.record("a 1,000 bytes/s upload of 1 MB was not reclaimed")
+            return
+        }
+        #expect(timedOut == id && message.contains("another request needs the memory"))
+        #expect(!m.isReceiving)
+
+        var fast = machine()
+        _ = fast.opened()
+        _ = start(&fast, body: .length(100_000))
+        _ = fast.bodyReceived(10_000)
+        clock.advance(by: .seconds(2))
+        #expect(fast.reclaimIfHopeless(minObserved: .seconds(1)) == nil, "90 kB at 5 kB/s arrive well within 28 s")
+    }
+
     @Test func aFastBodyIsNotCutOff() {
         var m = machine()
         _ = m.opened()

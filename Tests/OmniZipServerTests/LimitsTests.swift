@@ -65,6 +65,32 @@ struct LimitsTests {
         #expect(try raw.readResponse().status == 200)
     }
 
+    /// Issue 21, D5: two uploads declaring the whole body budget and trickling cannot keep a
+    /// well-behaved request out: when its body does not fit, uploads that cannot finish before
+    /// their deadline give their reservations back (408) and it is admitted. Before, it got 429
+    /// until the trickles were cut at the 5 s upload grace.
+    @Test func hopelessUploadsGiveTheirMemoryToARequestThatNeedsIt() throws {
+        let server = try TestServer {
+            $0.maxBufferedBytes = 4 << 20; $0.minUploadRate = 1024; $0.uploadGrace = 60; $0.requestTimeout = 30
+        }
+        defer { server.shutdown() }
+        let trickles = try (0..<2).map { _ in try server.raw(timeout: 10) }
+        for raw in trickles {
+            try raw.send(Raw.postHead("/v1/compress", length: 2 << 20))
+            try raw.send([UInt8](repeating: 0, count: 2000))
+        }
+        #expect(server.waitForInflight(2))
+        Thread.sleep(forTimeInterval: 1.2)
+        let good = try server.raw(timeout: 10)
+        try good.send(Raw.post("/v1/score", HTTPProtocolTests.scoreJSON(), type: "application/json"))
+        let answer = try good.readResponse()
+        #expect(answer.status == 200, "HTTP \(answer.status): \(String(decoding: answer.body, as: UTF8.self))")
+        for raw in trickles {
+            let cut = try raw.readResponse()
+            #expect(cut.status == 408 && String(decoding: cut.body, as: UTF8.self).contains("another request needs the memory"))
+        }
+    }
+
     @Test func aSlowUploadGets408() throws {
         let body = try Golden.smallest()
         let server = try TestServer {

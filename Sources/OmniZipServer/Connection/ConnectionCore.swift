@@ -113,6 +113,14 @@ final class ConnectionCore<C: Clock>: ExchangeOwner where C.Duration == Duration
     /// last response.
     func drain() { perform(machine.drain()) }
 
+    /// Memory for another request's body is short: an upload here that cannot finish in time
+    /// gives its reservation back (see `ConnectionStateMachine.reclaimIfHopeless`). True if it did.
+    func reclaimIfHopeless(minObserved: Duration) -> Bool {
+        guard let actions = machine.reclaimIfHopeless(minObserved: minObserved) else { return false }
+        perform(actions)
+        return true
+    }
+
     /// After anything that may have made a response writable or changed what to read.
     func afterEvent() {
         guard phase != .closed else { return }

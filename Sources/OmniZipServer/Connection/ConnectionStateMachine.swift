@@ -284,6 +284,26 @@ struct ConnectionStateMachine<C: Clock, Payload> where C.Duration == Duration {
         }
     }
 
+    /// Another request's body does not fit in memory: an upload whose declared rest cannot
+    /// arrive before the request timeout, at the rate it has averaged over at least
+    /// `minObserved`, gives its reservation back now (408) instead of at the upload grace.
+    /// nil when this connection has no such upload (or the upload-rate rules are off).
+    mutating func reclaimIfHopeless(minObserved: Duration) -> [Action]? {
+        guard phase == .open, limits.minUploadRate > 0, let r = receiving, let start = r.bodyStartedAt, let declared = r.declared
+        else { return nil }
+        let now = clock.now
+        let elapsed = start.duration(to: now)
+        guard elapsed >= minObserved else { return nil }
+        let rate = Double(r.bodyBytes) / max(seconds(elapsed), 1e-9)
+        let left = seconds(now.duration(to: r.startedAt.advanced(by: limits.requestTimeout)))
+        guard Double(declared - r.bodyBytes) > rate * left, let i = index(r.id) else { return nil }
+        receiving = nil
+        let message =
+            "the request body arrives at \(Int(rate)) bytes/s: its remaining \(declared - r.bodyBytes) bytes cannot arrive within "
+            + "the request timeout of \(seconds(limits.requestTimeout)) s, and another request needs the memory its Content-Length reserved"
+        return stopParsing() + [.timeOut(queue[i].payload, message)]
+    }
+
     /// Stop taking new work: an idle connection closes after the drain grace, a busy one after
     /// its last response (which then says `Connection: close`).
     mutating func drain() -> [Action] {

@@ -16,7 +16,11 @@ extension ServerLoop: RequestHandler {
         Router.check(exchange, limits: .init(maxBodyBytes: configuration.maxBodyBytes, draining: draining))
         if exchange.response == nil, let endpoint = exchange.endpoint, endpoint.isWork {
             let capacity = exchange.contentLength ?? min(64 << 10, configuration.maxBodyBytes)
-            switch admission.admit(reserving: capacity) {
+            var admitted = admission.admit(reserving: capacity)
+            if case .failure(.memory) = admitted, reclaimHopelessUploads(except: exchange) {
+                admitted = admission.admit(reserving: capacity)
+            }
+            switch admitted {
             case let .failure(refusal):
                 exchange.rejectError(429, .tooManyRequests, "\(refusal.message); retry after 1 s", headers: [("Retry-After", "1")])
                 return
@@ -85,6 +89,17 @@ extension ServerLoop: RequestHandler {
             if compression.received(body.count) { starts += scheduler.unitsArrived() }
             carryOut(starts)
         }
+    }
+
+    /// Uploads whose declared rest cannot arrive before their deadline give their memory back
+    /// to a body that needs it now (issue 21, D5): declared sizes alone cannot hold the budget.
+    /// Judged on at least a second of each upload's body. True if any did.
+    private func reclaimHopelessUploads(except exchange: Exchange) -> Bool {
+        var reclaimed = false
+        for connection in connections.values where connection.core !== exchange.owner {
+            if connection.core.reclaimIfHopeless(minObserved: .seconds(1)) { reclaimed = true }
+        }
+        return reclaimed
     }
 
     /// A chunked body outgrows its reservation: reserve up to `bytes` more (doubling), or refuse.

@@ -142,58 +142,64 @@ struct ErrorContractTests {
         #expect(String(decoding: none.body, as: UTF8.self).contains("this request has none"))
     }
 
-    @Test func malformedHTTPGets400AndClose() throws {
-        let server = try TestServer()
-        defer { server.shutdown() }
-        for garbage in [
-            "GET / HTTP/1.1\r\nBad Header\r\n\r\n", "POST /v1/score HTTP/1.1\r\nContent-Length: x\r\n\r\n",
-            "GET /livez HTTP/1.1\r\n\r\nGET /livez HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-        ] {
+    @Test func malformedHTTPGets400AndClose() async throws {
+        try await offPool {
+            let server = try TestServer()
+            defer { server.shutdown() }
+            for garbage in [
+                "GET / HTTP/1.1\r\nBad Header\r\n\r\n", "POST /v1/score HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+                "GET /livez HTTP/1.1\r\n\r\nGET /livez HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            ] {
+                let raw = try server.raw()
+                try raw.send(garbage)
+                var response = try raw.readResponse()
+                if response.status == 200 { response = try raw.readResponse() }
+                #expect(response.status == 400, "\(garbage.debugDescription)")
+                #expect(response.errorCode == "malformed_http")
+                #expect(response.closes)
+                #expect(raw.closedByPeer())
+            }
+        }
+    }
+
+    @Test func postWithoutLengthGets411() async throws {
+        try await offPool {
+            let server = try TestServer()
+            defer { server.shutdown() }
             let raw = try server.raw()
-            try raw.send(garbage)
-            var response = try raw.readResponse()
-            if response.status == 200 { response = try raw.readResponse() }
-            #expect(response.status == 400, "\(garbage.debugDescription)")
-            #expect(response.errorCode == "malformed_http")
-            #expect(response.closes)
+            try raw.send(Raw.postHead("/v1/compress", length: nil))
+            let response = try raw.readResponse()
+            #expect(response.status == 411)
+            #expect(response.errorCode == "length_required")
             #expect(raw.closedByPeer())
         }
     }
 
-    @Test func postWithoutLengthGets411() throws {
-        let server = try TestServer()
-        defer { server.shutdown() }
-        let raw = try server.raw()
-        try raw.send(Raw.postHead("/v1/compress", length: nil))
-        let response = try raw.readResponse()
-        #expect(response.status == 411)
-        #expect(response.errorCode == "length_required")
-        #expect(raw.closedByPeer())
-    }
-
-    @Test func oversizedBodyGets413FromTheHeaders() throws {
-        let server = try TestServer { $0.maxBodyBytes = 1000 }
-        defer { server.shutdown() }
-        // Declared too large: answered before any body byte is sent.
-        let raw = try server.raw()
-        try raw.send(Raw.postHead("/v1/compress", length: 5000))
-        let response = try raw.readResponse()
-        #expect(response.status == 413)
-        #expect(response.errorCode == "body_too_large")
-        #expect((response.json?["error"] as? [String: Any])?["message"] as? String == "Content-Length 5000 exceeds the limit of 1000 bytes")
-        #expect(response.closes)
-        #expect(raw.closedByPeer())
-        // With Expect: 100-continue the final status replaces the 100.
-        let expecting = try server.raw()
-        try expecting.send(Raw.postHead("/v1/score", length: 1_000_000, extra: "Expect: 100-continue\r\n"))
-        #expect(try expecting.readResponse().status == 413)
-        // Chunked: the total so far is checked as chunks arrive.
-        let chunked = try server.raw()
-        try chunked.send(Raw.postHead("/v1/compress", length: nil, extra: "Transfer-Encoding: chunked\r\n"))
-        try chunked.send(Array(Raw.chunked([UInt8](repeating: 7, count: 1500), size: 600).dropLast(5)))
-        let late = try chunked.readResponse()
-        #expect(late.status == 413)
-        #expect(late.errorCode == "body_too_large")
-        #expect(chunked.closedByPeer())
+    @Test func oversizedBodyGets413FromTheHeaders() async throws {
+        try await offPool {
+            let server = try TestServer { $0.maxBodyBytes = 1000 }
+            defer { server.shutdown() }
+            // Declared too large: answered before any body byte is sent.
+            let raw = try server.raw()
+            try raw.send(Raw.postHead("/v1/compress", length: 5000))
+            let response = try raw.readResponse()
+            #expect(response.status == 413)
+            #expect(response.errorCode == "body_too_large")
+            #expect((response.json?["error"] as? [String: Any])?["message"] as? String == "Content-Length 5000 exceeds the limit of 1000 bytes")
+            #expect(response.closes)
+            #expect(raw.closedByPeer())
+            // With Expect: 100-continue the final status replaces the 100.
+            let expecting = try server.raw()
+            try expecting.send(Raw.postHead("/v1/score", length: 1_000_000, extra: "Expect: 100-continue\r\n"))
+            #expect(try expecting.readResponse().status == 413)
+            // Chunked: the total so far is checked as chunks arrive.
+            let chunked = try server.raw()
+            try chunked.send(Raw.postHead("/v1/compress", length: nil, extra: "Transfer-Encoding: chunked\r\n"))
+            try chunked.send(Array(Raw.chunked([UInt8](repeating: 7, count: 1500), size: 600).dropLast(5)))
+            let late = try chunked.readResponse()
+            #expect(late.status == 413)
+            #expect(late.errorCode == "body_too_large")
+            #expect(chunked.closedByPeer())
+        }
     }
 }

@@ -55,54 +55,60 @@ struct LimitsTests {
         #expect(metrics.contains(#"omnizip_http_requests_rejected_total{reason="too_many_requests"} 1"#))
     }
 
-    @Test func aRefusedSmallBodyKeepsTheConnection() throws {
-        let server = try TestServer()
-        defer { server.shutdown() }
-        let raw = try server.raw()
-        try raw.send(Raw.post("/nope", Array(repeating: 7, count: 1000)) + Array(Raw.get("/livez").utf8))
-        let missing = try raw.readResponse()
-        #expect(missing.status == 404 && !missing.closes)
-        #expect(try raw.readResponse().status == 200)
+    @Test func aRefusedSmallBodyKeepsTheConnection() async throws {
+        try await offPool {
+            let server = try TestServer()
+            defer { server.shutdown() }
+            let raw = try server.raw()
+            try raw.send(Raw.post("/nope", Array(repeating: 7, count: 1000)) + Array(Raw.get("/livez").utf8))
+            let missing = try raw.readResponse()
+            #expect(missing.status == 404 && !missing.closes)
+            #expect(try raw.readResponse().status == 200)
+        }
     }
 
     /// Issue 21, D5: two uploads declaring the whole body budget and trickling cannot keep a
     /// well-behaved request out: when its body does not fit, uploads that cannot finish before
     /// their deadline give their reservations back (408) and it is admitted. Before, it got 429
     /// until the trickles were cut at the 5 s upload grace.
-    @Test func hopelessUploadsGiveTheirMemoryToARequestThatNeedsIt() throws {
-        let server = try TestServer {
-            $0.maxBufferedBytes = 4 << 20; $0.minUploadRate = 1024; $0.uploadGrace = 60; $0.requestTimeout = 30
-        }
-        defer { server.shutdown() }
-        let trickles = try (0..<2).map { _ in try server.raw(timeout: 10) }
-        for raw in trickles {
-            try raw.send(Raw.postHead("/v1/compress", length: 2 << 20))
-            try raw.send([UInt8](repeating: 0, count: 2000))
-        }
-        #expect(server.waitForInflight(2))
-        Thread.sleep(forTimeInterval: 1.2)
-        let good = try server.raw(timeout: 10)
-        try good.send(Raw.post("/v1/score", HTTPProtocolTests.scoreJSON(), type: "application/json"))
-        let answer = try good.readResponse()
-        #expect(answer.status == 200, "HTTP \(answer.status): \(String(decoding: answer.body, as: UTF8.self))")
-        for raw in trickles {
-            let cut = try raw.readResponse()
-            #expect(cut.status == 408 && String(decoding: cut.body, as: UTF8.self).contains("another request needs the memory"))
+    @Test func hopelessUploadsGiveTheirMemoryToARequestThatNeedsIt() async throws {
+        try await offPool {
+            let server = try TestServer {
+                $0.maxBufferedBytes = 4 << 20; $0.minUploadRate = 1024; $0.uploadGrace = 60; $0.requestTimeout = 30
+            }
+            defer { server.shutdown() }
+            let trickles = try (0..<2).map { _ in try server.raw(timeout: 10) }
+            for raw in trickles {
+                try raw.send(Raw.postHead("/v1/compress", length: 2 << 20))
+                try raw.send([UInt8](repeating: 0, count: 2000))
+            }
+            #expect(server.waitForInflight(2))
+            Thread.sleep(forTimeInterval: 1.2)
+            let good = try server.raw(timeout: 10)
+            try good.send(Raw.post("/v1/score", HTTPProtocolTests.scoreJSON(), type: "application/json"))
+            let answer = try good.readResponse()
+            #expect(answer.status == 200, "HTTP \(answer.status): \(String(decoding: answer.body, as: UTF8.self))")
+            for raw in trickles {
+                let cut = try raw.readResponse()
+                #expect(cut.status == 408 && String(decoding: cut.body, as: UTF8.self).contains("another request needs the memory"))
+            }
         }
     }
 
-    @Test func aSlowUploadGets408() throws {
-        let body = try Golden.smallest()
-        let server = try TestServer {
-            $0.minUploadRate = 1 << 20; $0.uploadGrace = 0.5
+    @Test func aSlowUploadGets408() async throws {
+        try await offPool {
+            let body = try Golden.smallest()
+            let server = try TestServer {
+                $0.minUploadRate = 1 << 20; $0.uploadGrace = 0.5
+            }
+            defer { server.shutdown() }
+            let slow = try Self.stall(server, body: body)
+            let response = try slow.readResponse()
+            #expect(response.status == 408 && response.errorCode == "request_timeout" && response.closes)
+            #expect(String(decoding: response.body, as: UTF8.self).contains("bytes/s, below the minimum of 1048576 bytes/s"))
+            #expect(slow.closedByPeer())
+            #expect(server.waitForInflight(0), "the slot came back")
         }
-        defer { server.shutdown() }
-        let slow = try Self.stall(server, body: body)
-        let response = try slow.readResponse()
-        #expect(response.status == 408 && response.errorCode == "request_timeout" && response.closes)
-        #expect(String(decoding: response.body, as: UTF8.self).contains("bytes/s, below the minimum of 1048576 bytes/s"))
-        #expect(slow.closedByPeer())
-        #expect(server.waitForInflight(0), "the slot came back")
     }
 
     @Test func stalledClientGets408AndHoldsNoWorker() async throws {
@@ -127,27 +133,29 @@ struct LimitsTests {
         }
     }
 
-    @Test func aSilentConnectionGivesUpItsSlotToANewOne() throws {
-        let server = try TestServer { $0.maxConnections = 3 }
-        defer { server.shutdown() }
-        let busy = try server.raw(timeout: 5)
-        try busy.send(Raw.get("/livez"))
-        #expect(try busy.readResponse().status == 200)
-        var silent: [RawClient] = []
-        for _ in 0..<2 {
-            silent.append(try server.raw(timeout: 5))
-            usleep(50_000) // distinct opening times: the first is the oldest
+    @Test func aSilentConnectionGivesUpItsSlotToANewOne() async throws {
+        try await offPool {
+            let server = try TestServer { $0.maxConnections = 3 }
+            defer { server.shutdown() }
+            let busy = try server.raw(timeout: 5)
+            try busy.send(Raw.get("/livez"))
+            #expect(try busy.readResponse().status == 200)
+            var silent: [RawClient] = []
+            for _ in 0..<2 {
+                silent.append(try server.raw(timeout: 5))
+                usleep(50_000) // distinct opening times: the first is the oldest
+            }
+            // All three slots are held; a client that sends is served, the oldest silent socket closed.
+            let client = try server.raw(timeout: 5)
+            try client.send(Raw.get("/livez"))
+            #expect(try client.readResponse().status == 200)
+            #expect(silent[0].closedByPeer(), "the oldest silent connection made room")
+            try busy.send(Raw.get("/livez"))
+            #expect(try busy.readResponse().status == 200, "a connection that sent requests keeps its slot")
+            try client.send(Raw.get("/metrics"))
+            let text = String(decoding: try client.readResponse().body, as: UTF8.self)
+            #expect(text.contains(#"omnizip_http_connections_rejected_total{reason="silent"} 1"#))
         }
-        // All three slots are held; a client that sends is served, the oldest silent socket closed.
-        let client = try server.raw(timeout: 5)
-        try client.send(Raw.get("/livez"))
-        #expect(try client.readResponse().status == 200)
-        #expect(silent[0].closedByPeer(), "the oldest silent connection made room")
-        try busy.send(Raw.get("/livez"))
-        #expect(try busy.readResponse().status == 200, "a connection that sent requests keeps its slot")
-        try client.send(Raw.get("/metrics"))
-        let text = String(decoding: try client.readResponse().body, as: UTF8.self)
-        #expect(text.contains(#"omnizip_http_connections_rejected_total{reason="silent"} 1"#))
     }
 
     @Test func connectionsPastTheCapAreClosedAndCounted() async throws {

@@ -28,19 +28,21 @@ struct MemoryExhaustionTests {
     }
 
     @Test("a body streamed in pieces is refused the same way, whichever unit runs short")
-    func streamed() throws {
-        let server = try TestServer {
-            $0.scratchLimitBytes = 64 << 10
-            $0.unixSocket = TestServer.socketPath()
-        }
-        defer { server.shutdown() }
-        let body = try Golden.request(Self.name)
-        for _ in 0..<3 {
-            let raw = try server.rawUnix(timeout: 60)
-            try raw.send(Raw.postHead("/v1/compress", length: body.count))
-            try raw.sendSlowly(body, pieces: 1500, pause: 0)
-            let answer = try raw.readResponse()
-            #expect(answer.status == 503 && answer.errorCode == "insufficient_memory")
+    func streamed() async throws {
+        try await offPool {
+            let server = try TestServer {
+                $0.scratchLimitBytes = 64 << 10
+                $0.unixSocket = TestServer.socketPath()
+            }
+            defer { server.shutdown() }
+            let body = try Golden.request(Self.name)
+            for _ in 0..<3 {
+                let raw = try server.rawUnix(timeout: 60)
+                try raw.send(Raw.postHead("/v1/compress", length: body.count))
+                try raw.sendSlowly(body, pieces: 1500, pause: 0)
+                let answer = try raw.readResponse()
+                #expect(answer.status == 503 && answer.errorCode == "insufficient_memory")
+            }
         }
     }
 

@@ -119,3 +119,12 @@ func expectError(_ reply: HTTPClient.Reply, status: Int, code: String, sourceLoc
     #expect(!message.isEmpty, sourceLocation: sourceLocation)
     #expect(error?["request_id"] as? String == reply.header("X-Request-Id"), sourceLocation: sourceLocation)
 }
+
+/// Runs a test's blocking part (raw sockets, sleeps, polling) on a thread of its own. Swift
+/// Testing runs every test on the concurrency pool, which has one thread per core: two tests
+/// blocked in `recv` would stall all the others.
+func offPool(_ body: @escaping @Sendable () throws -> Void) async throws {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}

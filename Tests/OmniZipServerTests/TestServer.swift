@@ -21,6 +21,9 @@ final class TestServer: Sendable {
         configuration.port = 0
         configuration.handleSignals = false
         configuration.minUploadRate = 0
+        // Every test ends with `shutdown`, which waits for the drain: idle keep-alive connections
+        // (URLSession keeps them) would hold it, and a test thread, for the 1 s grace.
+        configuration.drainGrace = 0.05
         configure(&configuration)
         let box = LogBox()
         let logger = Logger(label: "test") { _ in LineLogHandler(format: .json) { line in box.append(line) } }

@@ -25,10 +25,10 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         outputs += 1
         if closedAt != nil { fatalError("output after close: \(output)") }
         switch output {
-        case let .write(exchange, closing):
+        case let .write(exchange, response, closing):
             if lastClosing { fatalError("a write after the closing one") }
             if let last = written.last, exchange.id <= last { fatalError("write \(exchange.id) after \(last)") }
-            if exchange.response == nil { fatalError("write without a response") }
+            if exchange.response?.status != response.status { fatalError("write \(exchange.id) is not its exchange's answer") }
             written.append(exchange.id)
             lastClosing = closing
         case .close:

@@ -36,11 +36,12 @@ struct AudioMerge {
             pool.run(
                 units: merging.count,
                 prepare: { _ -> (Scratch<Float>, Scratch<Float>)? in
-                    guard let anchor = Scratch<Float>(d, from: pool.buffers), let member = Scratch<Float>(d, from: pool.buffers) else {
-                        failure.withLock { $0 = .insufficientMemory(bytes: 2 * d * MemoryLayout<Float>.stride) }
+                    do throws(OmniZipError) {
+                        return (try .required(d, from: pool.buffers), try .required(d, from: pool.buffers))
+                    } catch {
+                        failure.withLock { $0 = $0 ?? error }
                         return nil
                     }
-                    return (anchor, member)
                 }
             ) { rowScratch, m in
                 guard let (anchorScratch, memberScratch) = rowScratch else { return }

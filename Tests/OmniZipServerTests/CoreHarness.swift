@@ -74,13 +74,12 @@ final class CoreHarness {
         case let .armTimer(deadline): outputs.append("arm \((deadline.offset - clock.now.offset).components.seconds)")
         case .disarmTimer: outputs.append("disarm")
         case let .sendContinue(exchange): outputs.append("continue \(exchange.id)")
-        case let .write(exchange, closing):
-            let response = exchange.response
-            outputs.append("write \(exchange.id) \(response?.status ?? 0)\(closing ? " closing" : "")")
+        case let .write(exchange, response, closing):
+            outputs.append("write \(exchange.id) \(response.status)\(closing ? " closing" : "")")
             var message = ""
-            if case let .bytes(bytes)? = response?.body { message = String(decoding: bytes, as: UTF8.self) }
+            if case let .bytes(bytes) = response.body { message = String(decoding: bytes, as: UTF8.self) }
             written.append(
-                Written(id: exchange.id, status: response?.status ?? 0, closing: closing, errorCode: response?.errorCode?.rawValue, message: message))
+                Written(id: exchange.id, status: response.status, closing: closing, errorCode: response.errorCode?.rawValue, message: message))
         case .shutdown: outputs.append("shutdown")
         case .close:
             outputs.append("close")

@@ -1,5 +1,4 @@
 import OmniZipWire
-import CHTTPParser
 import CUV
 
 /// One client socket: the libuv shell around a `ConnectionCore`. It feeds the core what the
@@ -66,7 +65,7 @@ final class Connection {
         case let .armTimer(deadline): armTimer(deadline)
         case .disarmTimer: uv_timer_stop(timer)
         case let .sendContinue(exchange): sendContinue(for: exchange)
-        case let .write(exchange, closing): if let response = exchange.response { send(response, for: exchange, closing: closing) }
+        case let .write(exchange, response, closing): send(response, for: exchange, closing: closing)
         case .shutdown: shutdown()
         case .close: close()
         }

@@ -39,7 +39,7 @@ final class ConnectionCore<C: Clock>: ExchangeOwner where C.Duration == Duration
         case armTimer(C.Instant)
         case disarmTimer
         case sendContinue(Exchange)
-        case write(Exchange, closing: Bool)
+        case write(Exchange, HTTPResponse, closing: Bool)
         case shutdown
         case close
     }
@@ -196,7 +196,9 @@ final class ConnectionCore<C: Clock>: ExchangeOwner where C.Duration == Duration
             if UInt32(parser.pointee.http_errno) == HPE_OK.rawValue { http_parser_pause(parser, 1) }
         case let .admit(exchange): handler.headersComplete(exchange)
         case let .sendContinue(exchange): output(.sendContinue(exchange))
-        case let .write(exchange, closing): if exchange.response != nil { output(.write(exchange, closing: closing)) }
+        case let .write(exchange, closing):
+            // Written only once answered, so the response is there.
+            if let response = exchange.response { output(.write(exchange, response, closing: closing)) }
         case let .drop(exchange): handler.abandon(exchange)
         case let .armTimer(deadline): output(.armTimer(deadline))
         case .disarmTimer: output(.disarmTimer)

@@ -117,9 +117,8 @@ struct ConnectionStateMachine<C: Clock, Payload> where C.Duration == Duration {
     var isReceiving: Bool { receiving != nil }
     /// Requests whose responses are not written yet.
     var pending: Int { queue.count }
-    /// The request whose bytes are arriving, if any.
-    var receivingID: RequestID? { receiving?.id }
-    /// That request's payload: what the parser's callbacks fill in.
+    /// The payload of the request whose bytes are arriving, if any: what the parser's callbacks
+    /// fill in.
     var receivingPayload: Payload? { receiving.flatMap { r in queue.first { $0.id == r.id }?.payload } }
     var isParsing: Bool { phase == .open && parsing }
     /// When the connection opened, and whether it has sent nothing since: what the server
@@ -289,18 +288,12 @@ struct ConnectionStateMachine<C: Clock, Payload> where C.Duration == Duration {
     /// `minObserved`, gives its reservation back now (408) instead of at the upload grace.
     /// nil when this connection has no such upload (or the upload-rate rules are off).
     mutating func reclaimIfHopeless(minObserved: Duration) -> [Action]? {
-        guard phase == .open, limits.minUploadRate > 0, let r = receiving, let start = r.bodyStartedAt, let declared = r.declared
-        else { return nil }
         let now = clock.now
-        let elapsed = start.duration(to: now)
-        guard elapsed >= minObserved else { return nil }
-        let rate = Double(r.bodyBytes) / max(seconds(elapsed), 1e-9)
-        let left = seconds(now.duration(to: r.startedAt.advanced(by: limits.requestTimeout)))
-        guard Double(declared - r.bodyBytes) > rate * left, let i = index(r.id) else { return nil }
+        guard phase == .open, limits.minUploadRate > 0, let r = receiving, let rate = averageRate(r, now, observedFor: minObserved),
+            let late = cannotFinish(r, rate: rate, now), let i = index(r.id)
+        else { return nil }
         receiving = nil
-        let message =
-            "the request body arrives at \(Int(rate)) bytes/s: its remaining \(declared - r.bodyBytes) bytes cannot arrive within "
-            + "the request timeout of \(seconds(limits.requestTimeout)) s, and another request needs the memory its Content-Length reserved"
+        let message = late + ", and another request needs the memory its Content-Length reserved"
         return stopParsing() + [.timeOut(queue[i].payload, message)]
     }
 
@@ -385,17 +378,28 @@ struct ConnectionStateMachine<C: Clock, Payload> where C.Duration == Duration {
     /// averaged: it would only hold its memory reservation until then (issue 21, D5). Headers
     /// are bounded by the request timeout alone.
     private func tooSlow(_ r: Receiving, _ now: C.Instant) -> String? {
-        guard limits.minUploadRate > 0, let start = r.bodyStartedAt else { return nil }
-        let elapsed = start.duration(to: now)
-        guard elapsed >= limits.uploadGrace else { return nil }
-        let rate = Double(r.bodyBytes) / max(seconds(elapsed), 1e-9)
+        guard limits.minUploadRate > 0, let rate = averageRate(r, now, observedFor: limits.uploadGrace) else { return nil }
         if rate < Double(limits.minUploadRate) {
             return "the request body arrived at \(Int(rate)) bytes/s, below the minimum of \(limits.minUploadRate) bytes/s"
         }
+        return cannotFinish(r, rate: rate, now)
+    }
+
+    /// Bytes per second the body has averaged since its first byte, once it has arrived for at
+    /// least `minimum`; nil before (or before any body byte).
+    private func averageRate(_ r: Receiving, _ now: C.Instant, observedFor minimum: Duration) -> Double? {
+        guard let start = r.bodyStartedAt else { return nil }
+        let elapsed = start.duration(to: now)
+        guard elapsed >= minimum else { return nil }
+        return Double(r.bodyBytes) / max(seconds(elapsed), 1e-9)
+    }
+
+    /// Why a body at `rate` cannot deliver the rest of its Content-Length before the request
+    /// timeout; nil when it can (or declared none).
+    private func cannotFinish(_ r: Receiving, rate: Double, _ now: C.Instant) -> String? {
         guard let declared = r.declared else { return nil }
         let left = seconds(now.duration(to: r.startedAt.advanced(by: limits.requestTimeout)))
-        let rest = Double(declared - r.bodyBytes)
-        guard rest > rate * left else { return nil }
+        guard Double(declared - r.bodyBytes) > rate * left else { return nil }
         return "the request body arrives at \(Int(rate)) bytes/s: its remaining \(declared - r.bodyBytes) bytes cannot "
             + "arrive within the request timeout of \(seconds(limits.requestTimeout)) s"
     }

@@ -30,8 +30,9 @@ final class Exchange {
     /// Dropping the body cancels a compression running on it.
     var body: ByteBuffer? {
         didSet {
-            if body == nil, case let .streamed(streamed) = prefix { streamed.compression.cancel() }
-            if body == nil { prefix = nil }
+            guard body == nil else { return }
+            if case let .streamed(streamed) = prefix { streamed.compression.cancel() }
+            prefix = nil
         }
     }
     /// What the loop decided from the body's first bytes (compress and explain with a

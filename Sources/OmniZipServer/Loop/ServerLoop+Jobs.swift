@@ -6,7 +6,7 @@ extension StreamingCompression: PumpedStream {}
 /// The worker side of the loop: it carries out the scheduler's starts on the pool and brings
 /// the pool's completions back into it. The rules are JobScheduler's; this is only the shell.
 extension ServerLoop {
-    func carryOut(_ starts: [JobScheduler<ObjectIdentifier, (job: Job, exchange: Exchange), StreamingCompression>.Start]) {
+    func carryOut(_ starts: [Scheduler.Start]) {
         for start in starts {
             switch start {
             case let .job(_, work):

@@ -33,7 +33,9 @@ final class ServerLoop {
     var connections: [ObjectIdentifier: Connection] = [:]
     var admission: Admission
     /// Which requests and streams hold the worker slots (JobScheduler.swift).
-    var scheduler: JobScheduler<ObjectIdentifier, (job: Job, exchange: Exchange), StreamingCompression>
+    var scheduler: Scheduler
+    /// Jobs keyed by their exchange; streams are the compressions running on partial bodies.
+    typealias Scheduler = JobScheduler<ObjectIdentifier, (job: Job, exchange: Exchange), StreamingCompression>
     var signals: [UnsafeMutablePointer<uv_signal_t>] = []
     var signalCount = 0
     var finished = false

@@ -34,7 +34,6 @@ struct JobScheduler<Key: Hashable, Work, Stream: PumpedStream> {
     }
 
     let workers: Int
-    private(set) var busy = 0
     /// Waiting requests from `readyHead` on; a slot is emptied as its job starts, so the
     /// scheduler never keeps a started job's work (its body) alive.
     private var ready: [(key: Key, work: Work)?] = []
@@ -55,7 +54,8 @@ struct JobScheduler<Key: Hashable, Work, Stream: PumpedStream> {
     /// Complete requests waiting for a slot: what pumps yield to.
     var waiting: Int { ready.count - readyHead }
     var isIdle: Bool { busy == 0 }
-    func isRunning(_ key: Key) -> Bool { running[key] != nil }
+    /// Slots taken: each running job and each pump holds one.
+    var busy: Int { running.count + pumps.values.reduce(0, +) }
 
     /// Whether a new stream may start now (it holds scratch from its first unit on).
     var streamSlotFree: Bool { streams.lazy.filter { $0.stream?.holdsScratch == true }.count < workers }
@@ -77,17 +77,13 @@ struct JobScheduler<Key: Hashable, Work, Stream: PumpedStream> {
 
     /// A job finished: its slot is free. `abandoned`: its client went away meanwhile.
     mutating func jobFinished(_ key: Key) -> (abandoned: Bool, starts: [Start]) {
-        guard let abandoned = running.removeValue(forKey: key) else { return (false, schedule()) }
-        busy -= 1
+        let abandoned = running.removeValue(forKey: key) ?? false
         return (abandoned, schedule())
     }
 
     mutating func pumpFinished(_ stream: Stream) -> [Start] {
         let id = ObjectIdentifier(stream)
-        if let count = pumps[id] {
-            busy -= 1
-            pumps[id] = count > 1 ? count - 1 : nil
-        }
+        if let count = pumps[id] { pumps[id] = count > 1 ? count - 1 : nil }
         return schedule()
     }
 
@@ -106,7 +102,6 @@ struct JobScheduler<Key: Hashable, Work, Stream: PumpedStream> {
         while busy < workers, readyHead < ready.count, let next = ready[readyHead] {
             ready[readyHead] = nil
             readyHead += 1
-            busy += 1
             running[next.key] = false
             starts.append(.job(next.key, next.work))
         }
@@ -117,7 +112,6 @@ struct JobScheduler<Key: Hashable, Work, Stream: PumpedStream> {
         while busy < workers,
             let stream = streams.lazy.compactMap(\.stream).first(where: { $0.readyUnits > self.pumps[ObjectIdentifier($0), default: 0] })
         {
-            busy += 1
             pumps[ObjectIdentifier(stream), default: 0] += 1
             starts.append(.pump(stream))
         }

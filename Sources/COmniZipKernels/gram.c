@@ -1,6 +1,8 @@
 // Symmetric Gram matrix with one FMA chain per entry (see omnizip_kernels.h). The matrix is
 // packed into column panels so that each vector lane carries an independent (i, j) chain; only
 // the upper block triangle is computed (fma is commutative, so the matrix is exactly symmetric).
+// A band of rows (omnizip_gram_rows_fma) computes every column of its rows: each entry is the
+// same chain, so a band's rows are the whole matrix's rows to the bit.
 // Each kernel's order of operations is part of its contract: no multiply-add is fused unless
 // written as an explicit fma (the compiler may not contract a * b + c).
 #pragma STDC FP_CONTRACT OFF
@@ -42,6 +44,16 @@ static void pack(const float *rows, size_t p, size_t d, float *scratch) {
     }
 }
 
+// Rows [first, last) of the output, stored from out[0]; `upper` computes only the blocks on or
+// above the diagonal (the whole matrix, mirrored afterwards).
+struct band {
+    size_t first, last;
+    int upper;
+};
+
+// The last row of the block starting at i0 for panel columns ending at `end`.
+static size_t band_end(struct band b, size_t end) { return b.upper && end < b.last ? end : b.last; }
+
 static void mirror(float *out, size_t p) {
     for (size_t i = 0; i < p; i++)
         for (size_t j = 0; j < i; j++) out[i * p + j] = out[j * p + i];
@@ -51,18 +63,19 @@ static void store_row(float *out, size_t p, size_t i, size_t j0, const float *va
     for (size_t c = 0; c < PANEL && j0 + c < p; c++) out[i * p + j0 + c] = values[c];
 }
 
-static void gram_scalar(const float *rows, size_t p, size_t d, float *out, const float *packed) {
+static void gram_scalar(const float *rows, size_t p, size_t d, float *out, const float *packed, struct band b) {
     for (size_t j0 = 0; j0 < p; j0 += PANEL) {
         const float *panel = packed + (j0 / PANEL) * PANEL * d;
-        for (size_t i0 = 0; i0 < p && i0 < j0 + PANEL; i0 += ROWS) {
-            size_t nrows = p - i0 < ROWS ? p - i0 : ROWS;
+        size_t last = band_end(b, j0 + PANEL);
+        for (size_t i0 = b.first; i0 < last; i0 += ROWS) {
+            size_t nrows = b.last - i0 < ROWS ? b.last - i0 : ROWS;
             float acc[ROWS][PANEL] = {{0}};
             for (size_t k = 0; k < d; k++)
                 for (size_t r = 0; r < nrows; r++) {
                     float a = rows[(i0 + r) * d + k];
                     for (size_t c = 0; c < PANEL; c++) acc[r][c] = fmaf(a, panel[k * PANEL + c], acc[r][c]);
                 }
-            for (size_t r = 0; r < nrows; r++) store_row(out, p, i0 + r, j0, acc[r]);
+            for (size_t r = 0; r < nrows; r++) store_row(out, p, i0 - b.first + r, j0, acc[r]);
         }
     }
 }
@@ -76,9 +89,10 @@ static void gram_scalar(const float *rows, size_t p, size_t d, float *out, const
 // 16-wide blocks would spend half their FMAs on padding.
 #define AVX2_TAIL_ROWS 12
 __attribute__((target("avx2,fma")))
-static void gram_tail_avx2(const float *rows, size_t p, size_t d, float *out, const float *b0, size_t c0, size_t cols) {
-    for (size_t i0 = 0; i0 < p && i0 < c0 + cols; i0 += AVX2_TAIL_ROWS) {
-        size_t nrows = p - i0 < AVX2_TAIL_ROWS ? p - i0 : AVX2_TAIL_ROWS;
+static void gram_tail_avx2(const float *rows, size_t p, size_t d, float *out, const float *b0, size_t c0, size_t cols, struct band band) {
+    size_t last = band_end(band, c0 + cols);
+    for (size_t i0 = band.first; i0 < last; i0 += AVX2_TAIL_ROWS) {
+        size_t nrows = band.last - i0 < AVX2_TAIL_ROWS ? band.last - i0 : AVX2_TAIL_ROWS;
         const float *arow[AVX2_TAIL_ROWS];
         for (size_t r = 0; r < AVX2_TAIL_ROWS; r++) arow[r] = rows + (i0 + (r < nrows ? r : nrows - 1)) * d;
         __m256 acc[AVX2_TAIL_ROWS];
@@ -91,22 +105,23 @@ static void gram_tail_avx2(const float *rows, size_t p, size_t d, float *out, co
         for (size_t r = 0; r < nrows; r++) {
             float values[8];
             _mm256_storeu_ps(values, acc[r]);
-            for (size_t c = 0; c < cols; c++) out[(i0 + r) * p + c0 + c] = values[c];
+            for (size_t c = 0; c < cols; c++) out[(i0 - band.first + r) * p + c0 + c] = values[c];
         }
     }
 }
 
 __attribute__((target("avx2,fma")))
-static void gram_avx2(const float *rows, size_t p, size_t d, float *out, const float *packed) {
+static void gram_avx2(const float *rows, size_t p, size_t d, float *out, const float *packed, struct band band) {
     for (size_t j0 = 0; j0 < p; j0 += PANEL) {
         const float *panel = packed + (j0 / PANEL) * PANEL * d;
         for (size_t half = 0; half < PANEL && j0 + half < p; half += 16) {
             if (p - (j0 + half) <= 8) {
-                gram_tail_avx2(rows, p, d, out, panel + half, j0 + half, p - (j0 + half));
+                gram_tail_avx2(rows, p, d, out, panel + half, j0 + half, p - (j0 + half), band);
                 continue;
             }
-            for (size_t i0 = 0; i0 < p && i0 < j0 + half + 16; i0 += AVX2_ROWS) {
-                size_t nrows = p - i0 < AVX2_ROWS ? p - i0 : AVX2_ROWS;
+            size_t last = band_end(band, j0 + half + 16);
+            for (size_t i0 = band.first; i0 < last; i0 += AVX2_ROWS) {
+                size_t nrows = band.last - i0 < AVX2_ROWS ? band.last - i0 : AVX2_ROWS;
                 const float *arow[AVX2_ROWS];
                 for (size_t r = 0; r < AVX2_ROWS; r++) arow[r] = rows + (i0 + (r < nrows ? r : nrows - 1)) * d;
                 __m256 acc[AVX2_ROWS][2];
@@ -124,7 +139,7 @@ static void gram_avx2(const float *rows, size_t p, size_t d, float *out, const f
                     float values[16];
                     _mm256_storeu_ps(values, acc[r][0]);
                     _mm256_storeu_ps(values + 8, acc[r][1]);
-                    for (size_t c = 0; c < 16 && j0 + half + c < p; c++) out[(i0 + r) * p + j0 + half + c] = values[c];
+                    for (size_t c = 0; c < 16 && j0 + half + c < p; c++) out[(i0 - band.first + r) * p + j0 + half + c] = values[c];
                 }
             }
         }
@@ -132,11 +147,12 @@ static void gram_avx2(const float *rows, size_t p, size_t d, float *out, const f
 }
 
 __attribute__((target("avx512f")))
-static void gram_avx512(const float *rows, size_t p, size_t d, float *out, const float *packed) {
+static void gram_avx512(const float *rows, size_t p, size_t d, float *out, const float *packed, struct band b) {
     for (size_t j0 = 0; j0 < p; j0 += PANEL) {
         const float *panel = packed + (j0 / PANEL) * PANEL * d;
-        for (size_t i0 = 0; i0 < p && i0 < j0 + PANEL; i0 += ROWS) {
-            size_t nrows = p - i0 < ROWS ? p - i0 : ROWS;
+        size_t last = band_end(b, j0 + PANEL);
+        for (size_t i0 = b.first; i0 < last; i0 += ROWS) {
+            size_t nrows = b.last - i0 < ROWS ? b.last - i0 : ROWS;
             const float *arow[ROWS];
             for (size_t r = 0; r < ROWS; r++) arow[r] = rows + (i0 + (r < nrows ? r : nrows - 1)) * d;
             __m512 acc[ROWS][2];
@@ -153,7 +169,7 @@ static void gram_avx512(const float *rows, size_t p, size_t d, float *out, const
                 float values[PANEL];
                 _mm512_storeu_ps(values, acc[r][0]);
                 _mm512_storeu_ps(values + 16, acc[r][1]);
-                store_row(out, p, i0 + r, j0, values);
+                store_row(out, p, i0 - b.first + r, j0, values);
             }
         }
     }
@@ -254,22 +270,34 @@ static void pack_avx2(const float *rows, size_t p, size_t d, float *scratch) {
 }
 #endif
 
-void omnizip_gram_fma(const float *rows, size_t p, size_t d, float *out, float *scratch) {
+void omnizip_gram_pack(const float *rows, size_t p, size_t d, float *scratch) {
 #if defined(__x86_64__)
     enum omnizip_isa isa = omnizip_isa_now();
-    if (isa >= OMNIZIP_AVX512) {
-        pack_avx512(rows, p, d, scratch);
-        gram_avx512(rows, p, d, out, scratch);
-    } else if (isa == OMNIZIP_AVX2) {
-        pack_avx2(rows, p, d, scratch);
-        gram_avx2(rows, p, d, out, scratch);
-    } else {
-        pack(rows, p, d, scratch);
-        gram_scalar(rows, p, d, out, scratch);
-    }
+    if (isa >= OMNIZIP_AVX512) pack_avx512(rows, p, d, scratch);
+    else if (isa == OMNIZIP_AVX2) pack_avx2(rows, p, d, scratch);
+    else pack(rows, p, d, scratch);
 #else
     pack(rows, p, d, scratch);
-    gram_scalar(rows, p, d, out, scratch);
 #endif
+}
+
+static void gram_band(const float *rows, size_t p, size_t d, float *out, const float *packed, struct band b) {
+#if defined(__x86_64__)
+    enum omnizip_isa isa = omnizip_isa_now();
+    if (isa >= OMNIZIP_AVX512) gram_avx512(rows, p, d, out, packed, b);
+    else if (isa == OMNIZIP_AVX2) gram_avx2(rows, p, d, out, packed, b);
+    else gram_scalar(rows, p, d, out, packed, b);
+#else
+    gram_scalar(rows, p, d, out, packed, b);
+#endif
+}
+
+void omnizip_gram_fma(const float *rows, size_t p, size_t d, float *out, float *scratch) {
+    omnizip_gram_pack(rows, p, d, scratch);
+    gram_band(rows, p, d, out, scratch, (struct band){0, p, 1});
     mirror(out, p);
+}
+
+void omnizip_gram_rows_fma(const float *rows, size_t p, size_t d, size_t first, size_t last, float *out, const float *packed) {
+    gram_band(rows, p, d, out, packed, (struct band){first, last, 0});
 }

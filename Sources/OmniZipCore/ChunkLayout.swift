@@ -23,12 +23,11 @@ public struct ChunkLayout: Sendable, Equatable {
     public static let maxGridValue = 1 << 24
     /// Largest T*P a grid may give.
     public static let maxGridTokens = 1 << 40
-    /// Largest frame. The DPC-kNN stage builds a P×P float matrix on every busy worker, so P
-    /// bounds that scratch: 4,096² × 4 B = 64 MiB a worker (16,384 allowed 1 GiB, which four small
-    /// requests could claim on two workers). Qwen-Omni frames have at most 768 tokens.
+    /// Largest frame. DPC-kNN costs P²·D per frame, P times the work per byte of a frame's
+    /// rows, so P bounds what one request's bytes can demand. (Its similarity scratch no longer
+    /// grows with P²: `DensityPeaks` holds at most 16 MiB of it.) Qwen-Omni frames have at
+    /// most 768 tokens.
     public static let maxTokensPerFrame = 4_096
-    /// The DPC-kNN similarity scratch one worker may hold: maxTokensPerFrame² floats.
-    public static var maxFrameScratchBytes: Int { maxTokensPerFrame * maxTokensPerFrame * MemoryLayout<Float>.size }
 
     /// Sizes given directly: P, and the budget base T*P (the video token count when nil).
     public init(audioRunLengths: [Int], videoRunLengths: [Int], tokensPerFrame: Int, gridTokens: Int? = nil) throws(OmniZipError) {

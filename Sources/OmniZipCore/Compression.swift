@@ -55,10 +55,19 @@ public struct Compressor: Sendable {
     /// Whether BF16 requests may use the BF16 dot-product kernel (when the CPU has it).
     public let allowsBF16DotProducts: Bool
 
+    /// Bytes of a frame's DPC-kNN similarity matrix a worker holds at once (see `DensityPeaks`).
+    public let similarityBytes: Int
+    public static let defaultSimilarityBytes = 16 << 20
+
     /// `scratchLimit`: bytes of scratch lent out at once (`BufferPool.lendingLimit`).
-    public init(workers: Int, allowBF16DotProducts: Bool = true, niceness: Int32 = 0, scratchLimit: Int = .max) {
+    /// `similarityBytes`: smaller values put larger frames in bands (the same bits, more work).
+    public init(
+        workers: Int, allowBF16DotProducts: Bool = true, niceness: Int32 = 0, scratchLimit: Int = .max,
+        similarityBytes: Int = defaultSimilarityBytes
+    ) {
         pool = WorkerPool(width: workers, niceness: niceness, buffers: BufferPool(lendingLimit: scratchLimit))
         allowsBF16DotProducts = allowBF16DotProducts
+        self.similarityBytes = similarityBytes
     }
 
     /// Whether `elementType` embeddings take the BF16 cross-modal tiles on this CPU (else the
@@ -85,7 +94,8 @@ public struct Compressor: Sendable {
         }
         let plan = try BudgetPlan(scores: input.audioScores, layout: layout, parameters: input.parameters)
         timings.plan = lap()
-        let work = try CompressionWork(input, plan: plan, path: crossModalPath(input), buffers: pool.buffers, trace: trace)
+        let work = try CompressionWork(
+            input, plan: plan, path: crossModalPath(input), buffers: pool.buffers, similarityBytes: similarityBytes, trace: trace)
         run(work, work.units.indices[..<work.panelsStart])
         try work.checkScratch()
         try work.audio.checkFinite()

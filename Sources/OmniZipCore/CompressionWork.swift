@@ -31,14 +31,15 @@ final class CompressionWork: @unchecked Sendable {
     private let failure = Locked<OmniZipError?>(nil)
 
     init(
-        _ input: CompressionInput, plan: BudgetPlan, path: CrossModalPath, buffers: BufferPool, trace: CompressionTrace? = nil
+        _ input: CompressionInput, plan: BudgetPlan, path: CrossModalPath, buffers: BufferPool,
+        similarityBytes: Int = Compressor.defaultSimilarityBytes, trace: CompressionTrace? = nil
     ) throws(OmniZipError) {
         self.input = input
         self.plan = plan
         self.buffers = buffers
         self.trace = trace
         audio = try AudioFeatures(input.audio, plan: plan.audio, buffers: buffers, path: path)
-        video = VideoPass(input.video, layout: input.layout, plan: plan, audio: audio, traced: trace != nil)
+        video = VideoPass(input.video, layout: input.layout, plan: plan, audio: audio, similarityBytes: similarityBytes, traced: trace != nil)
         var units = (0..<audio.blocks).map(Unit.audioBlock)
         panelsStart = units.count
         units += (0..<(audio.packedPool?.panelCount ?? 0)).map(Unit.panel)

@@ -8,54 +8,78 @@ import COmniZipKernels
 
 /// DPC-kNN saliency of the P tokens of one frame (density-peak clustering score).
 enum DensityPeaks {
-    /// Scores `rows` (P unit-normalised rows of length D, already in `unit`) into `score`.
-    /// `similarity` is P×P scratch; `density` is P scratch.
+    /// Similarity rows a worker holds at once. Frames up to 2,048 tokens fit whole and their
+    /// matrix is computed once, symmetrically; larger ones go in bands of rows, each computed
+    /// twice (densities need every row's neighbours before any δ), so the scratch stays 16 MiB
+    /// instead of growing with P² (64 MiB a worker at 4,096 tokens).
+    static let similarityBytes = 16 << 20
+
+    /// Rows of the similarity matrix held at once for a frame of P tokens.
+    static func bandRows(tokens p: Int, bytes: Int = similarityBytes) -> Int {
+        max(1, min(p, bytes / (max(p, 1) * MemoryLayout<Float>.size)))
+    }
+
+    /// Scores `unit` (P unit-normalised rows of length D) into `score`. `similarity` holds
+    /// `bandRows * p` floats; `packed` holds `omnizip_gram_scratch(p, d)`; `density` P.
     /// The similarities are FMA chains in ascending k (`omnizip_gram_fma`), the order the
     /// reference's matrix product used: the duplicate-token ties of the golden vectors hinge on
-    /// those last bits. `transposeScratch` holds `d * roundUp(p, 32)` floats.
+    /// those last bits. A band's rows are the whole matrix's rows to the bit.
     static func score(
-        unit: UnsafePointer<Float>, tokens p: Int, dimension d: Int,
-        similarity: UnsafeMutablePointer<Float>, transposeScratch: UnsafeMutablePointer<Float>,
+        unit: UnsafePointer<Float>, tokens p: Int, dimension d: Int, bandRows: Int,
+        similarity: UnsafeMutablePointer<Float>, packed: UnsafeMutablePointer<Float>,
         density: UnsafeMutablePointer<Float>, score: UnsafeMutablePointer<Float>
     ) {
-        omnizip_gram_fma(unit, p, d, similarity, transposeScratch)
+        let whole = bandRows >= p
+        if whole { omnizip_gram_fma(unit, p, d, similarity, packed) } else { omnizip_gram_pack(unit, p, d, packed) }
+        /// Each band's rows in `similarity`, first row first.
+        func forEachBand(_ body: (_ rows: Range<Int>) -> Void) {
+            for first in stride(from: 0, to: p, by: bandRows) {
+                let last = min(p, first + bandRows)
+                if !whole { omnizip_gram_rows_fma(unit, p, d, first, last, similarity, packed) }
+                body(first..<last)
+            }
+        }
         // dist = 1 - sim, computed on the fly; the diagonal is +inf for the kNN part.
         let k = min(5, p - 1)
         var nearest = [Float](repeating: .infinity, count: max(k, 1))
-        for row in 0..<p {
-            for i in 0..<k { nearest[i] = .infinity }
-            let sims = similarity + row * p
-            for q in 0..<p where q != row {
-                let dist = 1 - sims[q]
-                // Insertion into the k smallest, ascending.
-                if k > 0, dist < nearest[k - 1] {
-                    var i = k - 1
-                    while i > 0, nearest[i - 1] > dist {
-                        nearest[i] = nearest[i - 1]
-                        i -= 1
+        forEachBand { rows in
+            for row in rows {
+                for i in 0..<k { nearest[i] = .infinity }
+                let sims = similarity + (row - rows.lowerBound) * p
+                for q in 0..<p where q != row {
+                    let dist = 1 - sims[q]
+                    // Insertion into the k smallest, ascending.
+                    if k > 0, dist < nearest[k - 1] {
+                        var i = k - 1
+                        while i > 0, nearest[i - 1] > dist {
+                            nearest[i] = nearest[i - 1]
+                            i -= 1
+                        }
+                        nearest[i] = dist
                     }
-                    nearest[i] = dist
                 }
+                var sum: Float = 0
+                for i in 0..<k { sum += nearest[i] }
+                density[row] = expf(-(sum / Float(k)))
             }
-            var sum: Float = 0
-            for i in 0..<k { sum += nearest[i] }
-            density[row] = expf(-(sum / Float(k)))
         }
-        for row in 0..<p {
-            let sims = similarity + row * p
-            let rho = density[row]
-            var closestDenser = Float.infinity
-            var farthest: Float = 0 // the diagonal counts as distance 0
-            var hasDenser = false
-            for q in 0..<p where q != row {
-                let dist = 1 - sims[q]
-                if density[q] > rho {
-                    hasDenser = true
-                    if dist < closestDenser { closestDenser = dist }
+        forEachBand { rows in
+            for row in rows {
+                let sims = similarity + (row - rows.lowerBound) * p
+                let rho = density[row]
+                var closestDenser = Float.infinity
+                var farthest: Float = 0 // the diagonal counts as distance 0
+                var hasDenser = false
+                for q in 0..<p where q != row {
+                    let dist = 1 - sims[q]
+                    if density[q] > rho {
+                        hasDenser = true
+                        if dist < closestDenser { closestDenser = dist }
+                    }
+                    if dist > farthest { farthest = dist }
                 }
-                if dist > farthest { farthest = dist }
+                score[row] = rho * (hasDenser ? closestDenser : farthest)
             }
-            score[row] = rho * (hasDenser ? closestDenser : farthest)
         }
     }
 }

@@ -37,8 +37,8 @@ enum FramePruning {
                 normalise(offset, into: ws.unit.base)
                 unitRowsOffset = offset
                 DensityPeaks.score(
-                    unit: ws.unit.base, tokens: p, dimension: d, similarity: ws.similarity.base,
-                    transposeScratch: ws.transposed.base, density: ws.density.base, score: ws.score.base)
+                    unit: ws.unit.base, tokens: p, dimension: d, bandRows: ws.bandRows, similarity: ws.similarity.base,
+                    packed: ws.packed.base, density: ws.density.base, score: ws.score.base)
                 let score = ws.score.base
                 picked = Selection.largest(p, budget) { score[$0] }
             } else {

@@ -46,7 +46,9 @@ public final class StreamingCompression: @unchecked Sendable {
         let clock = ContinuousClock(), start = clock.now
         let plan = try BudgetPlan(scores: input.audioScores, layout: input.layout, parameters: input.parameters)
         timings.plan = (clock.now - start).seconds
-        let work = try CompressionWork(input, plan: plan, path: compressor.crossModalPath(input), buffers: compressor.pool.buffers, trace: trace)
+        let work = try CompressionWork(
+            input, plan: plan, path: compressor.crossModalPath(input), buffers: compressor.pool.buffers,
+            similarityBytes: compressor.similarityBytes, trace: trace)
         self.work = work
         total = work.units.count
         pool = compressor.pool

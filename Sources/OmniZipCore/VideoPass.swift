@@ -18,6 +18,8 @@ final class VideoPass: @unchecked Sendable {
     let units: [VideoUnit]
     let maxRows: Int
     let tokensPerFrame: Int
+    /// Similarity rows held at once for one frame (`DensityPeaks.bandRows`).
+    let bandRows: Int
     private let frameKept: [[Int]?]
     private let audio: AudioFeatures
     let pooled: Int
@@ -35,12 +37,13 @@ final class VideoPass: @unchecked Sendable {
     /// Per video token, only when traced: the value its frame ranked it by (`CompressionTrace`).
     private let traceValues: UnsafeMutableBufferPointer<Float>?
 
-    init(_ rows: TokenRows, layout: ChunkLayout, plan: BudgetPlan, audio: AudioFeatures, traced: Bool = false) {
+    init(_ rows: TokenRows, layout: ChunkLayout, plan: BudgetPlan, audio: AudioFeatures, similarityBytes: Int, traced: Bool = false) {
         self.rows = rows
         self.audio = audio
         units = VideoUnit.units(layout)
         maxRows = units.map(\.count).max() ?? 0
         tokensPerFrame = layout.tokensPerFrame
+        bandRows = DensityPeaks.bandRows(tokens: layout.tokensPerFrame, bytes: similarityBytes)
         frameKept = plan.videoFrameKept
         pooled = plan.audio.pool.count
         float32Products = pooled > 0 && audio.packedPool == nil
@@ -71,7 +74,8 @@ final class VideoPass: @unchecked Sendable {
     }
 
     func workspace(_ buffers: BufferPool) throws(OmniZipError) -> VideoWorkspace {
-        try VideoWorkspace(rows: maxRows, d: rows.dimension, p: tokensPerFrame, crossColumns: float32Products ? pooled : 0, buffers: buffers)
+        try VideoWorkspace(
+            rows: maxRows, d: rows.dimension, p: tokensPerFrame, crossColumns: float32Products ? pooled : 0, bandRows: bandRows, buffers: buffers)
     }
 
     func run(frames u: Int, workspace ws: VideoWorkspace) {

@@ -42,7 +42,15 @@ static void check_gram(size_t p, size_t d) {
             expect(same_bits(out[i * p + j], acc), "gram", i * p + j);
         }
     mix(out, p * p * sizeof(float));
-    free(rows); free(out); free(scratch);
+    // Bands of rows from one packing: the same bits as the whole matrix's rows.
+    float *band = malloc(p * p * sizeof(float));
+    omnizip_gram_pack(rows, p, d, scratch);
+    for (size_t first = 0; first < p; first += 5) {
+        size_t last = first + 5 < p ? first + 5 : p;
+        omnizip_gram_rows_fma(rows, p, d, first, last, band, scratch);
+        for (size_t i = 0; i < (last - first) * p; i++) expect(same_bits(band[i], out[first * p + i]), "gram band", first * p + i);
+    }
+    free(rows); free(out); free(scratch); free(band);
 }
 
 static void check_elementwise(size_t n) {

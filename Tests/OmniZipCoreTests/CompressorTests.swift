@@ -26,9 +26,30 @@ struct CompressorTests {
             audioScores: clip.audioScores(), layout: layout, parameters: parameters)
     }
 
-    @Test("P is bounded, so each worker's P×P DPC-kNN scratch is at most 64 MiB")
+    /// D4: the P×P matrix took 64 MiB a worker at P = 4,096 (1 GiB at 16,384): refused here
+    /// before the matrix was held in bands, which need 16 MiB.
+    @Test("a frame of 4,096 tokens compresses with 24 MiB of scratch")
+    func largestFrameInBoundedScratch() throws {
+        let p = ChunkLayout.maxTokensPerFrame, d = 4
+        let values = noise(2 * p * d + d, seed: 4)
+        let embeddings = OwnedRows(values, dimension: d)
+        let layout = try ChunkLayout(audioRunLengths: [1], videoRunLengths: [2 * p], tokensPerFrame: p)
+        let base = UnsafeRawPointer(embeddings.storage.baseAddress!)
+        let input = try CompressionInput(
+            audio: TokenRows(base: base, elementType: .float32, dimension: d, rowIndices: [0]),
+            video: TokenRows(base: base, elementType: .float32, dimension: d, rowIndices: Array(1...(2 * p))),
+            audioScores: [1], layout: layout, parameters: .defaults)
+        let compressor = Compressor(workers: 1, scratchLimit: 24 << 20)
+        let result = try compressor.compress(input)
+        #expect(compressor.pool.buffers.lentBytes == 0)
+        // Banded and whole matrices choose the same tokens (4 bands of 1,024 rows against 1).
+        let whole = try Compressor(workers: 1, similarityBytes: p * p * 4).compress(input)
+        #expect(result.videoKeep == whole.videoKeep)
+        #expect(result.videoKeep.contains(true) && result.videoKeep.contains(false))
+    }
+
+    @Test("P is bounded: DPC-kNN's work per frame grows with P²")
     func framesAreBounded() throws {
-        #expect(ChunkLayout.maxFrameScratchBytes == 64 << 20)
         let p = ChunkLayout.maxTokensPerFrame
         _ = try ChunkLayout(audioRunLengths: [1], videoRunLengths: [2 * p], tokensPerFrame: p)
         #expect(throws: OmniZipError.tokensPerFrame(p + 1)) {

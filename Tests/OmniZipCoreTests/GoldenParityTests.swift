@@ -32,6 +32,16 @@ struct GoldenParityTests {
         #expect(try GoldenParity.mismatches(response: response, expected: expected) == [])
     }
 
+    /// 1 KiB of similarity rows puts every golden frame (16 to 288 tokens) in bands of at most
+    /// 16 rows: the frames larger than 2,048 tokens take this path, whose bits must not differ.
+    @Test("parity when the DPC-kNN similarity is held in bands of rows", arguments: Golden.cases)
+    func parityInBands(name: String) throws {
+        let compressor = Compressor(workers: 2, similarityBytes: 1 << 10)
+        let response = try compressGolden(Golden.request(name), compressor: compressor)
+        let expected = try TensorBundle(Golden.expected(name))
+        #expect(try GoldenParity.mismatches(response: response, expected: expected) == [], "case \(name)")
+    }
+
     @Test("kept counts in the metadata match the mask", arguments: Golden.cases.prefix(5))
     func keptCountMatchesMask(name: String) throws {
         let response = try compressGolden(Golden.request(name))

@@ -53,6 +53,25 @@ struct KernelTests {
         }
     }
 
+    @Test(
+        "a band of Gram rows is those rows of the whole matrix, bit for bit",
+        arguments: [(37, 131, 0, 37), (37, 131, 5, 18), (120, 64, 7, 8), (120, 64, 100, 120), (70, 9, 13, 51)])
+    func gramBand(p: Int, d: Int, first: Int, last: Int) {
+        let rows = noise(p * d, seed: UInt64(p * 7 + d))
+        var whole = [Float](repeating: .nan, count: p * p)
+        var scratch = [Float](repeating: .nan, count: omnizip_gram_scratch(p, d))
+        omnizip_gram_fma(rows, p, d, &whole, &scratch)
+        var packed = [Float](repeating: .nan, count: omnizip_gram_scratch(p, d))
+        omnizip_gram_pack(rows, p, d, &packed)
+        // Guards past the band: a write outside rows [first, last) would show as a changed guard.
+        var band = [Float](repeating: -7, count: (last - first + 1) * p)
+        omnizip_gram_rows_fma(rows, p, d, first, last, &band, packed)
+        #expect(band[((last - first) * p)...].allSatisfy { $0 == -7 })
+        #expect(
+            band[..<((last - first) * p)].map(\.bitPattern) == whole[(first * p)..<(last * p)].map(\.bitPattern),
+            "on \(String(cString: omnizip_kernels_isa()))")
+    }
+
     @Test("BF16 widening is exact and flags non-finite values")
     func widen() {
         let bits: [UInt16] = (0..<40).map { UInt16(truncatingIfNeeded: $0 &* 2654) } + [0x3F80, 0xBF80]

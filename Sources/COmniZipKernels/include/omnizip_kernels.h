@@ -18,6 +18,12 @@ extern "C" {
 void omnizip_gram_fma(const float *rows, size_t p, size_t d, float *out, float *scratch);
 size_t omnizip_gram_scratch(size_t p, size_t d);
 
+/// The same matrix a band at a time, so that it need not be held whole: omnizip_gram_pack fills
+/// `packed` (omnizip_gram_scratch(p, d) floats) once, then omnizip_gram_rows_fma writes rows
+/// [first, last) of the P x P matrix to out[(i - first)*p + j], the same bits as omnizip_gram_fma.
+void omnizip_gram_pack(const float *rows, size_t p, size_t d, float *packed);
+void omnizip_gram_rows_fma(const float *rows, size_t p, size_t d, size_t first, size_t last, float *out, const float *packed);
+
 /// sum_j x[j] * y[j] with each product rounded, summed pairwise exactly as numpy's add.reduce
 /// (blocks of <= 128 in 8 lanes, combined ((0+1)+(2+3))+((4+5)+(6+7)), longer spans halved).
 float omnizip_dot_pairwise(const float *x, const float *y, size_t n);

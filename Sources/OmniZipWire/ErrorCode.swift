@@ -17,6 +17,8 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case missingField = "missing_field"
     case unexpectedField = "unexpected_field"
     case malformedHTTP = "malformed_http"
+    /// A file descriptor body (Unix socket) that is missing, extra, unsealed or not a memfd.
+    case invalidDescriptor = "invalid_descriptor"
     // The server's own refusals, each with its one status.
     case notFound = "not_found" // 404
     case methodNotAllowed = "method_not_allowed" // 405

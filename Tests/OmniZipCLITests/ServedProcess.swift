@@ -13,9 +13,9 @@ final class ServedProcess: Sendable {
     /// Everything the server printed (read continuously, so its stdout never fills up).
     let text = LogBox()
 
-    init(_ binary: URL) throws {
+    init(_ binary: URL, arguments: [String] = []) throws {
         process.executableURL = binary
-        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--workers", "1"]
+        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--workers", "1"] + arguments
         process.environment = ["OMNIZIP_LOG_FORMAT": "json", "OMNIZIP_REQUEST_TIMEOUT": "20"]
         process.standardOutput = output
         let text = text

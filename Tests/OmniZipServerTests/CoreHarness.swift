@@ -10,8 +10,11 @@ final class FakeHandler: RequestHandler {
     var answerAtOnce = true
     private(set) var received: [Exchange] = []
     private(set) var abandoned: [Int] = []
+    /// Per exchange id: how many descriptors its head came with.
+    private(set) var descriptorsAtHead: [Int: Int] = [:]
 
     func headersComplete(_ exchange: Exchange) {
+        descriptorsAtHead[exchange.id] = exchange.descriptors.count
         Router.check(exchange, limits: .init(maxBodyBytes: maxBodyBytes, draining: false))
         guard exchange.response == nil, exchange.endpoint?.isWork == true else { return }
         exchange.body = ByteBuffer(capacity: exchange.contentLength ?? 64 << 10)
@@ -87,9 +90,9 @@ final class CoreHarness {
         }
     }
 
-    func send(_ text: String) {
+    func send(_ text: String, descriptors: [ReceivedDescriptor] = []) {
         var bytes = Array(text.utf8)
-        bytes.withUnsafeMutableBytes { core.received(UnsafeRawBufferPointer($0)) }
+        bytes.withUnsafeMutableBytes { core.received(UnsafeRawBufferPointer($0), descriptors: descriptors) }
     }
 
     /// The outputs since the last call.

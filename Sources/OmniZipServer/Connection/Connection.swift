@@ -104,7 +104,7 @@ final class Connection {
             return
         }
         guard nread > 0, let base = buffer?.pointee.base else { return }
-        core.received(UnsafeRawBufferPointer(start: base, count: nread))
+        core.received(UnsafeRawBufferPointer(start: base, count: nread), descriptors: socket.takeDescriptors(loop: server.loop))
     }
 
     private func startReading() {

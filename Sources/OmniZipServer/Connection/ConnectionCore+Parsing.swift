@@ -44,6 +44,7 @@ extension ConnectionCore: HTTPParserEvents {
     func onHeadersComplete() -> Int32 {
         guard let exchange = current else { return 0 }
         headers.finish(into: exchange)
+        exchange.descriptors = takePendingDescriptors()
         if let problem = headers.transferCodingProblem {
             parseFailure = problem
             return -1 // 1 and 2 mean "no body" to http_parser; anything else fails the parse

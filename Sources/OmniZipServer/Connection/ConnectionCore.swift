@@ -60,6 +60,8 @@ final class ConnectionCore<C: Clock>: ExchangeOwner where C.Duration == Duration
     /// Response bytes queued in the shell's socket, for backpressure.
     var writeBacklog: () -> Int = { 0 }
     private var pending: [Machine.Action] = []
+    /// Descriptors received and not yet handed to a head: the next head completed takes them.
+    private var pendingDescriptors: [ReceivedDescriptor] = []
     private var performing = false
 
     init(handler: any RequestHandler, limits: Machine.Limits, clock: C) {
@@ -86,9 +88,15 @@ final class ConnectionCore<C: Clock>: ExchangeOwner where C.Duration == Duration
 
     func opened() { perform(machine.opened()) }
 
-    /// Bytes read from the socket.
-    func received(_ bytes: UnsafeRawBufferPointer) {
+    /// Bytes read from the socket, and the descriptors that came with them. A Unix socket hands
+    /// descriptors over with the last bytes of the read that carries them (it stops reading
+    /// after them), so they belong to the head those bytes complete or leave unfinished.
+    func received(_ bytes: UnsafeRawBufferPointer, descriptors: [ReceivedDescriptor] = []) {
         guard let base = bytes.baseAddress, !bytes.isEmpty, machine.isParsing else { return }
+        if !descriptors.isEmpty, !take(descriptors) {
+            afterEvent()
+            return
+        }
         readStart = base
         let consumed = http_parser_execute(parser, HTTPParserBridge.settings, base.assumingMemoryBound(to: CChar.self), bytes.count)
         readEndedAtLineStart = HeaderAccumulator.endsAtLineStart(UnsafeRawBufferPointer(rebasing: bytes[..<consumed]), before: readEndedAtLineStart)
@@ -101,7 +109,35 @@ final class ConnectionCore<C: Clock>: ExchangeOwner where C.Duration == Duration
         } else if code == HPE_OK.rawValue, consumed < bytes.count, parser.pointee.upgrade != 0 {
             perform(machine.parsingEnded())
         }
+        refuseStrayDescriptors()
         afterEvent()
+    }
+
+    /// A request has at most one descriptor: more fail it and close the connection (they are
+    /// closed as they are dropped). False when the bytes are not to be parsed.
+    private func take(_ descriptors: [ReceivedDescriptor]) -> Bool {
+        pendingDescriptors += descriptors
+        guard pendingDescriptors.count > 1 else { return true }
+        let count = pendingDescriptors.count
+        pendingDescriptors = []
+        failedExchange()?.rejectError(400, .invalidDescriptor, "\(count) file descriptors came with one request; send exactly one", close: true)
+        return false
+    }
+
+    /// Descriptors still unclaimed once their bytes are parsed, with no head left unfinished,
+    /// came with a body or between requests: refused, and the connection closed.
+    private func refuseStrayDescriptors() {
+        guard !pendingDescriptors.isEmpty, current?.headersComplete != false else { return }
+        pendingDescriptors = []
+        failedExchange()?.rejectError(
+            400, .invalidDescriptor, "a file descriptor came with bytes that were not a request's head; send it with the head",
+            close: true)
+    }
+
+    /// The descriptors that came with the head just completed, handed to its exchange.
+    func takePendingDescriptors() -> [ReceivedDescriptor] {
+        defer { pendingDescriptors = [] }
+        return pendingDescriptors
     }
 
     func peerFinished() { perform(machine.peerFinished()) }
@@ -131,6 +167,7 @@ final class ConnectionCore<C: Clock>: ExchangeOwner where C.Duration == Duration
     /// not answered yet goes back to the server as abandoned.
     func closed() -> Bool {
         guard let unanswered = machine.closed() else { return false }
+        pendingDescriptors = []
         for exchange in unanswered { handler.abandon(exchange) }
         return true
     }

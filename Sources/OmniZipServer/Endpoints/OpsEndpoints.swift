@@ -38,6 +38,8 @@ enum OpsEndpoints {
             ("models", RequestOptions.modelsJSON), ("limits", limits),
             ("parameters", "[" + RequestOptions.overrideNames.sorted().map(JSONText.string).joined(separator: ",") + "]"),
             ("settings", ServerOption.settingsJSON(c)),
+            // Descriptor bodies cross only a Unix socket.
+            ("features", "[" + (c.unixSocket == nil ? [] : [DescriptorBody.feature]).map(JSONText.string).joined(separator: ",") + "]"),
         ]) + "\n"
     }
 }

@@ -39,6 +39,7 @@ enum Router {
         exchange.endpoint = endpoint
         guard endpoint.isWork else {
             exchange.discardBody = true
+            refuseDescriptors(exchange)
             return
         }
         if limits.draining {
@@ -58,11 +59,26 @@ enum Router {
             exchange.rejectError(415, .unsupportedMediaType, failure)
             return
         }
+        switch DescriptorBody.declaredLength(exchange, maxBodyBytes: limits.maxBodyBytes) {
+        case let .failure(refusal):
+            exchange.descriptors = []
+            exchange.rejectError(refusal.status, refusal.code, refusal.message)
+            return
+        case let .success(length):
+            exchange.descriptorLength = length
+        }
         do {
             try checkQuery(exchange, endpoint)
         } catch {
             exchange.rejectError(400, error.code, error.message)
         }
+    }
+
+    /// Probes and info take no descriptor: one sent with them fails the request.
+    private static func refuseDescriptors(_ exchange: Exchange) {
+        guard !exchange.descriptors.isEmpty else { return }
+        exchange.descriptors = []
+        exchange.rejectError(400, .invalidDescriptor, "a file descriptor came with a request for \(exchange.path), which takes none; it was closed")
     }
 
     /// Path and query from the request target; false when it was refused.
@@ -100,9 +116,9 @@ enum Router {
         if type == curlDefaultType, endpoint != .budget { return nil }
         let accepted: Set<String> =
             switch endpoint {
-            case .score: safetensorsTypes.union(["application/json"])
+            case .score: safetensorsTypes.union(["application/json", DescriptorBody.mediaType])
             case .budget: ["application/json"]
-            default: safetensorsTypes
+            default: safetensorsTypes.union([DescriptorBody.mediaType])
             }
         if accepted.contains(type) { return nil }
         let json = type == "application/json" ? "; JSON bodies go to /v1/score (scores and sizes) or /v1/budget (sizes alone)" : ""

@@ -13,6 +13,8 @@ final class ByteBuffer: @unchecked Sendable {
     private(set) var count = 0
     /// Where the memory came from and goes back to, when it is a reused block.
     private var block: (pool: BufferPool, block: BufferPool.Block)?
+    /// A read-only mapping of a client's sealed memfd (`SealedMemfd`), unmapped at the end.
+    private var mapped = false
     /// A compression reads the bytes in place as they arrive (`pin`): the memory may no longer
     /// move, so `append` may only count bytes read into place or copy within the capacity.
     private(set) var pinned = false
@@ -43,6 +45,15 @@ final class ByteBuffer: @unchecked Sendable {
         block = (pool, taken)
     }
 
+    /// A complete body that is a read-only mapping: nothing may be written to or appended.
+    init(mapping base: UnsafeMutableRawPointer, length: Int) {
+        self.base = base
+        capacity = length
+        count = length
+        mapped = true
+        pinned = true
+    }
+
     convenience init?(copying bytes: [UInt8]) {
         self.init(capacity: bytes.count)
         bytes.withUnsafeBytes { raw in
@@ -52,7 +63,13 @@ final class ByteBuffer: @unchecked Sendable {
     }
 
     deinit {
-        if let block { block.pool.give(block.block) } else { free(base) }
+        if mapped {
+            munmap(base, capacity)
+        } else if let block {
+            block.pool.give(block.block)
+        } else {
+            free(base)
+        }
     }
 
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }

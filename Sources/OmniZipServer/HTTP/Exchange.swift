@@ -23,6 +23,12 @@ final class Exchange {
     var accept: String?
     var expectsContinue = false
     var requestIDHeader: [UInt8]?
+    /// `Omnizip-Memfd-Length`, as sent ("" when repeated).
+    var memfdLength: String?
+    /// Descriptors received with this request's head (Unix socket only; `DescriptorBody`).
+    var descriptors: [ReceivedDescriptor] = []
+    /// The memfd's declared size when the body is a descriptor (set by `Router.check`).
+    var descriptorLength: Int?
     var headersComplete = false
     var endpoint: Endpoint?
 

@@ -45,6 +45,7 @@ struct HeaderAccumulator {
         case "accept": exchange.accept = String(decoding: value, as: UTF8.self)
         case "expect": exchange.expectsContinue = String(decoding: value, as: UTF8.self).lowercased() == "100-continue"
         case "x-request-id": exchange.requestIDHeader = value
+        case DescriptorBody.lengthHeader: exchange.memfdLength = exchange.memfdLength == nil ? String(decoding: value, as: UTF8.self) : ""
         case "transfer-encoding":
             transferCodings += String(decoding: value, as: UTF8.self).lowercased().split(separator: ",")
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

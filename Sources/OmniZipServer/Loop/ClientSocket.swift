@@ -1,5 +1,9 @@
 import CUV
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A connection's libuv stream: a TCP socket, or a Unix-domain one (a uv_pipe_t). Everything
 /// past accept works on the stream alone, so a `Connection` does not care which. Loop thread only.
 struct ClientSocket {
@@ -22,7 +26,8 @@ struct ClientSocket {
             stream = tcp.streamRef
         case .unix:
             let pipe = UnsafeMutablePointer<uv_pipe_t>.allocate(capacity: 1)
-            guard uv_pipe_init(loop, pipe, 0) == 0 else {
+            // An IPC pipe reads with recvmsg and keeps the descriptors that come with the bytes.
+            guard uv_pipe_init(loop, pipe, 1) == 0 else {
                 pipe.deallocate()
                 return nil
             }
@@ -37,6 +42,30 @@ struct ClientSocket {
     func sendWithoutDelay() {
         guard transport == .tcp else { return }
         _ = uv_tcp_nodelay(UnsafeMutableRawPointer(stream).assumingMemoryBound(to: uv_tcp_t.self), 1)
+    }
+
+    /// The descriptors (SCM_RIGHTS) that came with the bytes just read, out of libuv's queue.
+    /// libuv hands them over only as handles: each is accepted into a pipe handle, duplicated,
+    /// and the handle closed (which closes libuv's copy). Those left in the queue when the
+    /// stream closes are closed by libuv.
+    func takeDescriptors(loop: UnsafeMutablePointer<uv_loop_t>) -> [ReceivedDescriptor] {
+        guard transport == .unix else { return [] }
+        let pipe = UnsafeMutableRawPointer(stream).assumingMemoryBound(to: uv_pipe_t.self)
+        var taken: [ReceivedDescriptor] = []
+        while uv_pipe_pending_count(pipe) > 0 {
+            let holder = UnsafeMutablePointer<uv_pipe_t>.allocate(capacity: 1)
+            guard uv_pipe_init(loop, holder, 0) == 0 else {
+                holder.deallocate()
+                break
+            }
+            var fd: uv_os_fd_t = -1
+            if uv_accept(stream, holder.streamRef) == 0, uv_fileno(holder.streamRef.handleRef, &fd) == 0 {
+                let copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+                if copy >= 0 { taken.append(ReceivedDescriptor(taking: copy)) }
+            }
+            uv_close(holder.streamRef.handleRef) { handle in UnsafeMutableRawPointer(handle)?.deallocate() }
+        }
+        return taken
     }
 
     /// After the handle's close callback.

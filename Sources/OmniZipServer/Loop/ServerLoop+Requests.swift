@@ -15,7 +15,7 @@ extension ServerLoop: RequestHandler {
         assertOnLoopThread()
         Router.check(exchange, limits: .init(maxBodyBytes: configuration.maxBodyBytes, draining: draining))
         if exchange.response == nil, let endpoint = exchange.endpoint, endpoint.isWork {
-            let capacity = exchange.contentLength ?? min(64 << 10, configuration.maxBodyBytes)
+            let capacity = exchange.descriptorLength ?? exchange.contentLength ?? min(64 << 10, configuration.maxBodyBytes)
             var admitted = admission.admit(reserving: capacity)
             if case .failure(.memory) = admitted, reclaimHopelessUploads(except: exchange) {
                 admitted = admission.admit(reserving: capacity)
@@ -28,6 +28,15 @@ extension ServerLoop: RequestHandler {
                 exchange.ticket = ticket
             }
             metrics.setInflight(admission.admitted)
+            if let length = exchange.descriptorLength, let descriptor = exchange.descriptors.first {
+                exchange.descriptors = []
+                switch SealedMemfd.map(descriptor, length: length) {
+                case let .success(mapping): exchange.body = mapping
+                case let .failure(refusal):
+                    exchange.rejectError(refusal.status, refusal.code, refusal.message, headers: refusal.status == 503 ? [("Retry-After", "1")] : [])
+                }
+                return
+            }
             // Idle reused bodies and the bodies being held stay within --max-buffered-bytes.
             bodies.trim(keepingAtMost: admission.maxBufferedBytes - admission.bufferedBytes)
             guard let body = capacity >= ServerLoop.reusedBodyBytes ? ByteBuffer(capacity: capacity, reusing: bodies) : ByteBuffer(capacity: capacity)

@@ -11,10 +11,18 @@ tensors first, so the server compresses while the embeddings arrive) and with th
 moved first (the same bytes in an order that cannot start before the last byte). Lines
 "paced-streamed MS UPLOAD_MS" and "paced-whole MS UPLOAD_MS".
 
+With --memfd, only descriptor bodies over the Unix socket: the body is written into a sealed
+memfd (timed apart: "writing"), which goes with the request's head (SCM_RIGHTS). Prints
+"memfd MS CLIENT_CPU_MS WRITE_MS": the round trip from the send to the answer's last byte, the
+client's CPU time in it, and the time to fill the memfd.
+
     python3 scripts/bench_transport_client.py BODY PORT SOCKET [REQUESTS [PACED_GBPS]]
+    python3 scripts/bench_transport_client.py --memfd BODY SOCKET [REQUESTS]
 """
 
+import fcntl
 import json
+import mmap
 import os
 import socket
 import statistics
@@ -83,7 +91,47 @@ def paced_round_trip(connect, body, rate):
         return time.perf_counter() - start, uploaded
 
 
+SEALS = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SEAL
+
+
+def sealed_memfd(body):
+    """(descriptor, seconds to create, fill and seal it)."""
+    start = time.perf_counter()
+    fd = os.memfd_create("omnizip-bench", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    os.ftruncate(fd, len(body))
+    with mmap.mmap(fd, len(body)) as mapping:
+        mapping[:] = body
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, SEALS)
+    return fd, time.perf_counter() - start
+
+
+def memfd_round_trip(socket_path, body):
+    """(round trip, client CPU, memfd writing) seconds of one descriptor body."""
+    fd, writing = sealed_memfd(body)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(socket_path)
+        head = (
+            b"POST /v1/compress HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/vnd.omnizip.memfd\r\n"
+            + b"Omnizip-Memfd-Length: %d\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" % len(body)
+        )
+        cpu, start = time.thread_time(), time.perf_counter()
+        socket.send_fds(s, [head], [fd])
+        os.close(fd)
+        read_answer(s)
+        return time.perf_counter() - start, time.thread_time() - cpu, writing
+
+
+def memfd_main(body_path, socket_path, requests):
+    with open(body_path, "rb") as f:
+        body = f.read()
+    runs = [memfd_round_trip(socket_path, body) for _ in range(requests + 3)][3:]
+    print("memfd", *(f"{statistics.median(r[i] for r in runs) * 1000:.1f}" for i in range(3)))
+
+
 def main():
+    if sys.argv[1] == "--memfd":
+        memfd_main(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 15)
+        return
     body_path, port, socket_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     requests = int(sys.argv[4]) if len(sys.argv) > 4 else 15
     size = os.path.getsize(body_path)

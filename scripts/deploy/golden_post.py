@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
 """POST golden cases to a running omnizip and compare the decisions (standard library only).
 
-    golden_post.py (--url http://127.0.0.1:PORT | --unix-socket PATH) GOLDEN_DIR [--limit N]
+    golden_post.py (--url http://127.0.0.1:PORT | --unix-socket PATH [--memfd]) GOLDEN_DIR [--limit N]
 
 For every NAME.request.safetensors (sorted; the first N with --limit): 200, and keep_mask,
 merged_index, video_chunk_ratio and audio_chunk_retention byte-identical to
 NAME.expected.safetensors (the parity rule of ../shared/golden/README.md, as
 scripts/smoke-server.sh applies it). One line per failing case; exit 1 if any failed.
+With --memfd each request goes as a descriptor body: a sealed memfd passed with SCM_RIGHTS on
+the request's head (the README's "Descriptor bodies"), one connection per case.
 """
 from __future__ import annotations
 
 import argparse
+import fcntl
 import http.client
 import json
+import os
 import socket
 import struct
 import sys
@@ -34,6 +38,29 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self.unix_path)
 
 
+SEALS = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SEAL
+
+
+def post_memfd(path: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+    fd = os.memfd_create("omnizip-golden", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        view = memoryview(body)
+        while view:
+            view = view[os.write(fd, view):]
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, SEALS)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(path)
+            head = ("POST /v1/compress HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/vnd.omnizip.memfd\r\n"
+                    f"Omnizip-Memfd-Length: {len(body)}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").encode()
+            socket.send_fds(s, [head], [fd])
+            r = http.client.HTTPResponse(s)
+            r.begin()
+            return r.status, r.read()
+    finally:
+        os.close(fd)
+
+
 def tensors(raw: bytes) -> dict[str, bytes]:
     n = struct.unpack("<Q", raw[:8])[0]
     header = json.loads(raw[8:8 + n])
@@ -46,10 +73,13 @@ def main() -> int:
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--url")
     g.add_argument("--unix-socket")
+    ap.add_argument("--memfd", action="store_true", help="send each body as a sealed memfd (needs --unix-socket)")
     ap.add_argument("golden")
     ap.add_argument("--limit", type=int, default=0)
     a = ap.parse_args()
 
+    if a.memfd and not a.unix_socket:
+        ap.error("--memfd needs --unix-socket")
     if a.url:
         u = urlparse(a.url)
         conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
@@ -65,13 +95,16 @@ def main() -> int:
     t0 = time.monotonic()
     for req in cases:
         name = req.name[: -len(".request.safetensors")]
-        conn.request("POST", "/v1/compress", body=req.read_bytes(),
-                     headers={"Content-Type": "application/octet-stream"})
-        r = conn.getresponse()
-        body = r.read()
-        if r.status != 200:
+        if a.memfd:
+            status, body = post_memfd(a.unix_socket, req.read_bytes(), 30)
+        else:
+            conn.request("POST", "/v1/compress", body=req.read_bytes(),
+                         headers={"Content-Type": "application/octet-stream"})
+            r = conn.getresponse()
+            status, body = r.status, r.read()
+        if status != 200:
             bad += 1
-            print(f"  {name}: HTTP {r.status}: {body[:200]!r}")
+            print(f"  {name}: HTTP {status}: {body[:200]!r}")
             continue
         got, want = tensors(body), tensors(req.with_name(name + ".expected.safetensors").read_bytes())
         diff = [k for k in EXACT if k in want and got.get(k) != want[k]]

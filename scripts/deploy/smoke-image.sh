@@ -350,6 +350,9 @@ for line in "${SOCKETS[@]}"; do
     if [[ "$c" == 200 ]]; then ok "sidecar: curl --unix-socket (from the host) GET /livez 200"; else ko "sidecar: GET /livez over the socket -> $c"; fi
     if out="$(python3 "$HERE/golden_post.py" --unix-socket "$SOCK" "$GOLDEN")"; then ok "sidecar: golden over the Unix socket: $(tail -n 1 <<<"$out")"
     else echo "$out"; ko "sidecar: golden over the Unix socket: $(tail -n 1 <<<"$out")"; fi
+    # Descriptors cross from the host into the container's server: no shared /dev/shm needed.
+    if out="$(python3 "$HERE/golden_post.py" --unix-socket "$SOCK" --memfd "$GOLDEN")"; then ok "sidecar: golden as sealed memfds over the socket: $(tail -n 1 <<<"$out")"
+    else echo "$out"; ko "sidecar: golden as sealed memfds over the socket: $(tail -n 1 <<<"$out")"; fi
 done
 [[ -n "$SOCK" ]] || ko "sidecar: the manifest gives omnizip no Unix socket on a shared volume"
 t=$(date +%s.%N)

@@ -13,6 +13,7 @@ import pytest
 from helpers import golden_cases, load_golden
 
 from omnizip_client import BF16Bits, _memfd
+from omnizip_client._protocol import prepare_compress
 from omnizip_client.codec import encode, float32_to_bf16_bits, layout
 
 
@@ -56,6 +57,25 @@ def test_numpy_request_in_a_memfd_equals_encode(case: str, metadata: Any) -> Non
     fd = _memfd.from_layout(layout(tensors, metadata))
     try:
         assert_sealed_request(fd, encode(tensors, metadata))
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("name", [golden_cases()[0], "public-bf16-b"])
+def test_a_prepared_compress_request_in_a_memfd_equals_its_body(name: str) -> None:
+    g = load_golden(name)
+    r = g.request
+
+    def prepared() -> Any:
+        return prepare_compress(inputs_embeds=g.embeds, input_ids=r["input_ids"], audio_scores=r["audio_scores"],
+                                video_grid_thw=r["video_grid_thw"], params={}, return_embeds=False, request_id=None)
+
+    prep = prepared()
+    fd = prep.memfd()
+    try:
+        assert_sealed_request(fd, prepared().content)
+        assert prep.raw is None, "the memfd was written from the tensors, not from an encoded body"
+        assert prep.timings["encode_ms"] >= 0 and prep.timings["encode_cpu_ms"] >= 0
     finally:
         os.close(fd)
 
@@ -119,6 +139,21 @@ def test_torch_request_in_a_memfd_equals_encode(dtype: str, strided: bool) -> No
     fd = _memfd.from_layout(layout(tensors, {"k": "v"}))
     try:
         assert_sealed_request(fd, encode(tensors, {"k": "v"}))
+    finally:
+        os.close(fd)
+
+
+def test_torch_split_request_equals_its_body() -> None:
+    torch = _torch()
+    audio, video = torch.randn(6, 8).to(torch.bfloat16), torch.randn(4, 16).to(torch.bfloat16)[:, ::2]
+
+    def prepared() -> Any:
+        return prepare_compress(audio_embeds=audio, video_embeds=video, audio_scores=torch.ones(6),
+                                video_grid_thw=[1, 4, 4], params={}, return_embeds=False, request_id=None)
+
+    fd = prepared().memfd()
+    try:
+        assert_sealed_request(fd, prepared().content)
     finally:
         os.close(fd)
 

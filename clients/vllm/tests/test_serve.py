@@ -119,6 +119,7 @@ def test_serve_answers_chat_with_video_and_audio(server, served):
     assert len(calls) == 1, calls
     call = calls[0]
     assert "OmniZip: span" in log and call["request_id"] in log
+    assert call["transport"] == "body" and "by body (request written in" in log  # a TCP sidecar: no memfd
     # the prompt vLLM served is the compressed one, sized by the exact budget
     assert call["kept_audio"] + call["kept_video"] == call["kept_span_tokens"] - 2
     per_frame = 140  # 112 x 168 frames scaled to >= 128*28*28 pixels: 20 x 28 patches

@@ -169,6 +169,33 @@ def test_sidecar_refusal_carries_url_and_error_body(omnizip_bin):
     assert small.url in text and "body_too_large" in text and "413" in text, text
 
 
+@pytest.mark.parametrize("transport", ["body", "memfd"])
+def test_the_span_log_line_names_the_transport(transport, caplog, tmp_path):
+    """Each call's log line and stats record say how the request travelled and what writing it cost."""
+    import json
+    import logging
+    from collections import deque
+    from types import SimpleNamespace
+
+    from omnizip_vllm.thinker import OmniZipThinker, logger
+
+    result = SimpleNamespace(request_id="r-1", timings={"compress": 7.13}, attempts=1, transport=transport,
+                             client_timings={"encode_ms": 4.1274, "upload_ms": 9.0})
+    owner = SimpleNamespace(_stats_path=str(tmp_path / "calls.jsonl"), omnizip_calls=deque())
+    layout = SimpleNamespace(audio_len=4, video_len=6, length=10)
+    logger.addHandler(caplog.handler)  # vLLM's loggers do not propagate to the root
+    try:
+        with caplog.at_level(logging.INFO, logger=logger.name):
+            OmniZipThinker._record(owner, result, 16.7, layout, torch.tensor([1, 0, 1, 1], dtype=torch.bool),
+                                   torch.ones(6, dtype=torch.bool), 1)
+    finally:
+        logger.removeHandler(caplog.handler)
+    line = next(r.getMessage() for r in caplog.records if "OmniZip: span" in r.getMessage())
+    assert f"sidecar call 16.7 ms by {transport} (request written in 4.127 ms, server 7.13 ms), request r-1" in line
+    record = json.loads((tmp_path / "calls.jsonl").read_text())
+    assert record["transport"] == transport and record["encode_ms"] == 4.127 and owner.omnizip_calls
+
+
 def test_prompt_positions_of_compressed_prompt(reference, full_prompt, hf_compressed):
     """Positions vLLM gets at request time, before any encoder ran: every text, bos and eos
     token at its uncompressed position; the uncompressed length and maximum recovered."""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import httpx
 import numpy as np
 
-from . import codec
+from . import _memfd, codec
 from .codec import BF16Bits, is_ml_dtypes_bf16, is_torch
 from .errors import ProtocolError, error_from_response
 from .budget import Budget
@@ -29,20 +30,86 @@ def token_id(params: Dict[str, str], name: str) -> int:
     return int(MODELS.get(params.get("model", DEFAULT_MODEL), MODELS[DEFAULT_MODEL])[name])
 
 
+#: Transports a request body can take (``CompressResult.transport``).
+BODY = "body"
+MEMFD = "memfd"
+#: What ``GET /v1/info`` lists in ``features`` when the server takes memfd bodies.
+MEMFD_FEATURE = "memfd-body"
+MEMFD_MEDIA_TYPE = "application/vnd.omnizip.memfd"
+MEMFD_LENGTH_HEADER = "Omnizip-Memfd-Length"
+#: Bodies from this size up go in a memfd when they can (below it, a copy through the socket
+#: costs less than making the memfd).
+MEMFD_THRESHOLD = 1 << 20
+
+_TRANSPORT = "omnizip.transport"
+_CLIENT_TIMINGS = "omnizip.client_timings"
+
+
+class Stopwatch:
+    """Wall time (``perf_counter``) and this thread's CPU time (``thread_time``) since it started."""
+
+    def __init__(self) -> None:
+        self.wall = time.perf_counter()
+        self.cpu = time.thread_time()
+
+    def record(self, timings: Dict[str, float], name: str) -> None:
+        """``timings[name + "_ms"]`` and ``timings[name + "_cpu_ms"]``, in milliseconds."""
+        timings[f"{name}_ms"] = (time.perf_counter() - self.wall) * 1e3
+        timings[f"{name}_cpu_ms"] = (time.thread_time() - self.cpu) * 1e3
+
+
 @dataclass
 class Prepared:
-    """One logical request, ready to send (possibly several times)."""
+    """One logical request, ready to send (possibly several times, by either transport)."""
 
     method: str
     path: str
     parse: Callable[[httpx.Response, int, float], Any]
     params: Dict[str, str] = field(default_factory=dict)
-    content: Optional[bytes] = None
+    #: The body as bytes: given (JSON, ``compress_bytes``), or encoded from ``layout`` on first use.
+    raw: Optional[bytes] = None
+    #: A safetensors request planned from tensors, serialised only by the transport that sends it.
+    layout: Optional[codec.Layout] = None
     headers: Dict[str, str] = field(default_factory=dict)
+    #: The body is a safetensors request (it may travel in a memfd).
+    safetensors: bool = False
+    #: Client-side costs in ms, filled in as they happen (``encode_ms``, ``encode_cpu_ms``).
+    timings: Dict[str, float] = field(default_factory=dict)
 
     @property
     def idempotent(self) -> bool:
         return self.method in ("GET", "HEAD", "OPTIONS")
+
+    @property
+    def size(self) -> int:
+        """Bytes of the body."""
+        if self.raw is not None:
+            return len(self.raw)
+        return self.layout.size if self.layout is not None else 0
+
+    @property
+    def content(self) -> Optional[bytes]:
+        """The body's bytes (encoded from the layout once, when first asked for)."""
+        if self.raw is None and self.layout is not None:
+            clock = Stopwatch()
+            self.raw = self.layout.to_bytes()
+            clock.record(self.timings, "encode")
+        return self.raw
+
+    def memfd(self) -> int:
+        """A sealed memfd holding the body, written straight from the tensors (or copied from
+        the given bytes). The caller closes it."""
+        clock = Stopwatch()
+        if self.raw is None and self.layout is not None:
+            fd = _memfd.from_layout(self.layout)
+        else:
+            fd = _memfd.from_bytes(self.raw or b"")
+        clock.record(self.timings, "encode")
+        return fd
+
+    def memfd_headers(self) -> Dict[str, str]:
+        """The headers of the memfd request: the ordinary ones, the memfd's type and exact size."""
+        return dict(self.headers, **{"Content-Type": MEMFD_MEDIA_TYPE, MEMFD_LENGTH_HEADER: str(self.size)})
 
     def sync_body(self) -> Tuple[Any, Dict[str, str]]:
         """(content, headers) for one attempt of the blocking client.
@@ -58,6 +125,38 @@ class Prepared:
         view = memoryview(content)
         chunks = (view[i : i + SYNC_CHUNK] for i in range(0, len(content), SYNC_CHUNK))
         return chunks, dict(self.headers, **{"Content-Length": str(len(content))})
+
+
+def advertises_memfd(response: httpx.Response) -> bool:
+    """A ``GET /v1/info`` answer that lists the memfd-body feature."""
+    if not response.is_success:
+        return False
+    try:
+        doc = response.json()
+    except ValueError:
+        return False
+    features = doc.get("features") if isinstance(doc, dict) else None
+    return isinstance(features, list) and MEMFD_FEATURE in features
+
+
+def refuses_memfd(response: httpx.Response) -> bool:
+    """The 415 of a server that does not take memfd bodies (one older than the feature)."""
+    if response.status_code != 415:
+        return False
+    return error_from_response(415, response.headers, response.content).code == "unsupported_media_type"
+
+
+def annotate(response: httpx.Response, transport: str, timings: Dict[str, float], upload: Stopwatch) -> None:
+    """Attach how the request travelled and what it cost the client, for the parse functions."""
+    timings = dict(timings)
+    upload.record(timings, "upload")
+    response.extensions[_TRANSPORT] = transport
+    response.extensions[_CLIENT_TIMINGS] = timings
+
+
+def _client_side(response: httpx.Response) -> Dict[str, Any]:
+    return dict(transport=response.extensions.get(_TRANSPORT, BODY),
+                client_timings=dict(response.extensions.get(_CLIENT_TIMINGS, {})))
 
 
 # ---------------------------------------------------------------- parameters
@@ -207,13 +306,13 @@ def prepare_compress(
     # Any torch input makes the whole exchange torch: the body is written from the tensors' memory and
     # the result holds torch tensors.
     torch_mode = any(is_torch(t) for t in tensors.values())
-    body = codec.encode(tensors)
     bf16_ml = is_ml_dtypes_bf16(reference)
     return Prepared(
         method="POST",
         path="/v1/compress",
         params=dict(params, **({"return": "embeds"} if return_embeds else {})),
-        content=body,
+        layout=codec.layout(tensors),
+        safetensors=True,
         headers=request_headers(request_id, "application/octet-stream"),
         parse=lambda r, attempts, elapsed: parse_compress(r, torch_mode, attempts, elapsed, bf16_ml=bf16_ml),
     )
@@ -226,7 +325,8 @@ def prepare_compress_bytes(
         method="POST",
         path="/v1/compress",
         params=dict(params, **({"return": "embeds"} if return_embeds else {})),
-        content=bytes(body),
+        raw=bytes(body),
+        safetensors=True,
         headers=request_headers(request_id, "application/octet-stream"),
         parse=lambda r, attempts, elapsed: parse_compress(r, as_torch, attempts, elapsed),
     )
@@ -274,7 +374,7 @@ def prepare_score(
     return Prepared(
         method="POST",
         path="/v1/score",
-        content=json.dumps(doc, separators=(",", ":")).encode("utf-8"),
+        raw=json.dumps(doc, separators=(",", ":")).encode("utf-8"),
         headers=dict(request_headers(request_id, "application/json"), Accept="application/json"),
         parse=lambda r, attempts, elapsed: parse_score(r, as_torch, attempts, elapsed, text_tokens),
     )
@@ -302,7 +402,7 @@ def prepare_budget(
     return Prepared(
         method="POST",
         path="/v1/budget",
-        content=json.dumps(doc, separators=(",", ":")).encode("utf-8"),
+        raw=json.dumps(doc, separators=(",", ":")).encode("utf-8"),
         headers=dict(request_headers(request_id, "application/json"), Accept="application/json"),
         parse=parse_budget,
     )
@@ -400,6 +500,7 @@ def parse_compress(response: httpx.Response, as_torch: bool, attempts: int, elap
         elapsed=elapsed,
         tensors=tensors,
         body=response.content,
+        **_client_side(response),
     )
 
 
@@ -439,6 +540,7 @@ def parse_score(response: httpx.Response, as_torch: bool, attempts: int, elapsed
         elapsed=elapsed,
         raw=doc,
         **fields,
+        **_client_side(response),
     )
 
 

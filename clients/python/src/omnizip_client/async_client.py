@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from typing import Any, Dict, Optional
 
 import anyio
 import httpx
 
+from . import _fd_http
 from . import _protocol as proto
 from .budget import Budget
 from .client import _BaseClient
@@ -24,8 +27,10 @@ class AsyncClient(_BaseClient):
     >>> async with AsyncClient("http://127.0.0.1:8080") as c:
     ...     results = await asyncio.gather(*(c.compress(**req) for req in requests))
 
-    Options as for :class:`omnizip_client.Client` (``unix:///PATH`` included). Requests are serialised on the calling
-    task before they are sent (numpy/torch copies; a few ms for a 60 s clip).
+    Options as for :class:`omnizip_client.Client` (``unix:///PATH`` and memfd bodies included;
+    memfd requests need asyncio, under trio bodies go the ordinary way). Requests are
+    serialised on the calling task before they are sent (numpy/torch copies, into bytes or the
+    memfd; tens of ms for a 60 s clip).
     """
 
     def __init__(self, base_url: Optional[str] = None, *, transport: Optional[httpx.AsyncBaseTransport] = None,
@@ -35,6 +40,7 @@ class AsyncClient(_BaseClient):
         self._http = httpx.AsyncClient(base_url=self.address.origin, timeout=self.timeout, limits=self.limits,
                                        headers=self.headers, transport=transport, trust_env=False,
                                        event_hooks={"response": [mark_answered_async]})
+        self._probe_lock = anyio.Lock()
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
@@ -161,27 +167,70 @@ class AsyncClient(_BaseClient):
         except httpx.TransportError:
             return False
 
+    async def _memfd_for(self, prep: proto.Prepared) -> Optional[int]:
+        """The sealed memfd this request's body goes in, or None for the ordinary body."""
+        if not self._memfd_candidate(prep) or not _on_asyncio():
+            return None
+        async with self._probe_lock:
+            if self._server_memfd is None:
+                try:
+                    self._server_memfd = proto.advertises_memfd(await self._http.get("/v1/info"))
+                except httpx.HTTPError:
+                    self._server_memfd = False
+        return self._memfd_of(prep) if self._server_memfd else None
+
+    def _request(self, prep: proto.Prepared, memfd: bool) -> httpx.Request:
+        if memfd:
+            return self._http.build_request(prep.method, prep.path, params=prep.params or None, content=b"",
+                                            headers=prep.memfd_headers())
+        return self._http.build_request(prep.method, prep.path, params=prep.params or None, content=prep.content,
+                                        headers=prep.headers)
+
     async def _execute(self, prep: proto.Prepared) -> Any:
         state = RetryState(self.retry_policy, prep.idempotent)
         start = time.monotonic()
-        while True:
-            state.attempts += 1
-            request = self._http.build_request(prep.method, prep.path, params=prep.params or None,
-                                               content=prep.content, headers=prep.headers)
-            try:
-                response = await self._http.send(request)
-            except httpx.TransportError as exc:
-                delay = state.delay_after_exception(exc, answered=request.extensions.get(ANSWERED, False))
-                if delay is None:
-                    raise self._transport_error(prep, exc, state.attempts) from exc
-                await anyio.sleep(delay)
-                state.slept(delay)
-                continue
-            if response.status_code in (429, 503):
-                delay = state.delay_after_status(response.status_code, parse_retry_after(response.headers.get("retry-after")))
-                if delay is not None:
-                    await response.aclose()
+        fd = await self._memfd_for(prep)  # kept open across attempts: each sends it again
+        try:
+            while True:
+                state.attempts += 1
+                request = self._request(prep, fd is not None)
+                clock = proto.Stopwatch()
+                try:
+                    if fd is not None and self.address.socket is not None:
+                        response = await _fd_http.exchange_async(self.address.socket, request, fd, self.timeout)
+                    else:
+                        response = await self._http.send(request)
+                except httpx.TransportError as exc:
+                    delay = state.delay_after_exception(exc, answered=request.extensions.get(ANSWERED, False))
+                    if delay is None:
+                        raise self._transport_error(prep, exc, state.attempts) from exc
                     await anyio.sleep(delay)
                     state.slept(delay)
                     continue
-            return prep.parse(response, state.attempts, time.monotonic() - start)
+                if fd is not None and proto.refuses_memfd(response):
+                    self._server_memfd = False  # a server older than the feature: ordinary bodies from now on
+                    os.close(fd)
+                    fd = None
+                    continue
+                if response.status_code in (429, 503):
+                    delay = state.delay_after_status(response.status_code,
+                                                     parse_retry_after(response.headers.get("retry-after")))
+                    if delay is not None:
+                        await response.aclose()
+                        await anyio.sleep(delay)
+                        state.slept(delay)
+                        continue
+                proto.annotate(response, proto.BODY if fd is None else proto.MEMFD, prep.timings, clock)
+                return prep.parse(response, state.attempts, time.monotonic() - start)
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+
+def _on_asyncio() -> bool:
+    """The memfd exchange uses the asyncio loop's socket calls; under another event loop (trio) it cannot."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any, Dict, Mapping, Optional, Union
 
 import httpx
 
+from . import _fd_http, _memfd
 from . import _protocol as proto
 from .address import ServerAddress
 from .budget import Budget
@@ -42,6 +44,8 @@ class _BaseClient:
         max_connections: int = 16,
         headers: Optional[Mapping[str, str]] = None,
         retry_policy: Optional[RetryPolicy] = None,
+        memfd: bool = True,
+        memfd_threshold: int = proto.MEMFD_THRESHOLD,
     ) -> None:
         self.base_url = _base_url(base_url)
         self.address = ServerAddress.parse(self.base_url)
@@ -49,6 +53,11 @@ class _BaseClient:
         self.retry_policy = retry_policy or RetryPolicy(retries=retries, max_wait=max_retry_wait)
         self.limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self.headers: Dict[str, str] = {"User-Agent": "omnizip-client-python", **dict(headers or {})}
+        self.memfd = memfd
+        self.memfd_threshold = memfd_threshold
+        #: Whether the server takes memfd bodies: None until asked (once, on the first request
+        #: that could use one), False after a failed probe or a 415 for one.
+        self._server_memfd: Optional[bool] = None
 
     def _socket_transport(self, transport: Any, make: Any) -> Any:
         """``transport``, or for a ``unix:`` base URL one bound to the socket (carrying the pool
@@ -61,6 +70,21 @@ class _BaseClient:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r}, retries={self.retry_policy.retries})"
+
+    # -- the body's transport (shared) --------------------------------------------------------
+
+    def _memfd_candidate(self, prep: proto.Prepared) -> bool:
+        """Everything but the server's answer says this request's body may go in a memfd."""
+        return (self.memfd and self.address.socket is not None and prep.safetensors
+                and prep.size >= self.memfd_threshold and self._server_memfd is not False and _memfd.available())
+
+    def _memfd_of(self, prep: proto.Prepared) -> Optional[int]:
+        """The request's sealed memfd; None when one cannot be made here (descriptor limit,
+        memory, a sandbox without memfd_create): this call then sends the ordinary body."""
+        try:
+            return prep.memfd()
+        except OSError:
+            return None
 
     # -- request building (shared) ------------------------------------------------------------
 
@@ -113,7 +137,9 @@ class Client(_BaseClient):
     ``httpx.Timeout``); ``connect_timeout`` the connect timeout. ``retries`` and
     ``max_retry_wait`` bound the retrying of overload answers and safe transport failures
     (see :mod:`omnizip_client.retry`). ``base_url`` defaults to ``$OMNIZIP_URL``; a server on a
-    Unix socket (``omnizip serve --unix-socket PATH``) is ``unix:///PATH``.
+    Unix socket (``omnizip serve --unix-socket PATH``) is ``unix:///PATH``. There, safetensors
+    bodies of ``memfd_threshold`` bytes or more travel as sealed memfds when the server
+    advertises it (``memfd=False`` always sends the ordinary body; see the README).
     """
 
     def __init__(self, base_url: Optional[str] = None, *, transport: Optional[httpx.BaseTransport] = None, **kwargs: Any) -> None:
@@ -121,6 +147,7 @@ class Client(_BaseClient):
         transport = self._socket_transport(transport, self.address.transport)
         self._http = httpx.Client(base_url=self.address.origin, timeout=self.timeout, limits=self.limits, headers=self.headers,
                                   transport=transport, trust_env=False, event_hooks={"response": [mark_answered]})
+        self._probe_lock = threading.Lock()
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -264,28 +291,62 @@ class Client(_BaseClient):
         except httpx.TransportError:
             return False
 
+    def _memfd_for(self, prep: proto.Prepared) -> Optional[int]:
+        """The sealed memfd this request's body goes in, or None for the ordinary body."""
+        if not self._memfd_candidate(prep):
+            return None
+        with self._probe_lock:
+            if self._server_memfd is None:
+                try:
+                    self._server_memfd = proto.advertises_memfd(self._http.get("/v1/info"))
+                except httpx.HTTPError:
+                    self._server_memfd = False
+        return self._memfd_of(prep) if self._server_memfd else None
+
+    def _request(self, prep: proto.Prepared, memfd: bool) -> httpx.Request:
+        if memfd:
+            return self._http.build_request(prep.method, prep.path, params=prep.params or None, content=b"",
+                                            headers=prep.memfd_headers())
+        content, headers = prep.sync_body()
+        return self._http.build_request(prep.method, prep.path, params=prep.params or None, content=content,
+                                        headers=headers)
+
     def _execute(self, prep: proto.Prepared) -> Any:
         state = RetryState(self.retry_policy, prep.idempotent)
         start = time.monotonic()
-        while True:
-            state.attempts += 1
-            content, headers = prep.sync_body()
-            request = self._http.build_request(prep.method, prep.path, params=prep.params or None, content=content,
-                                               headers=headers)
-            try:
-                response = self._http.send(request)
-            except httpx.TransportError as exc:
-                delay = state.delay_after_exception(exc, answered=request.extensions.get(ANSWERED, False))
-                if delay is None:
-                    raise self._transport_error(prep, exc, state.attempts) from exc
-                time.sleep(delay)
-                state.slept(delay)
-                continue
-            if response.status_code in (429, 503):
-                delay = state.delay_after_status(response.status_code, parse_retry_after(response.headers.get("retry-after")))
-                if delay is not None:
-                    response.close()
+        fd = self._memfd_for(prep)  # kept open across attempts: each sends it again
+        try:
+            while True:
+                state.attempts += 1
+                request = self._request(prep, fd is not None)
+                clock = proto.Stopwatch()
+                try:
+                    if fd is not None and self.address.socket is not None:
+                        response = _fd_http.exchange(self.address.socket, request, fd, self.timeout)
+                    else:
+                        response = self._http.send(request)
+                except httpx.TransportError as exc:
+                    delay = state.delay_after_exception(exc, answered=request.extensions.get(ANSWERED, False))
+                    if delay is None:
+                        raise self._transport_error(prep, exc, state.attempts) from exc
                     time.sleep(delay)
                     state.slept(delay)
                     continue
-            return prep.parse(response, state.attempts, time.monotonic() - start)
+                if fd is not None and proto.refuses_memfd(response):
+                    self._server_memfd = False  # a server older than the feature: ordinary bodies from now on
+                    os.close(fd)
+                    fd = None
+                    continue
+                if response.status_code in (429, 503):
+                    delay = state.delay_after_status(response.status_code,
+                                                     parse_retry_after(response.headers.get("retry-after")))
+                    if delay is not None:
+                        response.close()
+                        time.sleep(delay)
+                        state.slept(delay)
+                        continue
+                proto.annotate(response, proto.BODY if fd is None else proto.MEMFD, prep.timings, clock)
+                return prep.parse(response, state.attempts, time.monotonic() - start)
+        finally:
+            if fd is not None:
+                os.close(fd)

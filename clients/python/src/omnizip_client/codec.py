@@ -5,9 +5,10 @@ wrapper around a ``uint16`` array, or an ``ml_dtypes.bfloat16`` array when that 
 installed (detected by dtype name, never imported). Decoded BF16 tensors become float32 in
 numpy mode (an exact widening) and ``torch.bfloat16`` in torch mode.
 
-numpy requests are serialised by the small writer below (``safetensors.numpy`` cannot write
-BF16); torch requests through the same writer, from zero-copy views. Responses are parsed here (one header parse,
-which also yields ``__metadata__``) and converted to torch when asked.
+Requests are planned by :func:`layout` (``safetensors.numpy`` cannot write BF16, and
+``safetensors.torch`` orders tensors differently) and written either to ``bytes``
+(:func:`encode`) or straight into a shared mapping (``_memfd``). Responses are parsed here
+(one header parse, which also yields ``__metadata__``) and converted to torch when asked.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ __all__ = [
     "float32_to_bf16_bits",
     "is_torch",
     "encode",
+    "layout",
+    "Layout",
     "decode",
     "decode_header",
     "to_torch",
@@ -126,12 +129,21 @@ def is_ml_dtypes_bf16(x: Any) -> bool:
     return isinstance(x, np.ndarray) and x.dtype.name == "bfloat16" and x.dtype.itemsize == 2
 
 
+def _at_least_1d(x: Any) -> Any:
+    """Scalars travel as shape [1] (what the writer has always sent)."""
+    return x.reshape(1) if x.ndim == 0 else x
+
+
 def _wire_numpy(name: str, value: Any) -> Tuple[str, np.ndarray]:
-    """(safetensors dtype, C-contiguous little-endian array of the stored bytes)."""
+    """(safetensors dtype, array of the stored element type: little-endian, BF16 as its bits).
+
+    The array is a view where possible (it may be non-contiguous): :meth:`Layout.to_bytes`
+    makes it contiguous, the memfd writer copies it into place with its strides.
+    """
     if isinstance(value, BF16Bits):
-        return "BF16", np.ascontiguousarray(value.bits, dtype="<u2")
+        return "BF16", _at_least_1d(np.asarray(value.bits, dtype="<u2"))
     if is_ml_dtypes_bf16(value):
-        return "BF16", np.ascontiguousarray(value).view("<u2")
+        return "BF16", _at_least_1d(value.view("<u2"))
     if is_torch(value):
         raise TypeError("internal: torch tensor in the numpy writer")
     array = np.asarray(value)
@@ -141,55 +153,121 @@ def _wire_numpy(name: str, value: Any) -> Tuple[str, np.ndarray]:
     dtype_name = _NAME_OF.get(np.dtype(native))
     if dtype_name is None:
         raise TypeError(f"tensor '{name}' has unsupported dtype {array.dtype}")
-    return dtype_name, np.ascontiguousarray(array, dtype=_NUMPY_OF[dtype_name])
+    return dtype_name, _at_least_1d(np.asarray(array, dtype=_NUMPY_OF[dtype_name]))
+
+
+# torch dtype (as str) -> safetensors dtype name: what the tensor's numpy view would be called.
+_TORCH_NAME_OF: Dict[str, str] = {
+    "torch.bool": "BOOL",
+    "torch.uint8": "U8",
+    "torch.int8": "I8",
+    "torch.uint16": "U16",
+    "torch.int16": "I16",
+    "torch.uint32": "U32",
+    "torch.int32": "I32",
+    "torch.uint64": "U64",
+    "torch.int64": "I64",
+    "torch.float16": "F16",
+    "torch.bfloat16": "BF16",
+    "torch.float32": "F32",
+    "torch.float64": "F64",
+}
+
+_ITEMSIZE: Dict[str, int] = {name: dtype.itemsize for name, dtype in _NUMPY_OF.items()}
+
+
+def _wire_torch(name: str, value: Any) -> Tuple[str, Any]:
+    """(safetensors dtype, the detached tensor as it is: any device, any strides)."""
+    dtype_name = _TORCH_NAME_OF.get(str(value.dtype))
+    if dtype_name is None:
+        raise TypeError(f"tensor '{name}' has unsupported dtype {value.dtype}")
+    return dtype_name, _at_least_1d(value.detach())
+
+
+def torch_cpu_array(tensor: Any) -> np.ndarray:
+    """A torch tensor's stored bytes as a contiguous numpy array on the CPU (bfloat16 as uint16 bits)."""
+    import torch
+
+    t = tensor.detach().to("cpu").contiguous()
+    return t.view(torch.int16).numpy().view(np.uint16) if t.dtype == torch.bfloat16 else t.numpy()
 
 
 EMBEDDING_TENSORS = frozenset({"inputs_embeds", "audio_embeds", "video_embeds"})
 
 
-def encode(tensors: Mapping[str, Any], metadata: Optional[Mapping[str, str]] = None) -> bytes:
-    """Serialise ``tensors`` (numpy arrays, BF16Bits, lists, or torch tensors) to safetensors.
+@dataclass(frozen=True)
+class Entry:
+    """One tensor of a request: where its bytes go and where they come from."""
 
-    Torch tensors are written from zero-copy numpy views (bfloat16 as its bits).
+    name: str
+    dtype: str
+    shape: Tuple[int, ...]
+    #: Offset of its first byte in the file (after the header).
+    offset: int
+    nbytes: int
+    #: A numpy array of the stored element type, or a torch tensor (any device); either may be strided.
+    source: Any
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A safetensors file planned from names, dtypes and shapes, before any tensor byte is copied.
+
+    ``header`` is the 8-byte little-endian length and the JSON header padded with spaces to a
+    multiple of 8; the entries follow in data order. :meth:`to_bytes` and the memfd writer
+    both fill the file from this one plan, so they give the same bytes.
     """
-    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
-    if any(is_torch(v) for v in tensors.values()):
-        return _encode_torch(tensors, meta)
 
-    entries = [(name,) + _wire_numpy(name, value) for name, value in tensors.items()]
+    header: bytes
+    entries: Tuple[Entry, ...]
+    size: int
+
+    def to_bytes(self) -> bytes:
+        parts: list = [self.header]
+        for e in self.entries:
+            if e.nbytes:
+                array = torch_cpu_array(e.source) if is_torch(e.source) else np.ascontiguousarray(e.source)
+                parts.append(array.reshape(-1).view(np.uint8).data)
+        return b"".join(parts)
+
+
+def layout(tensors: Mapping[str, Any], metadata: Optional[Mapping[str, str]] = None) -> Layout:
+    """Plan the safetensors file of ``tensors`` (numpy arrays, BF16Bits, lists, or torch tensors)."""
+    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    planned = []
+    for name, value in tensors.items():
+        dtype_name, source = _wire_torch(name, value) if is_torch(value) else _wire_numpy(name, value)
+        shape = tuple(int(n) for n in source.shape)
+        planned.append((name, dtype_name, shape, _ITEMSIZE[dtype_name] * int(np.prod(shape, dtype=np.int64)), source))
     # Widest elements first so every tensor starts aligned to its element size (as the
     # reference writer does); the data section starts at a multiple of 8. Among tensors of one
     # width the embeddings go last, so the server can plan and start compressing while they
     # arrive (an F32 split request would otherwise send audio_embeds before audio_scores).
-    entries.sort(key=lambda e: (-e[2].dtype.itemsize, e[0] in EMBEDDING_TENSORS, e[0]))
+    planned.sort(key=lambda p: (-_ITEMSIZE[p[1]], p[0] in EMBEDDING_TENSORS, p[0]))
     header: Dict[str, Any] = {}
     if meta:
         header["__metadata__"] = meta
     offset = 0
-    for name, dtype_name, array in entries:
-        header[name] = {"dtype": dtype_name, "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
-        offset += array.nbytes
+    for name, dtype_name, shape, nbytes, _ in planned:
+        header[name] = {"dtype": dtype_name, "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
+        offset += nbytes
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)
-    parts: list = [struct.pack("<Q", len(text)), text]
-    parts.extend(array.reshape(-1).view(np.uint8).data if array.nbytes else b"" for _, _, array in entries)
-    return b"".join(parts)
+    start = 8 + len(text)
+    entries = []
+    for name, dtype_name, shape, nbytes, source in planned:
+        entries.append(Entry(name, dtype_name, shape, start, nbytes, source))
+        start += nbytes
+    return Layout(header=struct.pack("<Q", len(text)) + text, entries=tuple(entries), size=start)
 
 
-def _encode_torch(tensors: Mapping[str, Any], metadata: Dict[str, str]) -> bytes:
-    """The numpy writer over zero-copy views of the torch tensors (bfloat16 as its bits), so
-    torch requests get the same layout: safetensors.torch.save would put F32 ``audio_embeds``
-    before ``audio_scores``."""
-    import torch
+def encode(tensors: Mapping[str, Any], metadata: Optional[Mapping[str, str]] = None) -> bytes:
+    """Serialise ``tensors`` (numpy arrays, BF16Bits, lists, or torch tensors) to safetensors.
 
-    arrays: Dict[str, Any] = {}
-    for name, value in tensors.items():
-        if not is_torch(value):
-            arrays[name] = value
-            continue
-        t = value.detach().to("cpu").contiguous()
-        arrays[name] = BF16Bits(t.view(torch.int16).numpy().view(np.uint16)) if t.dtype == torch.bfloat16 else t.numpy()
-    return encode(arrays, metadata)
+    Torch tensors are copied to the CPU (bfloat16 as its bits) and written like numpy arrays:
+    ``safetensors.torch.save`` would put F32 ``audio_embeds`` before ``audio_scores``.
+    """
+    return layout(tensors, metadata).to_bytes()
 
 
 def decode_header(body: bytes) -> Tuple[Dict[str, Any], Dict[str, str], int]:

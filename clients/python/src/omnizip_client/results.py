@@ -94,6 +94,15 @@ class CompressResult:
     tensors: Dict[str, Any] = field(default_factory=dict, repr=False)
     #: The response body as received (safetensors bytes).
     body: bytes = field(default=b"", repr=False)
+    #: How the request body travelled: ``"body"`` (in the HTTP request) or ``"memfd"`` (a sealed
+    #: memfd passed over the Unix socket; see the README).
+    transport: str = "body"
+    #: Client-side costs in ms (wall, and ``*_cpu_ms`` this thread's CPU): ``encode_ms`` writing the
+    #: request (the tensors to bytes, or into the memfd: creating, filling and sealing it;
+    #: ``compress_bytes`` copies its bytes into the memfd, and writes nothing for a plain body, so
+    #: has none then); ``upload_ms`` the last attempt's exchange, from sending the request to
+    #: having the whole response (its wall time includes the server's work).
+    client_timings: Dict[str, float] = field(default_factory=dict, repr=False)
 
     @property
     def is_torch(self) -> bool:
@@ -124,3 +133,8 @@ class ScorePlan:
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
     #: Each whole frame's kept count, frames in run order.
     video_frame_kept: Any = field(default=None, repr=False)
+    #: How the request travelled: ``"body"`` (its JSON is small; only safetensors bodies use memfds).
+    transport: str = "body"
+    #: Client-side costs as for :class:`CompressResult` (``upload_ms``, ``upload_cpu_ms``).
+    client_timings: Dict[str, float] = field(default_factory=dict, repr=False)
+

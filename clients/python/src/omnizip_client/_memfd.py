@@ -1,0 +1,133 @@
+"""Request bodies in sealed memfds: create one, write the safetensors request into it, seal it.
+
+A same-host server maps the memfd instead of reading the body from the socket. Each tensor is
+copied once, straight from its own memory into its place in the file; no ``bytes`` of the
+whole body is ever built. The seals promise the server that nobody can change or resize the
+file once it has been handed over.
+
+Two ways in, chosen per tensor:
+
+- contiguous tensors in host memory (numpy arrays, CPU torch tensors) are ``pwrite``-n: the
+  kernel fills fresh pages without zeroing them first, which a first write through a mapping
+  must (the one-minute clip's 62 MB request: 24 against 51 ms of CPU, measured on a 2-core VM);
+- everything else (torch tensors on a device, strided views) is copied into a shared mapping
+  of the file: ``copy_`` from a CUDA tensor goes straight from the GPU into the shared pages,
+  and a strided numpy view is gathered in place by ``np.copyto``. The mapping is closed before
+  sealing: F_SEAL_WRITE fails with EBUSY while a writable shared mapping exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+import socket
+from typing import Any, Callable, List, Optional
+
+import numpy as np
+
+from .codec import Entry, Layout, is_torch, torch_cpu_array
+
+try:
+    import fcntl
+except ImportError:  # not POSIX
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["NAME", "SEALS", "available", "from_bytes", "from_layout"]
+
+#: The memfd's name (it shows as /memfd:omnizip-request in /proc/PID/fd).
+NAME = "omnizip-request"
+
+#: Shrink, grow, write, and further seals: the contents are fixed for good.
+SEALS = (getattr(fcntl, "F_SEAL_SHRINK", 0) | getattr(fcntl, "F_SEAL_GROW", 0) | getattr(fcntl, "F_SEAL_WRITE", 0)
+         | getattr(fcntl, "F_SEAL_SEAL", 0))
+
+
+def available() -> bool:
+    """True where memfds, seals and descriptor passing all exist (Linux, Python 3.9+)."""
+    return (hasattr(os, "memfd_create") and hasattr(os, "MFD_ALLOW_SEALING") and hasattr(socket, "send_fds")
+            and fcntl is not None and hasattr(fcntl, "F_ADD_SEALS"))
+
+
+def from_bytes(data: bytes) -> int:
+    """A sealed memfd holding ``data`` (an already serialised request). The caller closes it."""
+    return _sealed(len(data), lambda fd: _pwrite_all(fd, memoryview(data), 0))
+
+
+def from_layout(plan: Layout) -> int:
+    """A sealed memfd holding the safetensors file ``plan`` describes. The caller closes it."""
+
+    def fill(fd: int) -> None:
+        _pwrite_all(fd, memoryview(plan.header), 0)
+        mapped: List[Entry] = []
+        for e in plan.entries:
+            host = _host_bytes(e.source) if e.nbytes else None
+            if host is not None:
+                _pwrite_all(fd, host, e.offset)
+            elif e.nbytes:
+                mapped.append(e)
+        if mapped:
+            _write_mapped(fd, plan.size, mapped)
+
+    return _sealed(plan.size, fill)
+
+
+def _sealed(size: int, fill: Callable[[int], None]) -> int:
+    assert fcntl is not None
+    fd = os.memfd_create(NAME, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        os.ftruncate(fd, size)
+        fill(fd)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, SEALS)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    data = data.cast("B")
+    while data:
+        n = os.pwrite(fd, data, offset)
+        data, offset = data[n:], offset + n
+
+
+def _host_bytes(source: Any) -> Optional[memoryview]:
+    """The bytes of a contiguous host-memory tensor, without a copy; None otherwise."""
+    if is_torch(source):
+        if source.device.type != "cpu" or not source.is_contiguous():
+            return None
+        return torch_cpu_array(source).reshape(-1).view(np.uint8).data
+    if not source.flags.c_contiguous:
+        return None
+    return source.reshape(-1).view(np.uint8).data
+
+
+def _write_mapped(fd: int, size: int, entries: List[Entry]) -> None:
+    """Copy ``entries`` into a shared mapping of the file, each into its slice (offsets are
+    aligned to the element size). Each view into the mapping is dropped after its copy:
+    ``mmap.close`` refuses while one is alive."""
+    mapping = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    try:
+        for e in entries:
+            if is_torch(e.source):
+                _copy_torch(mapping, e)
+            else:
+                dst = np.frombuffer(mapping, dtype=e.source.dtype, count=e.source.size, offset=e.offset)
+                np.copyto(dst.reshape(e.source.shape), e.source)
+                del dst
+    except BaseException:
+        # A view may live on in the traceback; the mapping then goes when that is freed. The
+        # error to report is the copy's, not close's BufferError.
+        with contextlib.suppress(BufferError):
+            mapping.close()
+        raise
+    mapping.close()
+
+
+def _copy_torch(mapping: mmap.mmap, e: Entry) -> None:
+    import torch
+
+    with torch.no_grad():
+        torch.frombuffer(mapping, dtype=torch.uint8, count=e.nbytes, offset=e.offset).view(e.source.dtype).view(
+            e.source.shape).copy_(e.source)

@@ -42,7 +42,7 @@ struct BenchCommand: ParsableCommand {
     var iterations: Int = 15
     @Option(help: "Worker threads; the default is the cores this process may use.")
     var workers: Int = defaultWorkerCount()
-    @Option(help: "Write the workload's request (one-minute unless --workload five-minutes) to this path and exit (for timing `omnizip compress` or HTTP).")
+    @Option(help: "Write the workload's request (one-minute unless --workload five-minutes) to this path and exit (for HTTP timings).")
     var emit: String?
     @Flag(help: "Measure the BF16 and F32 kernels' GFLOP/s on one core of this CPU and exit.")
     var kernelPeak = false

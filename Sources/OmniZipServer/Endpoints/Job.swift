@@ -29,6 +29,10 @@ struct Job: Sendable {
 
     func run(_ compressor: Compressor) -> JobOutcome {
         switch kind {
+        case .compress, .explain: body.populate(on: compressor.pool)
+        case .score, .budget: break // they read the small tensors alone
+        }
+        return switch kind {
         case let .compress(includeEmbeddings, json):
             CompressEndpoint.run(self, includeEmbeddings: includeEmbeddings, json: json, compressor: compressor)
         case let .score(json, safetensorsAnswer):

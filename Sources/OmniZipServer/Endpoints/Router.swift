@@ -61,7 +61,6 @@ enum Router {
         }
         switch DescriptorBody.declaredLength(exchange, maxBodyBytes: limits.maxBodyBytes) {
         case let .failure(refusal):
-            exchange.descriptors = []
             exchange.rejectError(refusal.status, refusal.code, refusal.message)
             return
         case let .success(length):
@@ -77,7 +76,6 @@ enum Router {
     /// Probes and info take no descriptor: one sent with them fails the request.
     private static func refuseDescriptors(_ exchange: Exchange) {
         guard !exchange.descriptors.isEmpty else { return }
-        exchange.descriptors = []
         exchange.rejectError(400, .invalidDescriptor, "a file descriptor came with a request for \(exchange.path), which takes none; it was closed")
     }
 

@@ -69,9 +69,11 @@ final class Exchange {
         requestID = RequestID.next()
     }
 
-    /// The response, decided; the connection's state machine says when it goes out.
+    /// The response, decided; the connection's state machine says when it goes out. An answered
+    /// request holds no descriptor: whatever came with it is closed now (`ReceivedDescriptor`).
     func respond(_ response: HTTPResponse) {
         self.response = response
+        descriptors = []
         owner?.responseReady(self, close: false)
     }
 
@@ -82,6 +84,7 @@ final class Exchange {
         self.response = response
         discardBody = true
         body = nil
+        descriptors = []
         owner?.responseReady(self, close: close)
     }
 

@@ -115,14 +115,12 @@ final class AnsweringHandler: RequestHandler {
     func headersComplete(_ exchange: Exchange) {
         Router.check(exchange, limits: .init(maxBodyBytes: maxBodyBytes, draining: false))
         guard exchange.response == nil, exchange.endpoint?.isWork == true else { return }
-        if let length = exchange.descriptorLength, let descriptor = exchange.descriptors.first {
-            exchange.descriptors = []
-            switch SealedMemfd.map(descriptor, length: length) {
-            case let .success(mapping):
-                exchange.body = mapping
-                let bytes = mapping.bytes // the mapping is readable to its last byte
-                if let last = bytes.last, bytes.count != length || last != bytes[length - 1] { fatalError("mapping of the wrong size") }
-            case let .failure(refusal): exchange.rejectError(refusal.status, refusal.code, refusal.message)
+        if SealedMemfd.attachBody(to: exchange) {
+            // A mapped body is readable to its last byte.
+            if let length = exchange.descriptorLength, let bytes = exchange.body?.bytes, let last = bytes.last,
+                bytes.count != length || last != bytes[length - 1]
+            {
+                fatalError("mapping of the wrong size")
             }
             return
         }

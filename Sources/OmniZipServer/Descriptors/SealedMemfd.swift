@@ -40,6 +40,19 @@ enum SealedMemfd {
         return .success(ByteBuffer(mapping: base, length: length))
     }
 
+    /// For a request whose body is a descriptor (`Router` set `descriptorLength`): its mapping
+    /// becomes the body, or the request is refused. False for any other request.
+    static func attachBody(to exchange: Exchange) -> Bool {
+        guard let length = exchange.descriptorLength, let descriptor = exchange.descriptors.first else { return false }
+        exchange.descriptors = []
+        switch map(descriptor, length: length) {
+        case let .success(mapping): exchange.body = mapping
+        case let .failure(refusal):
+            exchange.rejectError(refusal.status, refusal.code, refusal.message, headers: refusal.status == 503 ? [("Retry-After", "1")] : [])
+        }
+        return true
+    }
+
     private static func refuse(_ message: String) -> Result<ByteBuffer, Refusal> {
         .failure(Refusal(status: 400, code: .invalidDescriptor, message: message))
     }

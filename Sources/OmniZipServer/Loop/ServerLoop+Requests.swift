@@ -28,15 +28,7 @@ extension ServerLoop: RequestHandler {
                 exchange.ticket = ticket
             }
             metrics.setInflight(admission.admitted)
-            if let length = exchange.descriptorLength, let descriptor = exchange.descriptors.first {
-                exchange.descriptors = []
-                switch SealedMemfd.map(descriptor, length: length) {
-                case let .success(mapping): exchange.body = mapping
-                case let .failure(refusal):
-                    exchange.rejectError(refusal.status, refusal.code, refusal.message, headers: refusal.status == 503 ? [("Retry-After", "1")] : [])
-                }
-                return
-            }
+            guard !SealedMemfd.attachBody(to: exchange) else { return }
             // Idle reused bodies and the bodies being held stay within --max-buffered-bytes.
             bodies.trim(keepingAtMost: admission.maxBufferedBytes - admission.bufferedBytes)
             guard let body = capacity >= ServerLoop.reusedBodyBytes ? ByteBuffer(capacity: capacity, reusing: bodies) : ByteBuffer(capacity: capacity)

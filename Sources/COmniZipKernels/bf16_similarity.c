@@ -156,7 +156,7 @@ static inline float low_float(uint32_t w) {
 // between blocks of k, so each dot product is still one chain in ascending k.
 #define AVX2_ROWS 6
 #define AVX2_KPAIRS 128  // pairs per block of k: 6 rows x 2 x 128 floats = 6 KiB, in L1
-#define AVX2_COLS 128    // columns per block: 6 x 128 partial sums, 3 KiB
+#define AVX2_COLS 128    // columns per block
 __attribute__((target("avx2,fma")))
 static void widen_rows_avx2(const uint8_t *const *arow, size_t k0, size_t k1, size_t whole, size_t d,
                             float (*odd)[AVX2_KPAIRS], float (*even)[AVX2_KPAIRS]) {
@@ -197,76 +197,91 @@ static void tail_avx2(float (*odd)[AVX2_KPAIRS], float (*even)[AVX2_KPAIRS], con
 }
 
 __attribute__((target("avx2,fma")))
-static void max_similarity_avx2(const void *const *rows, size_t m, size_t d, const uint32_t *packed, size_t n,
-                                const float *row_divisor, float *col_max) {
-    size_t pairs = (d + 1) / 2, whole = d / 2;
+static void block_avx2(const uint8_t *const *arow, size_t k0, size_t k1, size_t whole, size_t d, size_t halves,
+                       size_t cols, size_t c0, const uint32_t *packed, size_t pairs, float (*partial)[AVX2_COLS]) {
     const __m256i high = _mm256_set1_epi32((int)0xFFFF0000u);
     float odd[AVX2_ROWS][AVX2_KPAIRS] __attribute__((aligned(32)));
     float even[AVX2_ROWS][AVX2_KPAIRS] __attribute__((aligned(32)));
-    float partial[AVX2_ROWS][AVX2_COLS] __attribute__((aligned(32)));
+    widen_rows_avx2(arow, k0, k1, whole, d, odd, even);
+    for (size_t h = 0; h < halves; h++) {
+        size_t j0 = c0 + 16 * h;  // a multiple of 16: half of panel j0 / PANEL
+        const uint32_t *b = packed + (j0 / PANEL) * pairs * PANEL + j0 % PANEL + k0 * PANEL;
+        if (cols - 16 * h <= 8) {  // a last half of at most 8 columns: 6 x 8 blocks
+            tail_avx2(odd, even, b, k1 - k0, k0 == 0, partial, 16 * h);
+            continue;
+        }
+        __m256 acc[AVX2_ROWS][2];
+        for (size_t r = 0; r < AVX2_ROWS; r++) {
+            if (k0 == 0) {
+                acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+            } else {
+                acc[r][0] = _mm256_load_ps(partial[r] + 16 * h);
+                acc[r][1] = _mm256_load_ps(partial[r] + 16 * h + 8);
+            }
+        }
+        // A half reads every other cache line of its panel, a pattern the
+        // prefetchers follow poorly: the first half pulls the second's lines into L1.
+        size_t sibling = h % 2 == 0 && h + 1 < halves ? 16 : 0;
+        for (size_t k = 0; k < k1 - k0; k++, b += PANEL) {
+            if (sibling) _mm_prefetch((const char *)(b + sibling), _MM_HINT_T0);
+            __m256 p0 = _mm256_castsi256_ps(_mm256_and_si256(_mm256_loadu_si256((const __m256i *)b), high));
+            __m256 p1 = _mm256_castsi256_ps(_mm256_and_si256(_mm256_loadu_si256((const __m256i *)(b + 8)), high));
+            for (size_t r = 0; r < AVX2_ROWS; r++) {
+                __m256 a = _mm256_broadcast_ss(odd[r] + k);
+                acc[r][0] = _mm256_fmadd_ps(a, p0, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(a, p1, acc[r][1]);
+            }
+            // Loaded again rather than kept: the compiler would otherwise hold the
+            // raw words across the FMAs and spill them (no register is left).
+            const uint32_t *again = b;
+            __asm__("" : "+r"(again));
+            p0 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)again), 16));
+            p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(again + 8)), 16));
+            for (size_t r = 0; r < AVX2_ROWS; r++) {
+                __m256 a = _mm256_broadcast_ss(even[r] + k);
+                acc[r][0] = _mm256_fmadd_ps(a, p0, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(a, p1, acc[r][1]);
+            }
+        }
+        for (size_t r = 0; r < AVX2_ROWS; r++) {
+            _mm256_store_ps(partial[r] + 16 * h, acc[r][0]);
+            _mm256_store_ps(partial[r] + 16 * h + 8, acc[r][1]);
+        }
+    }
+}
+
+// Blocks of 6 rows share one slice of k of the panels: a group of AVX2_GROUP rows runs each
+// slice (64 KiB of panels) over all its row blocks before the next, so the panels are read
+// from L2 or beyond once per group, not once per block of rows (the 128 columns' panels,
+// 0.9 MiB, do not stay in a 1 MiB L2 beside the streamed rows, less so with a neighbour core
+// sharing L3). Each dot product is still one chain in ascending k.
+#define AVX2_GROUP 96  // rows per group, a multiple of AVX2_ROWS: 96 x 128 partial sums, 48 KiB
+__attribute__((target("avx2,fma")))
+static void max_similarity_avx2(const void *const *rows, size_t m, size_t d, const uint32_t *packed, size_t n,
+                                const float *row_divisor, float *col_max) {
+    size_t pairs = (d + 1) / 2, whole = d / 2;
+    float partial[AVX2_GROUP][AVX2_COLS] __attribute__((aligned(32)));
     float best[AVX2_COLS] __attribute__((aligned(32)));
     for (size_t c0 = 0; c0 < n; c0 += AVX2_COLS) {
         size_t cols = n - c0 < AVX2_COLS ? n - c0 : AVX2_COLS;
         size_t halves = (cols + 15) / 16;
         for (size_t c = 0; c < AVX2_COLS; c++) best[c] = c < cols ? col_max[c0 + c] : 0;
-        for (size_t i0 = 0; i0 < m; i0 += AVX2_ROWS) {
-            size_t nrows = m - i0 < AVX2_ROWS ? m - i0 : AVX2_ROWS;
-            const uint8_t *arow[AVX2_ROWS];
-            for (size_t r = 0; r < AVX2_ROWS; r++) arow[r] = (const uint8_t *)rows[i0 + (r < nrows ? r : nrows - 1)];
+        for (size_t g0 = 0; g0 < m; g0 += AVX2_GROUP) {
+            size_t g1 = m - g0 < AVX2_GROUP ? m : g0 + AVX2_GROUP;
             for (size_t k0 = 0; k0 < pairs; k0 += AVX2_KPAIRS) {
                 size_t k1 = k0 + AVX2_KPAIRS < pairs ? k0 + AVX2_KPAIRS : pairs;
-                widen_rows_avx2(arow, k0, k1, whole, d, odd, even);
-                for (size_t h = 0; h < halves; h++) {
-                    size_t j0 = c0 + 16 * h;  // a multiple of 16: half of panel j0 / PANEL
-                    const uint32_t *b = packed + (j0 / PANEL) * pairs * PANEL + j0 % PANEL + k0 * PANEL;
-                    if (cols - 16 * h <= 8) {  // a last half of at most 8 columns: 6 x 8 blocks
-                        tail_avx2(odd, even, b, k1 - k0, k0 == 0, partial, 16 * h);
-                        continue;
-                    }
-                    __m256 acc[AVX2_ROWS][2];
-                    for (size_t r = 0; r < AVX2_ROWS; r++) {
-                        if (k0 == 0) {
-                            acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-                        } else {
-                            acc[r][0] = _mm256_load_ps(partial[r] + 16 * h);
-                            acc[r][1] = _mm256_load_ps(partial[r] + 16 * h + 8);
-                        }
-                    }
-                    // A half reads every other cache line of its panel, a pattern the
-                    // prefetchers follow poorly: the first half pulls the second's lines into L1.
-                    size_t sibling = h % 2 == 0 && h + 1 < halves ? 16 : 0;
-                    for (size_t k = 0; k < k1 - k0; k++, b += PANEL) {
-                        if (sibling) _mm_prefetch((const char *)(b + sibling), _MM_HINT_T0);
-                        __m256 p0 = _mm256_castsi256_ps(_mm256_and_si256(_mm256_loadu_si256((const __m256i *)b), high));
-                        __m256 p1 = _mm256_castsi256_ps(_mm256_and_si256(_mm256_loadu_si256((const __m256i *)(b + 8)), high));
-                        for (size_t r = 0; r < AVX2_ROWS; r++) {
-                            __m256 a = _mm256_broadcast_ss(odd[r] + k);
-                            acc[r][0] = _mm256_fmadd_ps(a, p0, acc[r][0]);
-                            acc[r][1] = _mm256_fmadd_ps(a, p1, acc[r][1]);
-                        }
-                        // Loaded again rather than kept: the compiler would otherwise hold the
-                        // raw words across the FMAs and spill them (no register is left).
-                        const uint32_t *again = b;
-                        __asm__("" : "+r"(again));
-                        p0 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)again), 16));
-                        p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(again + 8)), 16));
-                        for (size_t r = 0; r < AVX2_ROWS; r++) {
-                            __m256 a = _mm256_broadcast_ss(even[r] + k);
-                            acc[r][0] = _mm256_fmadd_ps(a, p0, acc[r][0]);
-                            acc[r][1] = _mm256_fmadd_ps(a, p1, acc[r][1]);
-                        }
-                    }
-                    for (size_t r = 0; r < AVX2_ROWS; r++) {
-                        _mm256_store_ps(partial[r] + 16 * h, acc[r][0]);
-                        _mm256_store_ps(partial[r] + 16 * h + 8, acc[r][1]);
-                    }
+                for (size_t i0 = g0; i0 < g1; i0 += AVX2_ROWS) {
+                    size_t nrows = g1 - i0 < AVX2_ROWS ? g1 - i0 : AVX2_ROWS;
+                    const uint8_t *arow[AVX2_ROWS];
+                    for (size_t r = 0; r < AVX2_ROWS; r++) arow[r] = (const uint8_t *)rows[i0 + (r < nrows ? r : nrows - 1)];
+                    block_avx2(arow, k0, k1, whole, d, halves, cols, c0, packed, pairs, partial + (i0 - g0));
                 }
             }
-            for (size_t r = 0; r < nrows; r++) {  // rows ascending, `v > best ? v : best`
-                __m256 divisor = _mm256_set1_ps(row_divisor[i0 + r]);
+            for (size_t i = g0; i < g1; i++) {  // rows ascending, `v > best ? v : best`
+                __m256 divisor = _mm256_set1_ps(row_divisor[i]);
                 for (size_t h = 0; h < halves; h++) {
                     for (size_t x = 0; x < 16; x += 8) {
-                        __m256 v = _mm256_div_ps(_mm256_load_ps(partial[r] + 16 * h + x), divisor);
+                        __m256 v = _mm256_div_ps(_mm256_load_ps(partial[i - g0] + 16 * h + x), divisor);
                         _mm256_store_ps(best + 16 * h + x, _mm256_max_ps(v, _mm256_load_ps(best + 16 * h + x)));
                     }
                 }

@@ -152,9 +152,10 @@ struct KernelTests {
     @Test(
         "BF16 maximum similarity gives vdpbf16ps's bits: per pair the odd product then the even, each rounded once",
         .enabled(if: omnizip_has_bf16_dot() != 0, "the scalar path has no BF16 kernel"),
-        // The last case crosses the AVX2 kernel's blocks of k (128 pairs) and columns (128), with
-        // a short last row block and a last half of 7 columns.
-        arguments: [(m: 19, n: 45, d: 37), (m: 9, n: 70, d: 256), (m: 1, n: 1, d: 1), (m: 13, n: 135, d: 517)])
+        // The last two cross the AVX2 kernel's blocks of k (128 pairs) and columns (128), with a
+        // short last row block and a last half of 7 columns, and its groups of 96 rows (the
+        // third group a block and 2 rows).
+        arguments: [(m: 19, n: 45, d: 37), (m: 9, n: 70, d: 256), (m: 1, n: 1, d: 1), (m: 13, n: 135, d: 517), (m: 200, n: 40, d: 301)])
     func bf16Bits(m: Int, n: Int, d: Int) {
         func bf16(_ v: [Float]) -> [UInt16] { v.map { UInt16($0.bitPattern >> 16) } }
         func value(_ h: UInt16) -> Float { Float(bitPattern: UInt32(h) << 16) }

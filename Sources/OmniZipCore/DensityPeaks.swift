@@ -31,41 +31,41 @@ enum DensityPeaks {
     ) {
         let whole = bandRows >= p
         if whole { omnizip_gram_fma(unit, p, d, similarity, packed) } else { omnizip_gram_pack(unit, p, d, packed) }
-        /// Each band's rows in `similarity`, first row first.
-        func forEachBand(_ body: (_ rows: Range<Int>) -> Void) {
-            for first in stride(from: 0, to: p, by: bandRows) {
-                let last = min(p, first + bandRows)
-                if !whole { omnizip_gram_rows_fma(unit, p, d, first, last, similarity, packed) }
-                body(first..<last)
-            }
+        /// Puts the band from row `first` in `similarity` (a no-op when the matrix is whole).
+        func band(from first: Int) -> Range<Int> {
+            let last = min(p, first + bandRows)
+            if !whole { omnizip_gram_rows_fma(unit, p, d, first, last, similarity, packed) }
+            return first..<last
         }
         // dist = 1 - sim, computed on the fly; the diagonal is +inf for the kNN part.
         let k = min(5, p - 1)
-        var nearest = [Float](repeating: .infinity, count: max(k, 1))
-        forEachBand { rows in
-            for row in rows {
-                for i in 0..<k { nearest[i] = .infinity }
-                let sims = similarity + (row - rows.lowerBound) * p
-                for q in 0..<p where q != row {
-                    let dist = 1 - sims[q]
-                    // Insertion into the k smallest, ascending.
-                    if k > 0, dist < nearest[k - 1] {
-                        var i = k - 1
-                        while i > 0, nearest[i - 1] > dist {
-                            nearest[i] = nearest[i - 1]
-                            i -= 1
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 5) { nearest in
+            for first in stride(from: 0, to: p, by: bandRows) {
+                let rows = band(from: first)
+                for row in rows {
+                    for i in 0..<k { nearest[i] = .infinity }
+                    let sims = similarity + (row - first) * p
+                    for q in 0..<p where q != row {
+                        let dist = 1 - sims[q]
+                        // Insertion into the k smallest, ascending.
+                        if k > 0, dist < nearest[k - 1] {
+                            var i = k - 1
+                            while i > 0, nearest[i - 1] > dist {
+                                nearest[i] = nearest[i - 1]
+                                i -= 1
+                            }
+                            nearest[i] = dist
                         }
-                        nearest[i] = dist
                     }
+                    var sum: Float = 0
+                    for i in 0..<k { sum += nearest[i] }
+                    density[row] = expf(-(sum / Float(k)))
                 }
-                var sum: Float = 0
-                for i in 0..<k { sum += nearest[i] }
-                density[row] = expf(-(sum / Float(k)))
             }
         }
-        forEachBand { rows in
-            for row in rows {
-                let sims = similarity + (row - rows.lowerBound) * p
+        for first in stride(from: 0, to: p, by: bandRows) {
+            for row in band(from: first) {
+                let sims = similarity + (row - first) * p
                 let rho = density[row]
                 var closestDenser = Float.infinity
                 var farthest: Float = 0 // the diagonal counts as distance 0

@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CUV", path: "Sources/CUV", providers: [.apt(["libuv1-dev"])]),
         .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+        // Kernel interfaces from libc headers alone (nothing to link).
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
 
         // Our own C: hot loops with run-time AVX2/AVX-512 dispatch and pinned rounding; each
         // source states its floating-point contract (no contraction) itself.
@@ -37,7 +39,7 @@ let package = Package(
         .target(
             name: "OmniZipServer",
             dependencies: [
-                "OmniZipCore", "OmniZipWire", "OmniZipExplain", "CUV", "CHTTPParser",
+                "OmniZipCore", "OmniZipWire", "OmniZipExplain", "CUV", "CHTTPParser", "CLinux",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),

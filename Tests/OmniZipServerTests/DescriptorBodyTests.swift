@@ -94,6 +94,38 @@ struct DescriptorBodyTests {
         }
     }
 
+    @Test(
+        "a huge-page memfd (MFD_HUGETLB), its length rounded up to whole huge pages, answers as the bytes do",
+        .enabled(if: Self.hugePagesTestable, Self.noHugePages))
+    func hugePages() async throws {
+        try await offPool {
+            let server = try Self.server()
+            defer { server.shutdown() }
+            let body = try Golden.smallest()
+            let raw = try server.rawUnix()
+            let fd = try Memfd.makeHuge(body)
+            defer { close(fd) }
+            try raw.send(Memfd.head("/v1/compress", length: body.count), descriptors: [fd])
+            let mapped = try raw.readResponse()
+            try raw.send(Raw.post("/v1/compress", body))
+            let ordinary = try raw.readResponse()
+            #expect(mapped.status == 200, "\(String(decoding: mapped.body, as: UTF8.self))")
+            #expect(mapped.body == ordinary.body)
+            // A length past the last huge page does not round up to this memfd's size.
+            var info = stat()
+            fstat(fd, &info)
+            try raw.send(Memfd.head("/v1/compress", length: Int(info.st_size) + 1), descriptors: [fd])
+            let longer = try raw.readResponse()
+            #expect(longer.status == 400)
+            #expect(String(decoding: longer.body, as: UTF8.self).contains("a huge-page memfd for Omnizip-Memfd-Length"))
+        }
+    }
+
+    /// Huge pages are the host's (vm.nr_hugepages): without a free one the test is skipped, but
+    /// `make test` (as root it reserves them) sets OMNIZIP_REQUIRE_HUGE_PAGES=1 to fail instead.
+    static let hugePagesTestable = Memfd.freeHugePages > 0 || ProcessInfo.processInfo.environment["OMNIZIP_REQUIRE_HUGE_PAGES"] == "1"
+    static let noHugePages: Comment = "no free huge page on this host (vm.nr_hugepages)"
+
     @Test("the same memfd sent with two requests answers both, identically")
     func reused() async throws {
         try await offPool {

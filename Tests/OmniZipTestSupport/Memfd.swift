@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -17,7 +18,7 @@ public enum Memfd {
 
     private typealias Create = @convention(c) (UnsafePointer<CChar>, UInt32) -> Int32
     private static let addSeals: Int32 = 1024 + 9 // F_ADD_SEALS
-    private static let allowSealing: UInt32 = 0x2, closeOnExec: UInt32 = 0x1
+    private static let allowSealing: UInt32 = 0x2, closeOnExec: UInt32 = 0x1, hugeTLB: UInt32 = 0x4
 
     /// A memfd holding `bytes`, sealed with `seals`; the caller closes it.
     public static func make(_ bytes: [UInt8], seals: Seals = .all) throws -> Int32 {
@@ -40,6 +41,46 @@ public enum Memfd {
             throw RawClient.Failure(description: "F_ADD_SEALS: \(errno)")
         }
         return fd
+    }
+
+    /// A memfd in huge pages (MFD_HUGETLB) holding `bytes`, a whole number of huge pages long
+    /// (hugetlbfs takes no other length, nor write(2): the bytes go in through a mapping),
+    /// sealed. Fails where no huge page is free (`vm.nr_hugepages`). The caller closes it.
+    public static func makeHuge(_ bytes: [UInt8]) throws -> Int32 {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "memfd_create") else {
+            throw RawClient.Failure(description: "this libc has no memfd_create")
+        }
+        let fd = unsafeBitCast(symbol, to: Create.self)("omnizip-test", allowSealing | closeOnExec | hugeTLB)
+        guard fd >= 0 else { throw RawClient.Failure(description: "memfd_create(MFD_HUGETLB): \(errno)") }
+        var info = stat()
+        fstat(fd, &info)
+        let page = Int(info.st_blksize), size = (max(bytes.count, 1) + page - 1) / page * page
+        guard ftruncate(fd, off_t(size)) == 0, let mapping = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0),
+            mapping != MAP_FAILED
+        else {
+            let error = errno
+            close(fd)
+            throw RawClient.Failure(description: "a huge-page memfd of \(size) bytes: errno \(error) (vm.nr_hugepages too low?)")
+        }
+        bytes.withUnsafeBytes { _ = memcpy(mapping, $0.baseAddress!, $0.count) }
+        munmap(mapping, size)
+        guard fcntl(fd, addSeals, Seals.all.rawValue) == 0 else {
+            close(fd)
+            throw RawClient.Failure(description: "F_ADD_SEALS: \(errno)")
+        }
+        return fd
+    }
+
+    /// Free huge pages of the default size on this host (`HugePages_Free` in /proc/meminfo).
+    public static var freeHugePages: Int {
+        guard let file = fopen("/proc/meminfo", "r") else { return 0 }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if text.hasPrefix("HugePages_Free:") { return Int(text.dropFirst(15).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 }
+        }
+        return 0
     }
 
     /// The request head that names a memfd of `length` bytes as the body of `path`.

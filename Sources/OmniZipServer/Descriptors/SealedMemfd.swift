@@ -1,3 +1,4 @@
+import CLinux
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -27,17 +28,22 @@ enum SealedMemfd {
                 "the memfd is not sealed against change: \(missing.joined(separator: ", ")) missing; "
                     + "seal it with F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL before sending")
         }
-        guard Int(info.st_size) == length else {
-            return refuse("the memfd holds \(info.st_size) bytes and Omnizip-Memfd-Length says \(length)")
+        // A memfd in huge pages (MFD_HUGETLB) can only be a whole number of them long.
+        let padded = isHugeTLB(descriptor.fd) ? roundUp(length, to: Int(info.st_blksize)) : length
+        guard Int(info.st_size) == padded else {
+            return refuse(
+                padded == length
+                    ? "the memfd holds \(info.st_size) bytes and Omnizip-Memfd-Length says \(length)"
+                    : "the memfd holds \(info.st_size) bytes; a huge-page memfd for Omnizip-Memfd-Length \(length) holds \(padded)")
         }
         guard length > 0 else { return .success(ByteBuffer(capacity: 0)!) }
-        guard let base = mmap(nil, length, PROT_READ, MAP_SHARED, descriptor.fd, 0), base != MAP_FAILED else {
+        guard let base = mmap(nil, padded, PROT_READ, MAP_SHARED, descriptor.fd, 0), base != MAP_FAILED else {
             if errno == ENOMEM {
                 return .failure(Refusal(status: 503, code: .insufficientMemory, message: "cannot map the memfd's \(length) bytes"))
             }
             return refuse("the memfd cannot be mapped for reading (\(errnoText()))")
         }
-        return .success(ByteBuffer(mapping: base, length: length))
+        return .success(ByteBuffer(mapping: base, length: length, mappedBytes: padded))
     }
 
     /// For a request whose body is a descriptor (`Router` set `descriptorLength`): its mapping
@@ -51,6 +57,13 @@ enum SealedMemfd {
             exchange.rejectError(refusal.status, refusal.code, refusal.message, headers: refusal.status == 503 ? [("Retry-After", "1")] : [])
         }
         return true
+    }
+
+    /// Whether `fd` lives on hugetlbfs (its st_blksize is then the huge page size).
+    private static func isHugeTLB(_ fd: Int32) -> Bool { omnizip_is_hugetlbfs(fd) == 1 }
+
+    private static func roundUp(_ n: Int, to unit: Int) -> Int {
+        unit > 1 ? (n + unit - 1) / unit * unit : n
     }
 
     private static func refuse(_ message: String) -> Result<ByteBuffer, Refusal> {

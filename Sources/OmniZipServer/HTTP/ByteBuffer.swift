@@ -48,10 +48,11 @@ final class ByteBuffer: @unchecked Sendable {
         block = (pool, taken)
     }
 
-    /// A complete body that is a read-only mapping: nothing may be written to or appended.
-    init(mapping base: UnsafeMutableRawPointer, length: Int) {
+    /// A complete body of `length` bytes at the start of a read-only mapping of `mappedBytes`
+    /// (a hugetlbfs file is a whole number of huge pages): nothing may be written or appended.
+    init(mapping base: UnsafeMutableRawPointer, length: Int, mappedBytes: Int) {
         self.base = base
-        capacity = length
+        capacity = mappedBytes
         count = length
         mapped = true
         pinned = true
@@ -62,11 +63,11 @@ final class ByteBuffer: @unchecked Sendable {
     /// one at a time in the middle of a compression, the faults of a 62 MB body cost it 8 ms
     /// here; populated first, 3-4 ms.
     func populate(on pool: WorkerPool) {
-        guard mapped, let base, capacity > 0 else { return }
-        let chunk = 4 << 20
-        pool.run(units: (capacity + chunk - 1) / chunk, prepare: { _ in () }) { _, unit in
+        guard mapped, let base, count > 0 else { return }
+        let chunk = 4 << 20, count = count
+        pool.run(units: (count + chunk - 1) / chunk, prepare: { _ in () }) { _, unit in
             let start = unit * chunk
-            _ = madvise(base + start, min(chunk, capacity - start), 22) // MADV_POPULATE_READ
+            _ = madvise(base + start, min(chunk, count - start), 22) // MADV_POPULATE_READ
         }
     }
 

@@ -12,7 +12,7 @@ which hands each memfd to the server as an ordinary body: then only the client's
 below mean anything, not the round trips. Prints medians over ``--rounds``:
 
 - writing the request from the tensors: ``codec.encode`` (to ``bytes``) against filling a
-  sealed memfd, wall and CPU;
+  sealed memfd (and one in huge pages, where the host has them free), wall and CPU;
 - ``compress`` by each transport: the client's ``encode`` and ``upload`` (request sent to
   response read) wall and CPU (the calling thread's), and the whole call.
 """
@@ -68,7 +68,7 @@ def _calls(url: str, tensors: Dict[str, Any], rounds: int, **options: Any) -> Di
     with Client(url, timeout=300.0, **options) as client:
         client.compress(**tensors)  # warm-up: the connection, the features probe, server buffers
         results = [client.compress(**tensors) for _ in range(rounds)]
-    figures: Dict[str, Any] = {"transport": {r.transport for r in results}}
+    figures: Dict[str, Any] = {"transport": {r.transport for r in results}, "huge": all(r.huge_pages for r in results)}
     for key in results[0].client_timings:
         figures[key] = statistics.median(r.client_timings[key] for r in results)
     figures["call_ms"] = _median_ms([r.elapsed for r in results])
@@ -91,6 +91,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     mem = _timed(lambda: _memfd.from_layout(codec.layout(tensors)), args.rounds)
     print(f"write the request: codec.encode {enc['wall']:.1f} ms wall, {enc['cpu']:.1f} ms CPU; "
           f"into a sealed memfd {mem['wall']:.1f} ms wall, {mem['cpu']:.1f} ms CPU")
+    fd, huge = _memfd.write(codec.layout(tensors), huge_pages=True)
+    os.close(fd)
+    if huge:
+        big = _timed(lambda: _memfd.write(codec.layout(tensors), huge_pages=True)[0], args.rounds)
+        print(f"                   into a sealed memfd in huge pages {big['wall']:.1f} ms wall, {big['cpu']:.1f} ms CPU")
+    else:
+        print("                   (no huge page free on this host: the memfd rows below are in 4 KiB pages)")
 
     params = {k: (int(v) if k in ("g", "audio_token_id", "video_token_id") else float(v)) for k, v in metadata.items()}
     request = dict(inputs_embeds=tensors["inputs_embeds"], input_ids=tensors["input_ids"],
@@ -109,9 +116,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             relay.start()
             memfd_url = ready.get(timeout=30)
             print(f"{args.serve} takes no memfd bodies: memfd requests go through the test relay ({memfd_url})")
-        for name, url, options in [("body (Unix socket)", server.unix_url, {"memfd": False}), ("memfd", memfd_url, {})]:
+        for name, url, options in [("body (Unix socket)", server.unix_url, {"memfd": False}),
+                                   ("memfd, 4 KiB pages", memfd_url, {"memfd_huge_pages": False}), ("memfd", memfd_url, {})]:
             f = _calls(url, request, args.rounds, **options)
-            print(f"{name:>18}: {'/'.join(sorted(f['transport']))}; encode {f['encode_ms']:.1f} ms wall, "
+            print(f"{name:>18}: {'/'.join(sorted(f['transport']))}{' in huge pages' if f['huge'] else ''}; encode {f['encode_ms']:.1f} ms wall, "
                   f"{f['encode_cpu_ms']:.1f} ms CPU; upload {f['upload_ms']:.1f} ms wall, {f['upload_cpu_ms']:.2f} ms CPU; "
                   f"whole call {f['call_ms']:.1f} ms", flush=True)
     finally:

@@ -224,9 +224,13 @@ class MemfdRelay:
         seals = fcntl.fcntl(fd, fcntl.F_GET_SEALS)
         if seals & SEALS != SEALS:
             raise self._problem(f"the memfd's seals are {seals:#x}, not all of {SEALS:#x}")
-        size = os.fstat(fd).st_size
-        if size != int(declared):
-            raise self._problem(f"the memfd holds {size} bytes and Omnizip-Memfd-Length says {declared}")
+        info = os.fstat(fd)
+        size = int(declared)
+        # A huge-page memfd is the body rounded up to whole huge pages (its st_blksize; the
+        # server asks fstatfs whether it is hugetlbfs, which Python cannot).
+        page = info.st_blksize if info.st_blksize > 4096 else 1
+        if info.st_size != -(-size // page) * page:
+            raise self._problem(f"the memfd holds {info.st_size} bytes and Omnizip-Memfd-Length says {declared}")
         with self._lock:
             self.memfd_sizes.append(size)
         chunks = []

@@ -446,3 +446,22 @@ def test_tcp_urls_never_ask_for_features(server: ServerProcess, monkeypatch: pyt
 
         monkeypatch.setattr(client._http, "get", counting_get)
         assert client.compress(**arrays(LARGE)).transport == "body" and probes == []
+
+
+# ---------------------------------------------------------------- huge pages
+
+
+def test_huge_page_memfds_answer_as_the_body_does(memfd_backend: MemfdBackend, server: ServerProcess) -> None:
+    """Where the host has huge pages free, the client puts the body in them; the server (and
+    the relay) take a memfd a whole number of huge pages long. memfd_huge_pages=False keeps
+    to 4 KiB pages."""
+    from test_memfd_write import needs_huge_pages
+
+    needs_huge_pages()
+    with Client(memfd_backend.url) as memfd, Client(memfd_backend.url, memfd_huge_pages=False) as small, \
+            Client(server.url) as plain:
+        huge, four_k, want = memfd.compress(**arrays(LARGE)), small.compress(**arrays(LARGE)), plain.compress(**arrays(LARGE))
+    assert (huge.transport, huge.huge_pages) == ("memfd", True)
+    assert (four_k.transport, four_k.huge_pages) == ("memfd", False)
+    assert (want.transport, want.huge_pages) == ("body", False)
+    assert huge.body == want.body == four_k.body

@@ -169,8 +169,8 @@ def test_sidecar_refusal_carries_url_and_error_body(omnizip_bin):
     assert small.url in text and "body_too_large" in text and "413" in text, text
 
 
-@pytest.mark.parametrize("transport", ["body", "memfd"])
-def test_the_span_log_line_names_the_transport(transport, caplog, tmp_path):
+@pytest.mark.parametrize("transport,huge", [("body", False), ("memfd", False), ("memfd", True)])
+def test_the_span_log_line_names_the_transport(transport, huge, caplog, tmp_path):
     """Each call's log line and stats record say how the request travelled and what writing it cost."""
     import json
     import logging
@@ -179,7 +179,7 @@ def test_the_span_log_line_names_the_transport(transport, caplog, tmp_path):
 
     from omnizip_vllm.thinker import OmniZipThinker, logger
 
-    result = SimpleNamespace(request_id="r-1", timings={"compress": 7.13}, attempts=1, transport=transport,
+    result = SimpleNamespace(request_id="r-1", timings={"compress": 7.13}, attempts=1, transport=transport, huge_pages=huge,
                              client_timings={"encode_ms": 4.1274, "upload_ms": 9.0})
     owner = SimpleNamespace(_stats_path=str(tmp_path / "calls.jsonl"), omnizip_calls=deque())
     layout = SimpleNamespace(audio_len=4, video_len=6, length=10)
@@ -191,9 +191,11 @@ def test_the_span_log_line_names_the_transport(transport, caplog, tmp_path):
     finally:
         logger.removeHandler(caplog.handler)
     line = next(r.getMessage() for r in caplog.records if "OmniZip: span" in r.getMessage())
-    assert f"sidecar call 16.7 ms by {transport} (request written in 4.127 ms, server 7.13 ms), request r-1" in line
+    how = transport + (" in huge pages" if huge else "")
+    assert f"sidecar call 16.7 ms by {how} (request written in 4.127 ms, server 7.13 ms), request r-1" in line
     record = json.loads((tmp_path / "calls.jsonl").read_text())
-    assert record["transport"] == transport and record["encode_ms"] == 4.127 and owner.omnizip_calls
+    assert record["transport"] == transport and record["huge_pages"] == huge and record["encode_ms"] == 4.127
+    assert owner.omnizip_calls
 
 
 def test_prompt_positions_of_compressed_prompt(reference, full_prompt, hf_compressed):

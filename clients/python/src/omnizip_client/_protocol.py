@@ -75,6 +75,8 @@ class Prepared:
     safetensors: bool = False
     #: Client-side costs in ms, filled in as they happen (``encode_ms``, ``encode_cpu_ms``).
     timings: Dict[str, float] = field(default_factory=dict)
+    #: The last memfd made for this request is in huge pages.
+    memfd_huge: bool = False
 
     @property
     def idempotent(self) -> bool:
@@ -96,14 +98,13 @@ class Prepared:
             clock.record(self.timings, "encode")
         return self.raw
 
-    def memfd(self) -> int:
+    def memfd(self, huge_pages: bool = False) -> int:
         """A sealed memfd holding the body, written straight from the tensors (or copied from
-        the given bytes). The caller closes it."""
+        the given bytes), in huge pages when ``huge_pages`` and the host has them
+        (``memfd_huge`` says which). The caller closes it."""
         clock = Stopwatch()
-        if self.raw is None and self.layout is not None:
-            fd = _memfd.from_layout(self.layout)
-        else:
-            fd = _memfd.from_bytes(self.raw or b"")
+        request = self.layout if self.raw is None and self.layout is not None else (self.raw or b"")
+        fd, self.memfd_huge = _memfd.write(request, huge_pages)
         clock.record(self.timings, "encode")
         return fd
 
@@ -146,17 +147,18 @@ def refuses_memfd(response: httpx.Response) -> bool:
     return error_from_response(415, response.headers, response.content).code == "unsupported_media_type"
 
 
-def annotate(response: httpx.Response, transport: str, timings: Dict[str, float], upload: Stopwatch) -> None:
-    """Attach how the request travelled and what it cost the client, for the parse functions."""
-    timings = dict(timings)
+def annotate(response: httpx.Response, prep: Prepared, memfd: bool, upload: Stopwatch) -> None:
+    """Attach how the request travelled (``memfd``: in ``prep``'s memfd) and what it cost the
+    client, for the parse functions."""
+    timings = dict(prep.timings)
     upload.record(timings, "upload")
-    response.extensions[_TRANSPORT] = transport
+    response.extensions[_TRANSPORT] = (MEMFD, prep.memfd_huge) if memfd else (BODY, False)
     response.extensions[_CLIENT_TIMINGS] = timings
 
 
 def _client_side(response: httpx.Response) -> Dict[str, Any]:
-    return dict(transport=response.extensions.get(_TRANSPORT, BODY),
-                client_timings=dict(response.extensions.get(_CLIENT_TIMINGS, {})))
+    transport, huge = response.extensions.get(_TRANSPORT, (BODY, False))
+    return dict(transport=transport, huge_pages=huge, client_timings=dict(response.extensions.get(_CLIENT_TIMINGS, {})))
 
 
 # ---------------------------------------------------------------- parameters

@@ -220,7 +220,7 @@ class AsyncClient(_BaseClient):
                         await anyio.sleep(delay)
                         state.slept(delay)
                         continue
-                proto.annotate(response, proto.BODY if fd is None else proto.MEMFD, prep.timings, clock)
+                proto.annotate(response, prep, fd is not None, clock)
                 return prep.parse(response, state.attempts, time.monotonic() - start)
         finally:
             if fd is not None:

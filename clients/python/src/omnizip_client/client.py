@@ -46,6 +46,7 @@ class _BaseClient:
         retry_policy: Optional[RetryPolicy] = None,
         memfd: bool = True,
         memfd_threshold: int = proto.MEMFD_THRESHOLD,
+        memfd_huge_pages: bool = True,
     ) -> None:
         self.base_url = _base_url(base_url)
         self.address = ServerAddress.parse(self.base_url)
@@ -55,6 +56,7 @@ class _BaseClient:
         self.headers: Dict[str, str] = {"User-Agent": "omnizip-client-python", **dict(headers or {})}
         self.memfd = memfd
         self.memfd_threshold = memfd_threshold
+        self.memfd_huge_pages = memfd_huge_pages
         #: Whether the server takes memfd bodies: None until asked (once, on the first request
         #: that could use one), False after a failed probe or a 415 for one.
         self._server_memfd: Optional[bool] = None
@@ -82,7 +84,7 @@ class _BaseClient:
         """The request's sealed memfd; None when one cannot be made here (descriptor limit,
         memory, a sandbox without memfd_create): this call then sends the ordinary body."""
         try:
-            return prep.memfd()
+            return prep.memfd(self.memfd_huge_pages)
         except OSError:
             return None
 
@@ -139,7 +141,8 @@ class Client(_BaseClient):
     (see :mod:`omnizip_client.retry`). ``base_url`` defaults to ``$OMNIZIP_URL``; a server on a
     Unix socket (``omnizip serve --unix-socket PATH``) is ``unix:///PATH``. There, safetensors
     bodies of ``memfd_threshold`` bytes or more travel as sealed memfds when the server
-    advertises it (``memfd=False`` always sends the ordinary body; see the README).
+    advertises it (``memfd=False`` always sends the ordinary body; see the README), in huge
+    pages where the host has them free (``memfd_huge_pages=False``: always 4 KiB pages).
     """
 
     def __init__(self, base_url: Optional[str] = None, *, transport: Optional[httpx.BaseTransport] = None, **kwargs: Any) -> None:
@@ -345,7 +348,7 @@ class Client(_BaseClient):
                         time.sleep(delay)
                         state.slept(delay)
                         continue
-                proto.annotate(response, proto.BODY if fd is None else proto.MEMFD, prep.timings, clock)
+                proto.annotate(response, prep, fd is not None, clock)
                 return prep.parse(response, state.attempts, time.monotonic() - start)
         finally:
             if fd is not None:

@@ -97,6 +97,8 @@ class CompressResult:
     #: How the request body travelled: ``"body"`` (in the HTTP request) or ``"memfd"`` (a sealed
     #: memfd passed over the Unix socket; see the README).
     transport: str = "body"
+    #: The memfd was in huge pages (``MFD_HUGETLB``: the host reserves them; see the README).
+    huge_pages: bool = False
     #: Client-side costs in ms (wall, and ``*_cpu_ms`` this thread's CPU): ``encode_ms`` writing the
     #: request (the tensors to bytes, or into the memfd: creating, filling and sealing it;
     #: ``compress_bytes`` copies its bytes into the memfd, and writes nothing for a plain body, so
@@ -135,6 +137,7 @@ class ScorePlan:
     video_frame_kept: Any = field(default=None, repr=False)
     #: How the request travelled: ``"body"`` (its JSON is small; only safetensors bodies use memfds).
     transport: str = "body"
+    huge_pages: bool = False
     #: Client-side costs as for :class:`CompressResult` (``upload_ms``, ``upload_cpu_ms``).
     client_timings: Dict[str, float] = field(default_factory=dict, repr=False)
 

@@ -143,7 +143,8 @@ class OmniZipThinker:
         encode_ms = result.client_timings.get("encode_ms")
         record = dict(request_id=result.request_id, sidecar_ms=round(elapsed_ms, 3),
                       server_ms=result.timings.get("compress"), attempts=result.attempts,
-                      transport=result.transport, encode_ms=None if encode_ms is None else round(encode_ms, 3),
+                      transport=result.transport, huge_pages=result.huge_pages,
+                      encode_ms=None if encode_ms is None else round(encode_ms, 3),
                       total_audio=layout.audio_len, kept_audio=kept_audio,
                       total_video=layout.video_len, kept_video=kept_video,
                       span_tokens=layout.length + 2, kept_span_tokens=kept_audio + kept_video + 2, merged=merged)
@@ -154,12 +155,13 @@ class OmniZipThinker:
         record["audio_keep"] = np.packbits(audio_keep.numpy())
         record["video_keep"] = np.packbits(video_keep.numpy())
         self.omnizip_calls.append(record)
-        # The transport (body or memfd) and the client's share: writing the request (to bytes or
+        # The transport (body, memfd, memfd in huge pages) and the client's share: writing the request (to bytes or
         # into the memfd) is what the memfd changes on this side.
         logger.info("OmniZip: span %d -> %d tokens (audio %d -> %d, video %d -> %d); sidecar call %.1f ms "
                     "by %s (request written in %s ms, server %s ms), request %s", record["span_tokens"],
                     record["kept_span_tokens"], layout.audio_len, kept_audio, layout.video_len, kept_video,
-                    elapsed_ms, result.transport, record["encode_ms"], record["server_ms"], result.request_id)
+                    elapsed_ms, result.transport + (" in huge pages" if result.huge_pages else ""), record["encode_ms"],
+                    record["server_ms"], result.request_id)
 
     # -- the model's hooks ------------------------------------------------------------------
 

@@ -28,6 +28,11 @@ build: deps
 release: deps
 	$(SWIFT) build $(RELEASE_FLAGS)
 
+## Huge pages the tests of huge-page memfd bodies use (scripts/huge-pages.sh reserves them as
+## root). As root they must then be there: a test that finds none fails instead of skipping.
+HUGE_PAGES ?= 64
+REQUIRE_HUGE_PAGES = OMNIZIP_REQUIRE_HUGE_PAGES=$(shell [ "$$(id -u)" = 0 ] && echo 1 || echo 0)
+
 ## The whole test suite: the committed copies of ../shared, Swift tests (core, wire, explain,
 ## server, CLI), the core's suites under every kernel path this CPU runs, the C kernels on
 ## aarch64 (qemu), then the release binary served and checked with curl, the explain report rendered in headless Chromium, the
@@ -56,7 +61,8 @@ format-check:
 ## debug omnizip that `swift test` builds; ../shared is beside the checkout (or
 ## OMNIZIP_SHARED_DIR). Under CI (CI set) a missing one fails the tests that need it.
 test-swift: deps $(INTEROP_VENV)/.ready
-	OMNIZIP_PYTHON=$(abspath $(INTEROP_VENV))/bin/python $(SWIFT) test
+	@bash scripts/huge-pages.sh $(HUGE_PAGES)
+	$(REQUIRE_HUGE_PAGES) OMNIZIP_PYTHON=$(abspath $(INTEROP_VENV))/bin/python $(SWIFT) test
 
 ## The core's suites again under every kernel path this CPU runs (OMNIZIP_ISA) (the debug test
 ## build test-swift made, or makes it); paths this CPU lacks are listed as not run.
@@ -110,6 +116,7 @@ bench-scaling: release
 
 ## The 60-second clip through HTTP (TCP and Unix socket) against the core alone, in one run.
 bench-transport: release
+	@bash scripts/huge-pages.sh 200
 	bash scripts/bench-transport.sh $(BIN)
 
 clean:

@@ -9,7 +9,8 @@ CLIENT_BENCH_CLIENTS ?= 1 2 8
 
 ## Fresh venv, pip install -e clients/python[test], pytest against `omnizip serve`.
 client-test: release
-	bash $(CLIENT_DIR)/run-tests.sh
+	@bash scripts/huge-pages.sh $(HUGE_PAGES)
+	$(REQUIRE_HUGE_PAGES) bash $(CLIENT_DIR)/run-tests.sh
 
 ## Load the service with N concurrent clients posting the 60 s clip (starts its own server).
 client-bench: release

@@ -10,7 +10,8 @@
 # Then descriptor bodies (a sealed memfd passed over the Unix socket) for the one-minute and the
 # five-minute clip, each against its own core time measured in rounds alternating with the
 # requests: the round trip from the send to the answer, the client's CPU time in it, and apart
-# from it the time to fill the memfd.
+# from it the time to fill the memfd; then the same in huge pages (MFD_HUGETLB) where the host
+# has them free (make bench-transport reserves 200 as root).
 #
 #   scripts/bench-transport.sh [BIN]     (REQUESTS=15 LONG_REQUESTS=7 WORKERS=2 PACED_GBPS=10)
 set -euo pipefail
@@ -53,6 +54,8 @@ kill "$server"; wait "$server" 2>/dev/null || true
 core=$("$BIN" bench --workload one-minute --workers "$WORKERS" --iterations "$REQUESTS" | awk '$1 == "one-minute" { print $5 }')
 read -r memfd memfd_cpu memfd_write memfd_core < <(awk '$1 == "memfd" { print $2, $3, $4, $5 }' "$work/memfd")
 read -r memfd300 memfd300_cpu memfd300_write core300 < <(awk '$1 == "memfd" { print $2, $3, $4, $5 }' "$work/memfd300")
+read -r huge huge_cpu huge_write < <(awk '$1 == "memfd-huge" { print $2, $3, $4 }' "$work/memfd")
+read -r huge300 huge300_cpu huge300_write < <(awk '$1 == "memfd-huge" { print $2, $3, $4 }' "$work/memfd300")
 tcp=$(median < "$work/tcp"); unix=$(median < "$work/unix")
 sendfile_tcp=$(awk '$1 == "tcp" { print $2 }' "$work/sendfile"); sendfile_unix=$(awk '$1 == "unix" { print $2 }' "$work/sendfile")
 read -r streamed upload < <(awk '$1 == "paced-streamed" { print $2, $3 }' "$work/sendfile")
@@ -73,3 +76,11 @@ awk -v c="$memfd_core" -v m="$memfd" -v mc="$memfd_cpu" -v mw="$memfd_write" -v 
     printf "    one-minute: round trip                   %7.1f ms  %.2fx the core  (client CPU %.1f ms; filling the memfd %.1f ms)\n", m, m / c, mc, mw
     printf "    five-minute: core only                   %7.1f ms\n", c5
     printf "    five-minute: round trip                  %7.1f ms  %.2fx the core  (client CPU %.1f ms; filling the memfd %.1f ms)\n", m5, m5 / c5, mc5, mw5 }'
+if [ "$huge" = none ]; then
+    echo "  descriptor body in huge pages (MFD_HUGETLB): not measured, no huge page free (make bench-transport reserves them as root)"
+else
+    awk -v c="$memfd_core" -v m="$huge" -v mc="$huge_cpu" -v mw="$huge_write" -v c5="$core300" -v m5="$huge300" -v mc5="$huge300_cpu" -v mw5="$huge300_write" 'BEGIN {
+    printf "  descriptor body in huge pages (MFD_HUGETLB), in the same rounds:\n"
+    printf "    one-minute: round trip                   %7.1f ms  %.2fx the core  (client CPU %.1f ms; filling the memfd %.1f ms)\n", m, m / c, mc, mw
+    printf "    five-minute: round trip                  %7.1f ms  %.2fx the core  (client CPU %.1f ms; filling the memfd %.1f ms)\n", m5, m5 / c5, mc5, mw5 }'
+fi

@@ -16,7 +16,9 @@ memfd (timed apart: "writing"), which goes with the request's head (SCM_RIGHTS).
 three core runs (`BIN bench --workload WORKLOAD --iterations 3`) and three requests alternate,
 so that both see the same machine (its speed drifts by 10-20% within minutes here). Prints
 "memfd MS CLIENT_CPU_MS WRITE_MS CORE_MS": the round trip from the send to the answer's last
-byte, the client's CPU time in it, the time to fill the memfd, and the core's median.
+byte, the client's CPU time in it, the time to fill the memfd, and the core's median; then
+"memfd-huge ..." the same for memfds in huge pages (MFD_HUGETLB, three more requests a round;
+"none" where the host has no huge page free).
 
     python3 scripts/bench_transport_client.py BODY PORT SOCKET [REQUESTS [PACED_GBPS]]
     python3 scripts/bench_transport_client.py --memfd BIN WORKLOAD BODY SOCKET [REQUESTS]
@@ -97,20 +99,34 @@ def paced_round_trip(connect, body, rate):
 SEALS = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SEAL
 
 
-def sealed_memfd(body):
-    """(descriptor, seconds to create, fill and seal it)."""
+def sealed_memfd(body, huge=False):
+    """(descriptor, seconds to create, fill and seal it). ``huge``: in huge pages (MFD_HUGETLB),
+    a whole number of them long; None instead of the descriptor where none can be had."""
     start = time.perf_counter()
-    fd = os.memfd_create("omnizip-bench", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
-    os.ftruncate(fd, len(body))
-    with mmap.mmap(fd, len(body)) as mapping:
-        mapping[:] = body
+    fd = os.memfd_create("omnizip-bench", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING | (os.MFD_HUGETLB if huge else 0))
+    size = len(body)
+    if huge:
+        page = os.fstat(fd).st_blksize
+        size = -(-size // page) * page
+    try:
+        os.ftruncate(fd, size)
+        with mmap.mmap(fd, size) as mapping:
+            mapping[: len(body)] = body
+    except OSError:
+        if not huge:
+            raise
+        os.close(fd)
+        return None, 0.0
     fcntl.fcntl(fd, fcntl.F_ADD_SEALS, SEALS)
     return fd, time.perf_counter() - start
 
 
-def memfd_round_trip(socket_path, body):
-    """(round trip, client CPU, memfd writing) seconds of one descriptor body."""
-    fd, writing = sealed_memfd(body)
+def memfd_round_trip(socket_path, body, huge=False):
+    """(round trip, client CPU, memfd writing) seconds of one descriptor body; None without
+    huge pages when ``huge``."""
+    fd, writing = sealed_memfd(body, huge)
+    if fd is None:
+        return None
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.connect(socket_path)
         head = (
@@ -135,11 +151,19 @@ def memfd_main(binary, workload, body_path, socket_path, requests):
     with open(body_path, "rb") as f:
         body = f.read()
     memfd_round_trip(socket_path, body)  # warm-up
-    runs, cores = [], []
+    huge_pages = memfd_round_trip(socket_path, body, huge=True) is not None
+    runs, huge_runs, cores = [], [], []
     for _ in range(max(1, requests // 3)):
         cores.append(core_ms(binary, workload, 3))
         runs += [memfd_round_trip(socket_path, body) for _ in range(3)]
-    print("memfd", *(f"{statistics.median(r[i] for r in runs) * 1000:.1f}" for i in range(3)), f"{statistics.median(cores):.1f}")
+        if huge_pages:
+            huge_runs += [memfd_round_trip(socket_path, body, huge=True) for _ in range(3)]
+    core = f"{statistics.median(cores):.1f}"
+    print("memfd", *(f"{statistics.median(r[i] for r in runs) * 1000:.1f}" for i in range(3)), core)
+    if huge_pages:
+        print("memfd-huge", *(f"{statistics.median(r[i] for r in huge_runs) * 1000:.1f}" for i in range(3)), core)
+    else:
+        print("memfd-huge none none none", core)
 
 
 def main():

@@ -16,4 +16,5 @@ smoke-container:
 ## made locally with mmdebstrap, cached) and runs it with the production options and as the
 ## sidecar overlay's container spec; probes, limits, golden cases, socket, SIGTERM. Needs root.
 smoke-image: release
+	@bash scripts/huge-pages.sh $(HUGE_PAGES)
 	bash scripts/deploy/smoke-image.sh $(BIN)

@@ -16,6 +16,7 @@ import argparse
 import fcntl
 import http.client
 import json
+import mmap
 import os
 import socket
 import struct
@@ -41,12 +42,19 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 SEALS = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SEAL
 
 
-def post_memfd(path: str, body: bytes, timeout: float) -> tuple[int, bytes]:
-    fd = os.memfd_create("omnizip-golden", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+def post_memfd(path: str, body: bytes, timeout: float, huge: bool = False) -> tuple[int, bytes]:
+    fd = os.memfd_create("omnizip-golden", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING | (os.MFD_HUGETLB if huge else 0))
     try:
-        view = memoryview(body)
-        while view:
-            view = view[os.write(fd, view):]
+        if huge:  # a whole number of huge pages, written through a mapping (hugetlbfs has no write)
+            page = os.fstat(fd).st_blksize
+            size = -(-len(body) // page) * page
+            os.ftruncate(fd, size)
+            with mmap.mmap(fd, size) as mapping:
+                mapping[: len(body)] = body
+        else:
+            view = memoryview(body)
+            while view:
+                view = view[os.write(fd, view):]
         fcntl.fcntl(fd, fcntl.F_ADD_SEALS, SEALS)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
@@ -74,6 +82,7 @@ def main() -> int:
     g.add_argument("--url")
     g.add_argument("--unix-socket")
     ap.add_argument("--memfd", action="store_true", help="send each body as a sealed memfd (needs --unix-socket)")
+    ap.add_argument("--huge-pages", action="store_true", help="with --memfd: memfds in huge pages (MFD_HUGETLB)")
     ap.add_argument("golden")
     ap.add_argument("--limit", type=int, default=0)
     a = ap.parse_args()
@@ -96,7 +105,7 @@ def main() -> int:
     for req in cases:
         name = req.name[: -len(".request.safetensors")]
         if a.memfd:
-            status, body = post_memfd(a.unix_socket, req.read_bytes(), 30)
+            status, body = post_memfd(a.unix_socket, req.read_bytes(), 30, a.huge_pages)
         else:
             conn.request("POST", "/v1/compress", body=req.read_bytes(),
                          headers={"Content-Type": "application/octet-stream"})

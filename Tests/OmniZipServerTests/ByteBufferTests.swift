@@ -54,6 +54,20 @@ struct ByteBufferTests {
         }
     }
 
+    /// A huge-page memfd's mapping runs past the body to its last huge page: that padding is
+    /// read-only and not room to append into.
+    @Test("a mapped body takes no more bytes, not even into its mapping's padding")
+    func mappedTakesNothing() throws {
+        let page = 4096
+        let memory = try #require(mmap(nil, 2 * page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        let body = ByteBuffer(mapping: memory, length: page + 10, mappedBytes: 2 * page)
+        #expect(body.count == page + 10 && body.bytes.count == page + 10)
+        #expect(body.tail.count == 0)
+        let bytes = [UInt8](repeating: 1, count: 16)
+        #expect(!bytes.withUnsafeBytes { body.append($0.baseAddress!, count: 16, limit: 1 << 20) })
+        #expect(body.count == page + 10)
+    }
+
     @Test("a pinned buffer still counts bytes read into place")
     func pinnedCounts() throws {
         let body = try #require(ByteBuffer(capacity: 1024))

@@ -96,13 +96,14 @@ final class ByteBuffer: @unchecked Sendable {
 
     /// Free space after the bytes written so far (where a direct socket read may land).
     var tail: UnsafeMutableRawBufferPointer {
-        UnsafeMutableRawBufferPointer(start: base.map { $0 + count }, count: capacity - count)
+        UnsafeMutableRawBufferPointer(start: base.map { $0 + count }, count: mapped ? 0 : capacity - count)
     }
 
     /// Appends `n` bytes, growing geometrically up to `limit`; false past the limit or when
     /// memory runs out. Bytes a socket read put in place already (at `tail`) are just counted.
     func append(_ source: UnsafeRawPointer, count n: Int, limit: Int) -> Bool {
         guard n > 0 else { return true }
+        guard !mapped else { return false } // read-only, and complete (its padding is not room)
         if let base, source == UnsafeRawPointer(base + count), count + n <= capacity {
             count += n
             return true

@@ -32,6 +32,9 @@ release: deps
 ## root). As root they must then be there: a test that finds none fails instead of skipping.
 HUGE_PAGES ?= 64
 REQUIRE_HUGE_PAGES = OMNIZIP_REQUIRE_HUGE_PAGES=$(shell [ "$$(id -u)" = 0 ] && echo 1 || echo 0)
+.PHONY: huge-pages
+huge-pages:
+	@bash scripts/huge-pages.sh $(HUGE_PAGES)
 
 ## The whole test suite: the committed copies of ../shared, Swift tests (core, wire, explain,
 ## server, CLI), the core's suites under every kernel path this CPU runs, the C kernels on
@@ -60,8 +63,7 @@ format-check:
 ## OMNIZIP_PYTHON gives the interop tests a python3 with safetensors; the CLI tests run the
 ## debug omnizip that `swift test` builds; ../shared is beside the checkout (or
 ## OMNIZIP_SHARED_DIR). Under CI (CI set) a missing one fails the tests that need it.
-test-swift: deps $(INTEROP_VENV)/.ready
-	@bash scripts/huge-pages.sh $(HUGE_PAGES)
+test-swift: deps $(INTEROP_VENV)/.ready huge-pages
 	$(REQUIRE_HUGE_PAGES) OMNIZIP_PYTHON=$(abspath $(INTEROP_VENV))/bin/python $(SWIFT) test
 
 ## The core's suites again under every kernel path this CPU runs (OMNIZIP_ISA) (the debug test
@@ -115,9 +117,10 @@ bench-scaling: release
 	bash scripts/bench-scaling.sh $(BIN)
 
 ## The 60-second clip through HTTP (TCP and Unix socket) against the core alone, in one run.
-bench-transport: release
-	@bash scripts/huge-pages.sh 200
+bench-transport: release huge-pages
 	bash scripts/bench-transport.sh $(BIN)
+# Huge pages for both clips' bodies (30 + 149 pages) in flight at once.
+bench-transport: HUGE_PAGES = 200
 
 clean:
 	rm -rf .build .venv-*

@@ -8,8 +8,7 @@ CLIENT_BENCH_CLIENTS ?= 1 2 8
 .PHONY: client-test client-bench
 
 ## Fresh venv, pip install -e clients/python[test], pytest against `omnizip serve`.
-client-test: release
-	@bash scripts/huge-pages.sh $(HUGE_PAGES)
+client-test: release huge-pages
 	$(REQUIRE_HUGE_PAGES) bash $(CLIENT_DIR)/run-tests.sh
 
 ## Load the service with N concurrent clients posting the 60 s clip (starts its own server).

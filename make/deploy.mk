@@ -15,6 +15,5 @@ smoke-container:
 ## The real image: podman builds the Dockerfile's runtime stage from the release binary (the base
 ## made locally with mmdebstrap, cached) and runs it with the production options and as the
 ## sidecar overlay's container spec; probes, limits, golden cases, socket, SIGTERM. Needs root.
-smoke-image: release
-	@bash scripts/huge-pages.sh $(HUGE_PAGES)
+smoke-image: release huge-pages
 	bash scripts/deploy/smoke-image.sh $(BIN)

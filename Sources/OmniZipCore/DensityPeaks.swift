@@ -14,6 +14,9 @@ enum DensityPeaks {
     /// instead of growing with P² (64 MiB a worker at 4,096 tokens).
     static let similarityBytes = 16 << 20
 
+    /// The k of the kNN density: each token's 5 nearest others (fewer in a smaller frame).
+    static let neighbours = 5
+
     /// Rows of the similarity matrix held at once for a frame of P tokens.
     static func bandRows(tokens p: Int, bytes: Int = similarityBytes) -> Int {
         max(1, min(p, bytes / (max(p, 1) * MemoryLayout<Float>.size)))
@@ -38,8 +41,8 @@ enum DensityPeaks {
             return first..<last
         }
         // dist = 1 - sim, computed on the fly; the diagonal is +inf for the kNN part.
-        let k = min(5, p - 1)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 5) { nearest in
+        let k = min(neighbours, p - 1)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: neighbours) { nearest in
             for first in stride(from: 0, to: p, by: bandRows) {
                 let rows = band(from: first)
                 for row in rows {

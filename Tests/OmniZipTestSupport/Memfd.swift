@@ -22,11 +22,7 @@ public enum Memfd {
 
     /// A memfd holding `bytes`, sealed with `seals`; the caller closes it.
     public static func make(_ bytes: [UInt8], seals: Seals = .all) throws -> Int32 {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "memfd_create") else {
-            throw RawClient.Failure(description: "this libc has no memfd_create")
-        }
-        let fd = unsafeBitCast(symbol, to: Create.self)("omnizip-test", allowSealing | closeOnExec)
-        guard fd >= 0 else { throw RawClient.Failure(description: "memfd_create: \(errno)") }
+        let fd = try create(allowSealing | closeOnExec)
         var written = 0
         while written < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
@@ -36,22 +32,14 @@ public enum Memfd {
             }
             written += n
         }
-        if !seals.isEmpty, fcntl(fd, addSeals, seals.rawValue) != 0 {
-            close(fd)
-            throw RawClient.Failure(description: "F_ADD_SEALS: \(errno)")
-        }
-        return fd
+        return try seal(fd, seals)
     }
 
     /// A memfd in huge pages (MFD_HUGETLB) holding `bytes`, a whole number of huge pages long
     /// (hugetlbfs takes no other length, nor write(2): the bytes go in through a mapping),
     /// sealed. Fails where no huge page is free (`vm.nr_hugepages`). The caller closes it.
     public static func makeHuge(_ bytes: [UInt8]) throws -> Int32 {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "memfd_create") else {
-            throw RawClient.Failure(description: "this libc has no memfd_create")
-        }
-        let fd = unsafeBitCast(symbol, to: Create.self)("omnizip-test", allowSealing | closeOnExec | hugeTLB)
-        guard fd >= 0 else { throw RawClient.Failure(description: "memfd_create(MFD_HUGETLB): \(errno)") }
+        let fd = try create(allowSealing | closeOnExec | hugeTLB)
         var info = stat()
         fstat(fd, &info)
         let page = Int(info.st_blksize), size = (max(bytes.count, 1) + page - 1) / page * page
@@ -64,10 +52,25 @@ public enum Memfd {
         }
         bytes.withUnsafeBytes { _ = memcpy(mapping, $0.baseAddress!, $0.count) }
         munmap(mapping, size)
-        guard fcntl(fd, addSeals, Seals.all.rawValue) == 0 else {
+        return try seal(fd, .all)
+    }
+
+    /// `fd` with `seals` added (none: as it is), or closed and an error.
+    private static func seal(_ fd: Int32, _ seals: Seals) throws -> Int32 {
+        if !seals.isEmpty, fcntl(fd, addSeals, seals.rawValue) != 0 {
+            let error = errno
             close(fd)
-            throw RawClient.Failure(description: "F_ADD_SEALS: \(errno)")
+            throw RawClient.Failure(description: "F_ADD_SEALS: \(error)")
         }
+        return fd
+    }
+
+    private static func create(_ flags: UInt32) throws -> Int32 {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "memfd_create") else {
+            throw RawClient.Failure(description: "this libc has no memfd_create")
+        }
+        let fd = unsafeBitCast(symbol, to: Create.self)("omnizip-test", flags)
+        guard fd >= 0 else { throw RawClient.Failure(description: "memfd_create(flags \(flags)): \(errno)") }
         return fd
     }
 

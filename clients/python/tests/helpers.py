@@ -1,12 +1,14 @@
-"""Test helpers: locating things, running servers, reading golden cases, parity checks."""
+"""Test helpers: locating things, running servers, reading golden cases, parity checks, the host's huge pages."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import numpy as np
+import pytest
 
 from omnizip_client import BF16Bits, CompressResult
 from omnizip_client.codec import decode, float32_to_bf16_bits
@@ -121,3 +123,18 @@ def assert_parity(result: CompressResult, golden: Golden) -> None:
     assert (c.total_video, c.kept_video) == (video.size, int(exp["keep_mask"][video].sum()))
     if "total" in golden.expected_metadata:
         assert c.total == int(golden.expected_metadata["total"]) and c.kept == int(golden.expected_metadata["kept"])
+
+
+def free_huge_pages() -> int:
+    with open("/proc/meminfo") as f:
+        return next((int(line.split()[1]) for line in f if line.startswith("HugePages_Free:")), 0)
+
+
+def needs_huge_pages() -> None:
+    """Huge pages are the host's (vm.nr_hugepages): skipped without a free one, unless
+    OMNIZIP_REQUIRE_HUGE_PAGES=1 (``make client-test`` as root reserves them) makes it a failure."""
+    if free_huge_pages() == 0:
+        reason = "no free huge page on this host (vm.nr_hugepages)"
+        if os.environ.get("OMNIZIP_REQUIRE_HUGE_PAGES") == "1":
+            pytest.fail(reason + "; OMNIZIP_REQUIRE_HUGE_PAGES=1 requires one", pytrace=False)
+        pytest.skip(reason)

@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 import pytest
 
-from helpers import ServerProcess, assert_parity, golden_cases, load_golden
+from helpers import ServerProcess, assert_parity, golden_cases, load_golden, needs_huge_pages
 from memfd_relay import CLOSE, HANG, MemfdBackend, MemfdRelay, error_response, relay_in_front_of
 from test_retry import SlotHolder
 
@@ -455,8 +455,6 @@ def test_huge_page_memfds_answer_as_the_body_does(memfd_backend: MemfdBackend, s
     """Where the host has huge pages free, the client puts the body in them; the server (and
     the relay) take a memfd a whole number of huge pages long. memfd_huge_pages=False keeps
     to 4 KiB pages."""
-    from test_memfd_write import needs_huge_pages
-
     needs_huge_pages()
     with Client(memfd_backend.url) as memfd, Client(memfd_backend.url, memfd_huge_pages=False) as small, \
             Client(server.url) as plain:

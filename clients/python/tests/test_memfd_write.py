@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict
 import numpy as np
 import pytest
 
-from helpers import golden_cases, load_golden
+from helpers import free_huge_pages, golden_cases, load_golden, needs_huge_pages
 
 from omnizip_client import BF16Bits, _memfd
 from omnizip_client._protocol import prepare_compress
@@ -169,21 +169,6 @@ def test_a_failed_torch_copy_unmaps_and_closes() -> None:
 
 
 # ---------------------------------------------------------------- huge pages
-
-
-def free_huge_pages() -> int:
-    with open("/proc/meminfo") as f:
-        return next((int(line.split()[1]) for line in f if line.startswith("HugePages_Free:")), 0)
-
-
-def needs_huge_pages() -> None:
-    """Huge pages are the host's (vm.nr_hugepages): skipped without a free one, unless
-    OMNIZIP_REQUIRE_HUGE_PAGES=1 (``make client-test`` as root reserves them) makes it a failure."""
-    if free_huge_pages() == 0:
-        reason = "no free huge page on this host (vm.nr_hugepages)"
-        if os.environ.get("OMNIZIP_REQUIRE_HUGE_PAGES") == "1":
-            pytest.fail(reason + "; OMNIZIP_REQUIRE_HUGE_PAGES=1 requires one", pytrace=False)
-        pytest.skip(reason)
 
 
 def assert_huge_request(fd: int, expected: bytes) -> None:
